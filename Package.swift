@@ -1,0 +1,58 @@
+// swift-tools-version:5.9
+import PackageDescription
+
+// Release builds let generic numeric kernels (Float for speed, Double for gradient checks)
+// specialise across module boundaries.
+let numeric: [SwiftSetting] = [
+    .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "medtune",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "medtune", targets: ["medtune"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        // C interfaces to system libraries. OpenBLAS is declared here but loaded at run time,
+        // so that medtune can choose its kernels before the library initialises.
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+
+        // Numeric core: tensors, BLAS, threading, errors, and the differentiable operations.
+        .target(name: "MedtuneCore", dependencies: ["CBLAS"], swiftSettings: numeric, linkerSettings: [.linkedLibrary("dl")]),
+        // Model files: safetensors, GGUF, quantized weights, model configs.
+        .target(name: "ModelFiles", dependencies: ["MedtuneCore"], swiftSettings: numeric),
+        // Byte-level BPE and WordPiece tokenizers.
+        .target(name: "Tokenizers", dependencies: ["MedtuneCore", "ModelFiles"], swiftSettings: numeric),
+        // Qwen2-style transformer with switchable LoRA adapters.
+        .target(name: "Transformer", dependencies: ["MedtuneCore", "ModelFiles", "Tokenizers"], swiftSettings: numeric),
+        // Text generation: KV cache, samplers, prompt templates.
+        .target(name: "Generator", dependencies: ["MedtuneCore", "Transformer", "Tokenizers"], swiftSettings: numeric),
+        // LoRA fine-tuning: data, optimiser, schedules, checkpoints, loss curve.
+        .target(name: "Trainer", dependencies: ["MedtuneCore", "Transformer", "Tokenizers", "ModelFiles", "Yams"], swiftSettings: numeric),
+        // BERT encoder, BERTScore and text-overlap metrics.
+        .target(name: "Evaluator", dependencies: ["MedtuneCore", "ModelFiles", "Tokenizers", "Transformer"], swiftSettings: numeric),
+        // Model and dataset downloads over HTTP.
+        .target(name: "Hub", dependencies: ["MedtuneCore", "CCurl"]),
+
+        .executableTarget(name: "medtune", dependencies: [
+            "MedtuneCore", "ModelFiles", "Tokenizers", "Transformer", "Generator", "Trainer", "Evaluator", "Hub",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: numeric),
+
+        .target(name: "TestSupport", dependencies: ["MedtuneCore"], path: "Tests/TestSupport"),
+        .testTarget(name: "MedtuneCoreTests", dependencies: ["MedtuneCore", "TestSupport"]),
+        .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles", "TestSupport"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"]),
+        .testTarget(name: "TransformerTests", dependencies: ["Transformer", "TestSupport"]),
+        .testTarget(name: "GeneratorTests", dependencies: ["Generator", "TestSupport"]),
+        .testTarget(name: "TrainerTests", dependencies: ["Trainer", "TestSupport"]),
+        .testTarget(name: "EvaluatorTests", dependencies: ["Evaluator", "TestSupport"]),
+        .testTarget(name: "HubTests", dependencies: ["Hub", "TestSupport"]),
+    ]
+)

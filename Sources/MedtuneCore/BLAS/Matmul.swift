@@ -1,0 +1,31 @@
+/// The one door to matrix products. Every matrix product in medtune goes through here, so that a
+/// faster kernel (a bf16 AMX GEMM, say) can replace BLAS for the shapes where it pays.
+///
+/// All matrices are row-major. `op(X)` is `X` or its transpose.
+public enum Matmul {
+    /// C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C.
+    /// `lda`, `ldb`, `ldc` are row strides of A, B, C as stored (before any transpose).
+    @inlinable
+    public static func gemm<T: Scalar>(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+                                       alpha: T = 1, a: UnsafePointer<T>, lda: Int? = nil,
+                                       b: UnsafePointer<T>, ldb: Int? = nil,
+                                       beta: T = 0, c: UnsafeMutablePointer<T>, ldc: Int? = nil) {
+        if m == 0 || n == 0 { return }
+        if k == 0 {
+            for i in 0..<m { for j in 0..<n { c[i * (ldc ?? n) + j] = beta == 0 ? 0 : beta * c[i * (ldc ?? n) + j] } }
+            return
+        }
+        T.blasGEMM(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                   a: a, lda: lda ?? (transA ? m : k), b: b, ldb: ldb ?? (transB ? k : n),
+                   beta: beta, c: c, ldc: ldc ?? n)
+    }
+
+    /// y[m] = alpha · op(A) · x + beta · y, where A is stored as rows×cols and op(A) has m rows.
+    @inlinable
+    public static func gemv<T: Scalar>(transA: Bool = false, rows: Int, cols: Int, alpha: T = 1,
+                                       a: UnsafePointer<T>, lda: Int? = nil, x: UnsafePointer<T>,
+                                       beta: T = 0, y: UnsafeMutablePointer<T>) {
+        if rows == 0 || cols == 0 { return }
+        T.blasGEMV(transA: transA, m: rows, n: cols, alpha: alpha, a: a, lda: lda ?? cols, x: x, beta: beta, y: y)
+    }
+}

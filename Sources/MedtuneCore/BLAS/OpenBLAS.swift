@@ -1,0 +1,128 @@
+import CBLAS
+import Foundation
+
+/// OpenBLAS, opened at run time.
+///
+/// medtune does not link OpenBLAS: the library picks its kernels in a load-time constructor, before
+/// any code of ours could run, so it is opened with `dlopen` after `KernelSelection` has spoken.
+public final class OpenBLAS: @unchecked Sendable {
+    public let path: String
+    public let kernelChoice: KernelChoice
+    private let sgemmFn: medtune_sgemm_fn
+    private let dgemmFn: medtune_dgemm_fn
+    private let sgemvFn: medtune_sgemv_fn
+    private let dgemvFn: medtune_dgemv_fn
+    private let configFn: medtune_string_fn?
+    private let corenameFn: medtune_string_fn?
+    private let getThreadsFn: medtune_int_fn?
+    private let setThreadsFn: medtune_set_threads_fn?
+
+    /// Library names tried in order; `MEDTUNE_OPENBLAS` names a specific file.
+    static var candidates: [String] {
+        var names: [String] = []
+        if let explicit = ProcessInfo.processInfo.environment["MEDTUNE_OPENBLAS"], !explicit.isEmpty {
+            names.append(explicit)
+        }
+        names += ["libopenblas.so.0", "libopenblas.so", "libopenblas.dylib",
+                  "/opt/homebrew/opt/openblas/lib/libopenblas.dylib", "/usr/local/opt/openblas/lib/libopenblas.dylib"]
+        return names
+    }
+
+    /// Result of the one load of the process; `shared` and `load()` read it.
+    private static let loaded: Result<OpenBLAS, SystemError> = {
+        let choice = KernelSelection.apply()
+        var errors: [String] = []
+        for name in candidates {
+            guard let handle = dlopen(name, RTLD_NOW | RTLD_LOCAL) else {
+                errors.append(String(cString: dlerror()))
+                continue
+            }
+            do {
+                return .success(try OpenBLAS(handle: handle, path: name, choice: choice))
+            } catch let error as SystemError {
+                return .failure(error)
+            } catch {
+                return .failure(SystemError("\(name): \(error)"))
+            }
+        }
+        return .failure(SystemError("cannot load OpenBLAS (install libopenblas-dev, or set MEDTUNE_OPENBLAS): \(errors.first ?? "not found")"))
+    }()
+
+    /// Loads the library once, reporting a clean error when it is missing.
+    @discardableResult
+    public static func load() throws -> OpenBLAS { try loaded.get() }
+
+    /// The process's OpenBLAS. Programs call `load()` first to report a missing library cleanly.
+    public static var shared: OpenBLAS {
+        switch loaded {
+        case .success(let blas): return blas
+        case .failure(let error): fatalError("medtune: \(error)")
+        }
+    }
+
+    private init(handle: UnsafeMutableRawPointer, path: String, choice: KernelChoice) throws {
+        func symbol<F>(_ name: String, as type: F.Type) -> F? {
+            guard let raw = dlsym(handle, name) else { return nil }
+            return unsafeBitCast(raw, to: type)
+        }
+        guard let sgemm = symbol("cblas_sgemm", as: medtune_sgemm_fn.self),
+              let dgemm = symbol("cblas_dgemm", as: medtune_dgemm_fn.self),
+              let sgemv = symbol("cblas_sgemv", as: medtune_sgemv_fn.self),
+              let dgemv = symbol("cblas_dgemv", as: medtune_dgemv_fn.self) else {
+            throw SystemError("\(path): not a CBLAS library (cblas_sgemm missing)")
+        }
+        self.path = path
+        kernelChoice = choice
+        sgemmFn = sgemm
+        dgemmFn = dgemm
+        sgemvFn = sgemv
+        dgemvFn = dgemv
+        configFn = symbol("openblas_get_config", as: medtune_string_fn.self)
+        corenameFn = symbol("openblas_get_corename", as: medtune_string_fn.self)
+        getThreadsFn = symbol("openblas_get_num_threads", as: medtune_int_fn.self)
+        setThreadsFn = symbol("openblas_set_num_threads", as: medtune_set_threads_fn.self)
+    }
+
+    /// Build configuration string, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Cooperlake MAX_THREADS=64".
+    public var config: String { configFn.flatMap { $0() }.map { String(cString: $0) } ?? "unknown" }
+    /// The kernel family actually in use, as OpenBLAS names it.
+    public var coreName: String { corenameFn.flatMap { $0() }.map { String(cString: $0) } ?? "unknown" }
+    public var version: String {
+        let words = config.split(separator: " ")
+        if words.count >= 2, words[0] == "OpenBLAS" { return String(words[1]) }
+        return config
+    }
+
+    public var threads: Int {
+        get { getThreadsFn.map { Int($0()) } ?? 1 }
+        set { setThreadsFn?(Int32(newValue)) }
+    }
+
+    @inline(__always)
+    private func trans(_ t: Bool) -> Int32 { t ? Int32(MedtuneCblasTrans.rawValue) : Int32(MedtuneCblasNoTrans.rawValue) }
+    private var rowMajor: Int32 { Int32(MedtuneCblasRowMajor.rawValue) }
+
+    public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                      a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                      beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        sgemmFn(rowMajor, trans(transA), trans(transB), Int32(m), Int32(n), Int32(k), alpha,
+                a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    public func dgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Double,
+                      a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
+                      beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int) {
+        dgemmFn(rowMajor, trans(transA), trans(transB), Int32(m), Int32(n), Int32(k), alpha,
+                a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    public func sgemv(transA: Bool, m: Int, n: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                      x: UnsafePointer<Float>, beta: Float, y: UnsafeMutablePointer<Float>) {
+        sgemvFn(rowMajor, trans(transA), Int32(m), Int32(n), alpha, a, Int32(lda), x, 1, beta, y, 1)
+    }
+
+    public func dgemv(transA: Bool, m: Int, n: Int, alpha: Double, a: UnsafePointer<Double>, lda: Int,
+                      x: UnsafePointer<Double>, beta: Double, y: UnsafeMutablePointer<Double>) {
+        dgemvFn(rowMajor, trans(transA), Int32(m), Int32(n), alpha, a, Int32(lda), x, 1, beta, y, 1)
+    }
+}
