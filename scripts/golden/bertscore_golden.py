@@ -11,8 +11,8 @@ Writes, under Tests/Golden/Evaluator/:
   bertscore.json       P/R/F1 per pair and the bert_score hash for each configuration, on the
                        real all-MiniLM-L6-v2 ($MEDTUNE_ASSETS/all-MiniLM-L6-v2) and on the tiny
                        Chinese model; pairs are stored as pointers into ../shared/data.
-  bertscore_tokens.json  token ids bert_score feeds each model, per distinct sentence, so a
-                       mismatch can be told apart from an encoder mismatch.
+  bertscore_tokens.json  token ids bert_score feeds each model, per pair of bertscore.json, so a
+                       tokenizer mismatch can be told apart from an encoder mismatch.
   bert-base-chinese.tsv  bert_score's own rescale baseline for bert-base-chinese (zh), an input.
   minilm_hidden.json   all-MiniLM-L6-v2 hidden states (layers 0 and 6) of two short sentences.
 
@@ -146,15 +146,14 @@ def main():
                                 "torch": torch.__version__},
                    "pairs": pairs, "multi_reference_pairs": multi, "runs": runs}, f, ensure_ascii=False, indent=1)
 
-    sentences = sorted(set(cands + refs + mcands + [r for group in mrefs for r in group]))
     tokens = {}
     for path, name in ((MINILM, "all-MiniLM-L6-v2"), (tiny, "tiny-bert-chinese")):
         tok = AutoTokenizer.from_pretrained(path, use_fast=False)
-        tokens[name] = [sent_encode(tok, s) for s in sentences]
-    keyed = {"sentences_sorted_by": "python str order of the resolved texts of every pair in bertscore.json",
-             "ids": tokens}
+        tokens[name] = {"pairs": [[sent_encode(tok, c), sent_encode(tok, r)] for c, r in zip(cands, refs)],
+                        "multi_reference_pairs": [[sent_encode(tok, c), [sent_encode(tok, r) for r in group]]
+                                                  for c, group in zip(mcands, mrefs)]}
     with open(os.path.join(OUT, "bertscore_tokens.json"), "w") as f:
-        json.dump(keyed, f, separators=(",", ":"))
+        json.dump(tokens, f, separators=(",", ":"))
 
     tok = AutoTokenizer.from_pretrained(MINILM, use_fast=False)
     model = AutoModel.from_pretrained(MINILM).eval()
