@@ -50,12 +50,23 @@ enum Q5_0: BlockFormat {
         let d = halfAt(block, 0)
         let qh = UInt32(littleEndian: block.loadUnaligned(fromByteOffset: 2, as: UInt32.self))
         let qs = bytesAt(block, 6)
-        for j in 0..<16 {
-            let high0 = Int32(truncatingIfNeeded: ((qh >> UInt32(j)) << 4) & 0x10)
-            let high1 = Int32(truncatingIfNeeded: (qh >> UInt32(j + 12)) & 0x10)
-            out[j] = d * Float((Int32(qs[j] & 0x0F) | high0) &- 16)
-            out[j + 16] = d * Float((Int32(qs[j] >> 4) | high1) &- 16)
+        // The high bits spread to one byte per element first, so the loop below has no per-lane
+        // shifts and vectorises.
+        var high = SIMD4<UInt64>(highBitBytes(qh), highBitBytes(qh >> 8), highBitBytes(qh >> 16), highBitBytes(qh >> 24))
+        withUnsafeBytes(of: &high) { bytes in
+            let h = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            for j in 0..<16 {
+                out[j] = d * Float(Int32((qs[j] & 0x0F) | h[j]) &- 16)
+                out[j + 16] = d * Float(Int32((qs[j] >> 4) | h[j + 16]) &- 16)
+            }
         }
+    }
+
+    /// The low 8 bits of `bits` as 8 bytes, each 0x10 where its bit is set (bit k → byte k).
+    @inline(__always)
+    private static func highBitBytes(_ bits: UInt32) -> UInt64 {
+        let isolated = (UInt64(bits & 0xFF) &* 0x0101_0101_0101_0101) & 0x8040_2010_0804_0201
+        return ((isolated &+ 0x7F7F_7F7F_7F7F_7F7F) & 0x8080_8080_8080_8080) >> 3
     }
 }
 
@@ -147,16 +158,16 @@ enum Q6_K: BlockFormat {
             let qh = bytesAt(block, 128 + 32 * half)
             let sc = scales + 8 * half
             let y = out + 128 * half
-            for l in 0..<32 {
-                let s = l / 16
-                let q1 = Int32((ql[l] & 0x0F) | ((qh[l] & 3) << 4)) &- 32
-                let q2 = Int32((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) &- 32
-                let q3 = Int32((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) &- 32
-                let q4 = Int32((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) &- 32
-                y[l] = d * Float(sc[s]) * Float(q1)
-                y[l + 32] = d * Float(sc[s + 2]) * Float(q2)
-                y[l + 64] = d * Float(sc[s + 4]) * Float(q3)
-                y[l + 96] = d * Float(sc[s + 6]) * Float(q4)
+            // Elements l and l+16 of each group of 32 use different scales.
+            for part in 0..<2 {
+                let d1 = d * Float(sc[part]), d2 = d * Float(sc[part + 2])
+                let d3 = d * Float(sc[part + 4]), d4 = d * Float(sc[part + 6])
+                for l in (16 * part)..<(16 * part + 16) {
+                    y[l] = d1 * Float(Int32((ql[l] & 0x0F) | ((qh[l] & 3) << 4)) &- 32)
+                    y[l + 32] = d2 * Float(Int32((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) &- 32)
+                    y[l + 64] = d3 * Float(Int32((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) &- 32)
+                    y[l + 96] = d4 * Float(Int32((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) &- 32)
+                }
             }
         }
     }
