@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import Evaluator
 
@@ -82,6 +83,34 @@ final class BERTModelTests: XCTestCase {
         let missing = DictionaryWeights(["embeddings.word_embeddings.weight": ([40, 12], Array(repeating: 0, count: 480))])
         XCTAssertThrowsError(try BERTModel(config: model.config, weights: missing)) { error in
             XCTAssertTrue("\(error)".contains("position_embeddings"), "\(error)")
+        }
+    }
+}
+
+final class EncoderKernelTests: XCTestCase {
+    /// The branch-free exponential of the softmax stays within a few ulp of the C library's.
+    func testFastExpAgreesWithFoundation() {
+        var x: Float = -90
+        while x <= 10 {
+            let expected = Foundation.exp(x)
+            let actual = EncoderKernels.exp(x)
+            if x < -87.33654 {
+                XCTAssertEqual(actual, 0)
+            } else {
+                XCTAssertEqual(actual, expected, accuracy: 4 * expected.ulp, "exp(\(x))")
+            }
+            x += 0.0137
+        }
+    }
+
+    func testSoftmaxOfRowsOfEveryTailLength() {
+        for count in 1...40 {
+            var row = (0..<count).map { Float(($0 * 37) % 11) * 0.7 - 3 }
+            let peak = row.max()!
+            let expected = row.map { Foundation.exp(Double($0 - peak)) }
+            let total = expected.reduce(0, +)
+            EncoderKernels.softmax(&row, count: count)
+            for (a, e) in zip(row, expected) { XCTAssertEqual(Double(a), e / total, accuracy: 1e-6) }
         }
     }
 }
