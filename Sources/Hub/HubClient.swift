@@ -56,10 +56,11 @@ public struct HubClient: Sendable {
     /// `<cacheRoot>/<source>/<models|datasets>/<owner>/<name>/<revision>`.
     public func cacheFolder(for repo: RepoID, type: RepoType, revision: String? = nil) throws -> URL {
         let revision = try Revision.validated(revision ?? configuration.source.defaultRevision)
-        var folder = configuration.cacheRoot.appendingPathComponent(configuration.source.rawValue)
-            .appendingPathComponent(type == .model ? "models" : "datasets")
-        for component in repo.components { folder.appendPathComponent(component) }
-        return folder.appendingPathComponent(Revision.folderName(revision))
+        // Spelled as folders, so that the URL is the same whether or not they exist yet.
+        var folder = configuration.cacheRoot.appendingPathComponent(configuration.source.rawValue, isDirectory: true)
+            .appendingPathComponent(type == .model ? "models" : "datasets", isDirectory: true)
+        for component in repo.components { folder.appendPathComponent(component, isDirectory: true) }
+        return folder.appendingPathComponent(Revision.folderName(revision), isDirectory: true)
     }
 
     /// The folder of a complete earlier download, if there is one.
