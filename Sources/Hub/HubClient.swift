@@ -81,9 +81,11 @@ public struct HubClient: Sendable {
             return cached
         }
 
+        let progress = ProgressDisplay(output: configuration.progress)
+        defer { progress.end() }
         let context = RepoContext(api: api, repo: request.repo, type: request.type, revision: revision,
                                   credential: configuration.token.map(api.credential), retry: configuration.retry,
-                                  cancellation: CancellationFlag())
+                                  cancellation: CancellationFlag(), notice: progress.note)
         let http = try makeHTTPClient()
         let listing = try api.listing(of: request.repo, type: request.type, revision: revision) {
             try context.fetchAPI($0, http: http)
@@ -109,8 +111,7 @@ public struct HubClient: Sendable {
         manifest.describe(source: configuration.source, repo: request.repo, type: request.type, revision: revision, commit: listing.commit)
         manifest.complete = false
 
-        let progress = ProgressDisplay(output: configuration.progress, files: selected.map { ($0.path, $0.size) })
-        defer { progress.end() }
+        progress.begin(files: selected.map { ($0.path, $0.size) })
         var jobs: [FileJob] = []
         var replaced: [String] = []
         for file in selected {

@@ -96,31 +96,35 @@ final class DownloadTests: HubTestCase {
         XCTAssertEqual(hub.cdn.requests.filter { $0.query["path"] == "model.safetensors" }.map { $0.headers["range"] }, ["bytes=100000-"])
     }
 
+    /// These two use a file the listing gives no size or digest for, so that only the range
+    /// check itself can keep the file right.
     func testAServerThatIgnoresTheRangeIsReadFromTheStart() throws {
         let hub = try makeHub()
+        hub.listNamesOnly()
         let folder = scratch.appendingPathComponent("ignored")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let full = try XCTUnwrap(hub.content(of: "model.safetensors"))
+        let full = try XCTUnwrap(hub.content(of: "tokenizer.json"))
         // A stale partial file whose bytes are wrong: only a restart from zero can end well.
-        try Data(full.prefix(100_000).map { $0 ^ 0x55 }).write(to: folder.appendingPathComponent("model.safetensors.incomplete"))
-        hub.queue(.ignoreRange, for: "model.safetensors")
+        try Data(full.prefix(2_000).map { $0 ^ 0x55 }).write(to: folder.appendingPathComponent("tokenizer.json.incomplete"))
+        hub.queue(.ignoreRange, for: "tokenizer.json")
 
-        _ = try client(hub).download(request(include: ["model.safetensors"], into: folder))
-        assertComplete(folder, hub, paths: ["model.safetensors"])
-        XCTAssertEqual(hub.contentRequests(for: "model.safetensors").filter { $0.query["path"] != nil }.count, 1)
+        _ = try client(hub).download(request(include: ["tokenizer.json"], into: folder))
+        assertComplete(folder, hub, paths: ["tokenizer.json"])
+        XCTAssertEqual(hub.contentRequests(for: "tokenizer.json").map { $0.headers["range"] }, ["bytes=2000-"])
     }
 
     func testAWrongContentRangeRestartsFromZero() throws {
         let hub = try makeHub()
+        hub.listNamesOnly()
         let folder = scratch.appendingPathComponent("wrong-range")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let full = try XCTUnwrap(hub.content(of: "model.safetensors"))
-        try Data(full.prefix(64_000)).write(to: folder.appendingPathComponent("model.safetensors.incomplete"))
-        hub.queue(.wrongRange, for: "model.safetensors")
+        let full = try XCTUnwrap(hub.content(of: "tokenizer.json"))
+        try Data(full.prefix(2_000)).write(to: folder.appendingPathComponent("tokenizer.json.incomplete"))
+        hub.queue(.wrongRange, for: "tokenizer.json")
 
-        _ = try client(hub).download(request(include: ["model.safetensors"], into: folder))
-        assertComplete(folder, hub, paths: ["model.safetensors"])
-        XCTAssertEqual(hub.cdn.requests.map { $0.headers["range"] }, ["bytes=64000-", nil])
+        _ = try client(hub).download(request(include: ["tokenizer.json"], into: folder))
+        assertComplete(folder, hub, paths: ["tokenizer.json"])
+        XCTAssertEqual(hub.contentRequests(for: "tokenizer.json").map { $0.headers["range"] }, ["bytes=2000-", nil])
     }
 
     func testADroppedConnectionIsResumedWhereItStopped() throws {
@@ -170,6 +174,30 @@ final class DownloadTests: HubTestCase {
         XCTAssertEqual(second.replaced, ["weights/part-2.bin"])
         XCTAssertEqual(second.downloaded, ["weights/part-2.bin"])
         assertComplete(second.directory, hub, paths: allPaths)
+    }
+
+    func testARenamedRepositoryRedirectsWithinTheHubAndKeepsTheToken() throws {
+        let token = "hf_SECRET_TOKEN_321"
+        let hub = try makeHub(token: token)
+        let result = try client(hub, token: token).download(request("old/name", include: ["config.json"]))
+        assertComplete(result.directory, hub, paths: ["config.json"])
+        XCTAssertEqual(hub.origin.requests.map(\.path).prefix(2), ["/api/models/old/name/revision/main", "/api/models/org/repo/revision/main"])
+        XCTAssertTrue(hub.origin.requests.allSatisfy { $0.headers["authorization"] == "Bearer \(token)" })
+    }
+
+    /// Without sizes and digests in the listing, the hub's X-Linked-Size and X-Linked-Etag on
+    /// the redirect still catch a corrupt file.
+    func testTheHubsLinkedHeadersCheckFilesTheListingSaysNothingAbout() throws {
+        let hub = try makeHub()
+        hub.listNamesOnly()
+        let result = try client(hub).download(request())
+        assertComplete(result.directory, hub, paths: allPaths)
+
+        hub.queue(.corrupt, for: "weights/part-2.bin")
+        hub.queue(.corrupt, for: "weights/part-2.bin")
+        let error = hubError { try client(hub).download(request(include: ["weights/*"], into: scratch.appendingPathComponent("bare"))) }
+        guard case .integrity("weights/part-2.bin", let expected, _)? = error else { return XCTFail("\(String(describing: error))") }
+        XCTAssertEqual(expected, "SHA-256 \(sha256(try XCTUnwrap(hub.content(of: "weights/part-2.bin"))))")
     }
 
     func testResolveModelTakesPathsAndRepositoryIDs() throws {

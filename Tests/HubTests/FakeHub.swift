@@ -30,6 +30,8 @@ final class FakeHub: @unchecked Sendable {
     private var files: [File]
     private var faults: [String: [Fault]] = [:]
     private var extraListed: [String] = []
+    /// List Hugging Face files by name only, as the API does without `blobs=true`.
+    private var bareListing = false
     /// The token clients must present; nil means the repository is public.
     private let token: String?
     private let gated: Bool
@@ -59,6 +61,10 @@ final class FakeHub: @unchecked Sendable {
         lock.lock(); extraListed += names; lock.unlock()
     }
 
+    func listNamesOnly() {
+        lock.lock(); bareListing = true; lock.unlock()
+    }
+
     func content(of path: String) -> [UInt8]? {
         lock.lock(); defer { lock.unlock() }
         return files.first { $0.path == path }?.content
@@ -86,6 +92,10 @@ final class FakeHub: @unchecked Sendable {
         let path = request.path
         let parts = path.split(separator: "/").map(String.init)
         // Hugging Face
+        // A renamed repository answers with a relative redirect to its new name.
+        if path == "/api/models/old/name/revision/main" {
+            return .init(status: 307, headers: [("Location", "/api/models/org/repo/revision/main?blobs=true")])
+        }
         if path.hasPrefix("/api/models/") || path.hasPrefix("/api/datasets/"), parts.count >= 6, parts[4] == "revision" {
             guard "\(parts[2])/\(parts[3])" == "org/repo" else {
                 return .init(status: 404, headers: [("X-Error-Code", "RepoNotFound")], body: Array("{\"error\":\"Repository not found\"}".utf8))
@@ -194,8 +204,9 @@ final class FakeHub: @unchecked Sendable {
     // MARK: Listings
 
     private func huggingFaceListing() -> String {
+        let bare = { self.lock.lock(); defer { self.lock.unlock() }; return self.bareListing }()
         let siblings = listedFiles().map { entry -> String in
-            guard let file = entry.file else { return "{\"rfilename\":\(jsonString(entry.path)),\"size\":1}" }
+            guard let file = entry.file, !bare else { return "{\"rfilename\":\(jsonString(entry.path))}" }
             var text = "{\"rfilename\":\(jsonString(file.path)),\"size\":\(file.lfs ? 134 : file.content.count)"
             if file.lfs {
                 text += ",\"blobId\":\"\(String(repeating: "b", count: 40))\",\"lfs\":{\"sha256\":\"\(sha256(file.content))\",\"size\":\(file.content.count),\"pointerSize\":134}"

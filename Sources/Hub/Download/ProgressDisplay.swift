@@ -6,8 +6,8 @@ import Foundation
 final class ProgressDisplay: @unchecked Sendable {
     private let enabled: Bool
     private let lock = NSLock()
-    private let totalFiles: Int
-    private var totalBytes: Int64
+    private var totalFiles = 0
+    private var totalBytes: Int64 = 0
     private var doneBytes: Int64 = 0
     /// Bytes that came over the network in this run, for the rate.
     private var transferred: Int64 = 0
@@ -18,11 +18,23 @@ final class ProgressDisplay: @unchecked Sendable {
     private var lastDraw = Date.distantPast
     private let started = Date()
 
-    init(output: ProgressOutput, files: [(path: String, size: Int64?)]) {
+    init(output: ProgressOutput) {
         enabled = output == .automatic && isatty(STDERR_FILENO) == 1
+    }
+
+    /// The files of this download, once the listing has named them.
+    func begin(files: [(path: String, size: Int64?)]) {
+        lock.lock(); defer { lock.unlock() }
         totalFiles = files.count
         totalBytes = files.reduce(0) { $0 + ($1.size ?? 0) }
         for file in files { fileSizes[file.path] = file.size }
+    }
+
+    /// A line of its own, such as a retry after a failure, so a long pause is not a mystery.
+    func note(_ text: String) {
+        guard enabled else { return }
+        lock.lock(); defer { lock.unlock() }
+        write("\r\u{1B}[K  \(text)\n")
     }
 
     func advance(_ path: String, by count: Int64) {

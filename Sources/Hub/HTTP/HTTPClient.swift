@@ -138,6 +138,7 @@ final class HTTPClient {
             set(medtune_curl_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, timeouts.lowSpeedBytes))
             set(medtune_curl_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, timeouts.lowSpeedSeconds))
             set(medtune_curl_setopt_string(handle, CURLOPT_USERAGENT, "medtune/1"))
+            set(medtune_curl_setopt_long(handle, CURLOPT_BUFFERSIZE, 512 * 1024))
             set(medtune_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, list))
             if let rangeStart { set(medtune_curl_setopt_string(handle, CURLOPT_RANGE, "\(rangeStart)-")) }
             set(medtune_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorText.baseAddress))

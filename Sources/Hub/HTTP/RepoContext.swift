@@ -31,6 +31,8 @@ struct RepoContext {
     let credential: Credential?
     let retry: RetryPolicy
     let cancellation: CancellationFlag
+    /// Tells the user about a pause before another attempt.
+    let notice: (String) -> Void
 
     /// Runs `body` until it returns, throws a final error, or runs out of attempts.
     func retrying<T>(_ body: () throws -> T) throws -> T {
@@ -44,6 +46,7 @@ struct RepoContext {
                 if failures >= retry.attempts || cancellation.isCancelled { throw failure.error }
                 let wait = min(retry.maxDelay, failure.retryAfter ?? pause)
                 pause = failure.madeProgress ? retry.initialDelay : min(retry.maxDelay, pause * 2)
+                notice("\(failure.error); trying again in \(wait) s")
                 Thread.sleep(forTimeInterval: wait)
                 if cancellation.isCancelled { throw HubError.cancelled }
             }
