@@ -86,11 +86,39 @@ public struct HubClient: Sendable {
         let context = RepoContext(api: api, repo: request.repo, type: request.type, revision: revision,
                                   credential: configuration.token.map(api.credential), retry: configuration.retry,
                                   cancellation: CancellationFlag(), notice: progress.note)
+        let (listing, selected) = try selectFiles(request, revision: revision, context: context)
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        } catch {
+            throw HubError.fileSystem(path: folder.path, message: "cannot create the folder")
+        }
+        var manifest = Manifest.load(from: folder) ?? Manifest()
+        manifest.describe(source: configuration.source, repo: request.repo, type: request.type, revision: revision, commit: listing.commit)
+        manifest.complete = false
+        progress.begin(files: selected.map { ($0.path, $0.size) })
+        let (jobs, replaced) = try plan(selected, request: request, revision: revision, folder: folder, manifest: &manifest, progress: progress)
+
+        let outcome = transferAll(jobs, context: context, progress: progress)
+        for (path, verified) in outcome.verified { manifest.files[path] = verified }
+        manifest.complete = outcome.error == nil
+        if let error = outcome.error {
+            // Recording the finished files saves reading them again, but the failure is the news
+            // (and on a full disk the record may not fit either).
+            try? manifest.save(in: folder)
+            throw error
+        }
+        try manifest.save(in: folder)
+        return DownloadResult(directory: folder, files: selected.map(\.path), downloaded: jobs.map(\.remote.path),
+                              replaced: replaced, commit: listing.commit)
+    }
+
+    /// Lists the repository and keeps the files the request asks for. One hostile name refuses
+    /// the whole repository, before anything is written.
+    private func selectFiles(_ request: DownloadRequest, revision: String, context: RepoContext) throws -> (RepoListing, [RemoteFile]) {
         let http = try makeHTTPClient()
         let listing = try api.listing(of: request.repo, type: request.type, revision: revision) {
             try context.fetchAPI($0, http: http)
         }
-        // One hostile name refuses the whole repository, before anything is written.
         for file in listing.files {
             if let problem = SafePath.problem(with: file.path) {
                 throw HubError.unsafeFileName(repo: request.repo.description, name: file.path, reason: problem)
@@ -101,17 +129,13 @@ public struct HubClient: Sendable {
         guard !selected.isEmpty else {
             throw HubError.noMatchingFiles(repo: request.repo.description, include: request.include, exclude: request.exclude)
         }
+        return (listing, selected)
+    }
 
-        do {
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        } catch {
-            throw HubError.fileSystem(path: folder.path, message: "cannot create the folder")
-        }
-        var manifest = Manifest.load(from: folder) ?? Manifest()
-        manifest.describe(source: configuration.source, repo: request.repo, type: request.type, revision: revision, commit: listing.commit)
-        manifest.complete = false
-
-        progress.begin(files: selected.map { ($0.path, $0.size) })
+    /// The files that still have to be fetched; those already on disk and intact are recorded
+    /// in the manifest instead.
+    private func plan(_ selected: [RemoteFile], request: DownloadRequest, revision: String, folder: URL,
+                      manifest: inout Manifest, progress: ProgressDisplay) throws -> (jobs: [FileJob], replaced: [String]) {
         var jobs: [FileJob] = []
         var replaced: [String] = []
         for file in selected {
@@ -130,14 +154,7 @@ public struct HubClient: Sendable {
             let url = api.fileURL(of: file.path, in: request.repo, type: request.type, revision: revision)
             jobs.append(FileJob(remote: file, url: url, destination: destination))
         }
-
-        let outcome = transferAll(jobs, context: context, progress: progress)
-        for (path, verified) in outcome.verified { manifest.files[path] = verified }
-        manifest.complete = outcome.error == nil
-        try manifest.save(in: folder)
-        if let error = outcome.error { throw error }
-        return DownloadResult(directory: folder, files: selected.map(\.path), downloaded: jobs.map(\.remote.path),
-                              replaced: replaced, commit: listing.commit)
+        return (jobs, replaced)
     }
 
     private func makeHTTPClient() throws -> HTTPClient {
