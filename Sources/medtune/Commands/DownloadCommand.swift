@@ -11,9 +11,10 @@ struct DownloadCommand: ParsableCommand {
         commandName: "download",
         abstract: "Download a model or dataset repository from ModelScope or Hugging Face.",
         discussion: """
-        Prints the local folder, ready to pass as --model. Files are checked (size and SHA-256 or \
-        git blob id) before they take their final names; an interrupted download resumes where it \
-        stopped when run again.
+        Prints the local folder, ready to pass as --model: --dir, or by default \
+        <MEDTUNE_HOME or ~/.cache/medtune>/hub/<source>/<models|datasets>/<owner>/<name>/<revision>. \
+        Files are checked (size and SHA-256 or git blob id) before they take their final names; an \
+        interrupted download resumes where it stopped when run again.
 
         Environment: HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE=1 (cache only), MODELSCOPE_ENDPOINT or \
         MODELSCOPE_DOMAIN, MODELSCOPE_API_TOKEN, MEDTUNE_HUB_SOURCE (default hub), MEDTUNE_HOME \
@@ -29,10 +30,10 @@ struct DownloadCommand: ParsableCommand {
     @Option(help: "Branch, tag or commit (default: main on Hugging Face, master on ModelScope).")
     var revision: String?
 
-    @Option(parsing: .singleValue, help: "Only files matching this glob (repeatable), e.g. '*.json' or '*.safetensors'.")
+    @Option(parsing: .upToNextOption, help: "Only files matching these globs, e.g. '*.json' '*.safetensors'.")
     var include: [String] = []
 
-    @Option(parsing: .singleValue, help: "Skip files matching this glob (repeatable).")
+    @Option(parsing: .upToNextOption, help: "Skip files matching these globs.")
     var exclude: [String] = []
 
     @Option(help: "Hub to download from: modelscope or huggingface (default: MEDTUNE_HUB_SOURCE, else modelscope).")
