@@ -137,6 +137,19 @@ final class DownloadTests: HubTestCase {
         XCTAssertEqual(hub.cdn.requests.filter { $0.query["path"] == "model.safetensors" }.map { $0.headers["range"] }, [nil, "bytes=70000-"])
     }
 
+    /// The server would finish after its pause; a second request shows medtune gave up on the
+    /// silent connection first and tried again.
+    func testAStalledTransferTimesOutAndIsTriedAgain() throws {
+        let hub = try makeHub()
+        hub.queue(.stall(after: 0), for: "model.safetensors")
+        var settings = configuration(hub, .huggingface)
+        settings.timeouts = HTTPTimeouts(connectSeconds: 5, lowSpeedBytes: 1, lowSpeedSeconds: 1)
+
+        let result = try HubClient(settings).download(request(include: ["model.safetensors"]))
+        assertComplete(result.directory, hub, paths: ["model.safetensors"])
+        XCTAssertEqual(hub.cdn.requests.count, 2)
+    }
+
     func testAFileThatArrivesCorruptIsFetchedAgain() throws {
         let hub = try makeHub()
         hub.queue(.corrupt, for: "tokenizer.json") // checked by its git blob id

@@ -9,6 +9,8 @@ final class FakeHub: @unchecked Sendable {
         case status(Int, headers: [(String, String)] = [])
         /// Close the connection after this many bytes of the body.
         case drop(after: Int)
+        /// Send this many bytes of the body, then nothing for three seconds, then the rest.
+        case stall(after: Int)
         /// Answer a Range request with the whole file (200).
         case ignoreRange
         /// Answer a Range request with a 206 that starts at byte 0.
@@ -180,6 +182,7 @@ final class FakeHub: @unchecked Sendable {
             }
         }
         if case .drop(let after) = fault { response.dropAfter = after }
+        if case .stall(let after) = fault { response.pause = (after, 3) }
         return response
     }
 

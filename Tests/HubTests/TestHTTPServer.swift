@@ -20,6 +20,9 @@ final class TestHTTPServer: @unchecked Sendable {
         var body: [UInt8] = []
         /// Close the connection after this many body bytes, although `Content-Length` promised all.
         var dropAfter: Int? = nil
+        /// Go silent for a while after this many body bytes, as a stalled connection does, then
+        /// send the rest.
+        var pause: (after: Int, seconds: Double)? = nil
 
         static func json(_ text: String) -> Response {
             Response(status: 200, headers: [("Content-Type", "application/json")], body: Array(text.utf8))
@@ -110,7 +113,12 @@ final class TestHTTPServer: @unchecked Sendable {
         for (name, value) in response.headers { head += "\(name): \(value)\r\n" }
         head += "Content-Length: \(response.body.count)\r\nConnection: close\r\n\r\n"
         guard send(connection, Array(head.utf8)) else { return }
-        let body = response.dropAfter.map { Array(response.body.prefix($0)) } ?? response.body
+        var body = response.dropAfter.map { Array(response.body.prefix($0)) } ?? response.body
+        if let pause = response.pause {
+            guard send(connection, Array(body.prefix(pause.after))) else { return }
+            Thread.sleep(forTimeInterval: pause.seconds)
+            body = Array(body.dropFirst(pause.after))
+        }
         _ = send(connection, body)
     }
 
