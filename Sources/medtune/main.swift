@@ -13,6 +13,7 @@ struct Medtune: ParsableCommand {
             GenerateCommand.self,
             TokenizeCommand.self,
             SystemCommand.self,
+            DownloadCommand.self,
         ]
     )
 }
