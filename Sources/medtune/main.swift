@@ -6,7 +6,7 @@ struct Medtune: ParsableCommand {
         commandName: "medtune",
         abstract: "Fine-tune Qwen-style LLMs with LoRA on CPU, compare base and tuned answers, score them with BERTScore.",
         subcommands: [
-            SystemCommand.self,
+            InspectCommand.self,
         ]
     )
 }
