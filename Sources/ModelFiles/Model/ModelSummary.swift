@@ -40,9 +40,20 @@ public struct ModelSummary: Codable, Equatable, Sendable {
 
     public var totalBytes: Int { mappedBytes + workingSetBytes }
 
-    /// The model dimensions the working-set estimate needs.
+    /// The model dimensions the working-set estimate needs, as the file states them (missing or
+    /// negative values count as zero).
     struct Dimensions {
-        var hidden = 0, layers = 0, intermediate = 0, kvWidth = 0, vocab = 0
+        var hidden: Double, layers: Double, intermediate: Double, kvWidth: Double, vocab: Double
+
+        init(hidden: Int?, layers: Int?, intermediate: Int?, heads: Int?, kvHeads: Int?, vocab: Int?) {
+            func value(_ v: Int?) -> Double { Double(max(v ?? 0, 0)) }
+            self.hidden = value(hidden)
+            self.layers = value(layers)
+            self.intermediate = value(intermediate)
+            self.vocab = value(vocab)
+            let h = value(heads)
+            kvWidth = h > 0 ? (kvHeads.map(value) ?? h) * (self.hidden / h).rounded(.down) : 0
+        }
     }
 
     // MARK: Reading
@@ -68,11 +79,9 @@ public struct ModelSummary: Codable, Equatable, Sendable {
             let text = vocabTokens.flatMap { id >= 0 && id < $0.count ? $0[id] : nil }
             special[role] = SpecialToken(id: id, text: text)
         }
-        let heads = int("attention.head_count") ?? 0
-        let hidden = int("embedding_length") ?? 0
-        let kvHeads = int("attention.head_count_kv") ?? heads
-        let dims = Dimensions(hidden: hidden, layers: int("block_count") ?? 0, intermediate: int("feed_forward_length") ?? 0,
-                              kvWidth: heads > 0 ? kvHeads * (hidden / heads) : 0, vocab: vocabTokens?.count ?? 0)
+        let dims = Dimensions(hidden: int("embedding_length"), layers: int("block_count"), intermediate: int("feed_forward_length"),
+                              heads: int("attention.head_count"), kvHeads: int("attention.head_count_kv"),
+                              vocab: vocabTokens?.count)
         return summary(path: path, format: "GGUF v\(file.version)", architecture: architecture,
                        supported: (try? Qwen2Config(gguf: file)) != nil, entries: file.tensorEntries,
                        contextLength: int("context_length"), vocabSize: vocabTokens?.count, special: special,
@@ -110,12 +119,9 @@ public struct ModelSummary: Codable, Equatable, Sendable {
             template = (try? FileManager.default.attributesOfItem(atPath: file("chat_template.jinja"))[.size] as? Int) ?? nil
         }
 
-        let heads = config["num_attention_heads"]?.int ?? 0
-        let hidden = config["hidden_size"]?.int ?? 0
-        let kvHeads = config["num_key_value_heads"]?.int ?? heads
-        let dims = Dimensions(hidden: hidden, layers: config["num_hidden_layers"]?.int ?? 0,
-                              intermediate: config["intermediate_size"]?.int ?? 0,
-                              kvWidth: heads > 0 ? kvHeads * (hidden / heads) : 0, vocab: config["vocab_size"]?.int ?? 0)
+        let dims = Dimensions(hidden: config["hidden_size"]?.int, layers: config["num_hidden_layers"]?.int,
+                              intermediate: config["intermediate_size"]?.int, heads: config["num_attention_heads"]?.int,
+                              kvHeads: config["num_key_value_heads"]?.int, vocab: config["vocab_size"]?.int)
         let modelType = config["model_type"]?.string ?? "unknown"
         let architecture = config["architectures"]?.array?.first?.string.map { "\(modelType) (\($0))" } ?? modelType
         return summary(path: path, format: "safetensors", architecture: architecture,
@@ -130,25 +136,36 @@ public struct ModelSummary: Codable, Equatable, Sendable {
                                 special: [String: SpecialToken], chatTemplateBytes: Int?,
                                 dims: Dimensions, tokens: Int) -> ModelSummary {
         var byType: [String: TypeCount] = [:]
-        var vectorElements = 0
         for e in entries {
-            byType[e.type.name, default: TypeCount(type: e.type.name, tensors: 0, parameters: 0, bytes: 0)].tensors += 1
-            byType[e.type.name]?.parameters += e.elementCount
-            byType[e.type.name]?.bytes += e.byteCount
-            if e.shape.count <= 1 { vectorElements += e.elementCount }
+            var t = byType[e.type.name] ?? TypeCount(type: e.type.name, tensors: 0, parameters: 0, bytes: 0)
+            t.tensors += 1
+            t.parameters = saturatingSum([t.parameters, e.elementCount])
+            t.bytes = saturatingSum([t.bytes, e.byteCount])
+            byType[e.type.name] = t
         }
+        let vectorElements = saturatingSum(entries.filter { $0.shape.count <= 1 }.map(\.elementCount))
         let types = byType.values.sorted { $0.bytes > $1.bytes }
         // float32: decoded vectors; K and V for every layer and token; per token the residual
         // stream and its normalised copy, q/k/v/attention output, the MLP's three intermediate
-        // products and the logits; plus one decoding block (≈1 MB) per core.
+        // products and the logits; plus one decoding block (≈1 MB) per core. In Double, since
+        // the dimensions come from the file unchecked.
         let perToken = 2 * dims.layers * dims.kvWidth + 6 * dims.hidden + 3 * dims.intermediate + dims.vocab
-        let workingSet = 4 * (vectorElements + tokens * perToken) + Parallel.threads * (1 << 20)
+        let workingSet = 4 * (Double(vectorElements) + Double(tokens) * perToken) + Double(Parallel.threads * (1 << 20))
         return ModelSummary(path: path, format: format, architecture: architecture, supported: supported,
-                            parameters: entries.reduce(0) { $0 + $1.elementCount }, tensorCount: entries.count,
+                            parameters: saturatingSum(entries.map(\.elementCount)), tensorCount: entries.count,
                             types: types, contextLength: contextLength, vocabSize: vocabSize, specialTokens: special,
-                            chatTemplateBytes: chatTemplateBytes, mappedBytes: entries.reduce(0) { $0 + $1.byteCount },
-                            workingSetBytes: workingSet, workingSetTokens: tokens,
+                            chatTemplateBytes: chatTemplateBytes, mappedBytes: saturatingSum(entries.map(\.byteCount)),
+                            workingSetBytes: workingSet.isFinite && workingSet < 0x1p62 ? Int(workingSet) : Int.max / 2,
+                            workingSetTokens: tokens,
                             incompleteTensors: entries.filter { !$0.isComplete }.count)
+    }
+
+    /// A sum that stops at Int.max instead of trapping (counts from a damaged file can be huge).
+    private static func saturatingSum(_ values: [Int]) -> Int {
+        values.reduce(0) { total, v in
+            let (sum, overflow) = total.addingReportingOverflow(v)
+            return overflow ? Int.max : sum
+        }
     }
 
     // MARK: Text
