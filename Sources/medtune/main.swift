@@ -12,8 +12,8 @@ struct Medtune: ParsableCommand {
             ScoreCommand.self,
             GenerateCommand.self,
             DownloadCommand.self,
+            InspectCommand.self,
             TokenizeCommand.self,
-            SystemCommand.self,
             BenchCommand.self,
         ]
     )
