@@ -45,10 +45,9 @@ final class BPEParityTests: XCTestCase {
     func testQwenTokenizerJSONMatchesReference() throws {
         let folder = try TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
-        var object = try JSONSerialization.jsonObject(with: try Self.qwen.get().huggingFaceJSON()) as! [String: Any]
-        object["normalizer"] = ["type": "NFC"]
-        let url = folder.appendingPathComponent("tokenizer.json")
-        try JSONSerialization.data(withJSONObject: object).write(to: url)
+        var configuration = try BPETokenizer.configuration(gguf: GGUFFile(path: TestPaths.require(TestPaths.qwenGGUF).path))
+        configuration.normalizer = .nfc
+        try BPETokenizer(configuration).huggingFaceJSON().write(to: folder.appendingPathComponent("tokenizer.json"))
         try Data(#"{"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>", "add_bos_token": false}"#.utf8)
             .write(to: folder.appendingPathComponent("tokenizer_config.json"))
 
