@@ -91,7 +91,7 @@ struct ScoreCommand: ParsableCommand {
     }
 
     private func scorer() throws -> BERTScorer {
-        let scoring = try ScoringModel.openBERT(bert)
+        let scoring = try ScoringModel.open(bert)
         guard let layer = numLayers ?? scoring.defaultLayer else {
             throw InputError(file: bert, "bert_score has no default layer for \(scoring.name); choose one with --num-layers (0...\(scoring.encoder.layerCount))")
         }
