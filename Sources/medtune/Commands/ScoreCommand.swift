@@ -1,6 +1,7 @@
 import ArgumentParser
 import Evaluator
 import Foundation
+import Generator
 import MedtuneCore
 
 /// `medtune score`: BERTScore (as bert_score 0.3.13 computes it), character ROUGE-L and chrF of
@@ -12,14 +13,15 @@ struct ScoreCommand: ParsableCommand {
         commandName: "score",
         abstract: "Score answers against references with BERTScore, ROUGE-L and chrF.",
         discussion: """
-        Pairs:   medtune score --candidates pairs.jsonl --bert all-MiniLM-L6-v2 --num-layers 6
-        Models:  medtune score --model base.gguf --adapter out/adapter --data data.jsonl --limit 10 --bert BERT_DIR
+        Pairs: medtune score --candidates pairs.jsonl --bert all-MiniLM-L6-v2 --num-layers 6
 
-        BERTScore is computed exactly as the bert_score package (0.3.13): WordPiece with [CLS]/[SEP],
-        truncation at the model's length, greedy cosine matching at layer --num-layers, idf from the
-        references with --idf, and the best score over several references. The settings string it
-        prints names model, layer and weighting; medtune writes (medtune) where bert_score writes
-        the transformers version.
+        Models: medtune score --model base.gguf --adapter out/adapter --data data.jsonl --limit 10 --bert bert-base-chinese --num-layers 12
+
+        BERTScore is computed exactly as the bert_score package 0.3.13 computes it: WordPiece with [CLS] and [SEP], truncation at the model's length, greedy cosine matching at layer --num-layers, idf from the references with --idf, and the best score over several references. The settings string printed with the scores names model, layer and weighting; medtune writes (medtune) where bert_score writes the transformers version.
+
+        --bert also takes a Qwen2 model (GGUF file or folder) with --num-layers: the same matching over that model's hidden states, named qwen2:<model> in the settings string since it is not standard BERTScore.
+
+        With --model, the base model and the adapter answer the records kept out of training (heldout_ids.json beside the adapter), both are scored, and the table gives 95% percentile-bootstrap intervals, how many questions improved, and the p-value of a two-sided paired sign-flip permutation test of the mean difference (exact up to 20 questions).
         """)
 
     @Option(help: "JSON Lines (or JSON array) file of pairs to score.")
@@ -67,8 +69,20 @@ struct ScoreCommand: ParsableCommand {
     @Option(help: "Folder for the per-question results (results.json, results.csv, results.md).")
     var output: String?
 
+    @Option(help: "Prompt template: tutorial, chatml, deepseek-r1, or a text with {Field} placeholders.")
+    var template = "tutorial"
+
+    @Option(help: "System message for chat templates.")
+    var system: String?
+
+    @Option(help: "Questions generated together in one batch.")
+    var batchSize = 4
+
     @Option(help: "Seed of the bootstrap resampling.")
-    var seed: UInt64 = 0
+    var bootstrapSeed: UInt64 = 0
+
+    @OptionGroup(title: "Generation (with --model)")
+    var sampling: SamplingFlags
 
     func validate() throws {
         switch (candidates, model) {
@@ -79,14 +93,15 @@ struct ScoreCommand: ParsableCommand {
         case (_?, nil): break
         }
         if let numLayers, numLayers < 0 { throw ValidationError("--num-layers must be 0 or more") }
+        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
     }
 
     func run() throws {
         try OpenBLAS.load()
         if let candidates {
             try scorePairs(candidates)
-        } else {
-            try compareModels()
+        } else if let model, let adapter, let data {
+            try compareModels(model: model, adapter: adapter, data: data)
         }
     }
 
@@ -114,18 +129,66 @@ struct ScoreCommand: ParsableCommand {
         }
     }
 
-    private func compareModels() throws {
-        guard let data, let adapter else { return }
+    private func compareModels(model: String, adapter: String, data: String) throws {
         let all = try JSONRecords.read(data)
-        let requested = try records.map(parseRecords)
-        let selection = try HeldOutSelection(recordCount: all.count, adapterDirectory: adapter, limit: limit, requested: requested)
+        let selection = try HeldOutSelection(recordCount: all.count, adapterDirectory: adapter, limit: limit,
+                                             requested: try records.map(parseRecords))
         warn(selection.warnings)
-        for index in selection.records {
-            _ = try JSONRecords.string(all[index].record, questionField, file: data, line: all[index].line)
-            _ = try JSONRecords.string(all[index].record, referenceField ?? "Response", file: data, line: all[index].line)
+        let referenceField = self.referenceField ?? "Response"
+        let chosen = try selection.records.map { index -> (fields: [String: String], reference: String) in
+            let (line, record) = all[index]
+            _ = try JSONRecords.string(record, questionField, file: data, line: line)
+            return (record.compactMapValues { $0 as? String }, try JSONRecords.string(record, referenceField, file: data, line: line))
         }
-        throw InputError(at: "--model", "generating answers for scoring is not available in this build yet; "
-                         + "generate them with medtune compare and score the pairs with --candidates")
+        let template = try PromptTemplate(name: self.template, system: system)
+        let prompts = try chosen.map { try template.render($0.fields, questionField: questionField) }
+        let answers = try generateAnswers(model: model, adapter: adapter, prompts: prompts, template: template)
+
+        let scorer = try scorer()
+        let references = chosen.map { [$0.reference] }
+        let base = try scorer.score(candidates: answers.base, references: references)
+        let tuned = try scorer.score(candidates: answers.tuned, references: references)
+        warn(Array(Set(base.warnings + tuned.warnings)).sorted())
+        let baseMetrics = OverlapMetrics.combine(bertScores: base.scores, candidates: answers.base, references: references)
+        let tunedMetrics = OverlapMetrics.combine(bertScores: tuned.scores, candidates: answers.tuned, references: references)
+        let questions = selection.records.indices.map { i in
+            QuestionComparison(record: selection.records[i], question: chosen[i].fields[questionField] ?? "", reference: chosen[i].reference,
+                               baseAnswer: answers.base[i], tunedAnswer: answers.tuned[i], base: baseMetrics[i], tuned: tunedMetrics[i])
+        }
+        let report = ComparisonReport(hash: base.hash.description, questions: questions, seed: bootstrapSeed)
+        print(report.tutorialLine)
+        print(report.table())
+        let folder = URL(fileURLWithPath: output ?? URL(fileURLWithPath: adapter).appendingPathComponent("evaluation").path)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try AtomicFile.write(try report.json(), to: folder.appendingPathComponent("results.json").path)
+        try AtomicFile.write(Data(report.csv().utf8), to: folder.appendingPathComponent("results.csv").path)
+        try AtomicFile.write(Data(report.markdown().utf8), to: folder.appendingPathComponent("results.md").path)
+        print("per-question results: \(folder.path)/results.{json,csv,md}")
+    }
+
+    /// The base model's and the adapter's answers to every prompt; the model is released before
+    /// scoring starts.
+    private func generateAnswers(model: String, adapter: String, prompts: [String], template: PromptTemplate) throws
+        -> (base: [String], tuned: [String]) {
+        let session = try ModelSession(try ModelOptions.parse(["--model", model, "--adapter", adapter]))
+        let generator = session.textGenerator(stopStrings: sampling.stop)
+        let options = try sampling.options()
+        let encoded = try prompts.map {
+            try generator.encode($0, allowSpecial: template.usesSpecialTokens, maxNewTokens: options.maxNewTokens)
+        }
+        let startsInReasoning = if case .deepSeekR1 = template { true } else { false }
+        func answers(useAdapter: Bool) -> [String] {
+            var texts: [String] = []
+            for start in stride(from: 0, to: encoded.count, by: batchSize) {
+                let batch = Array(encoded[start..<min(start + batchSize, encoded.count)])
+                texts += generator.generate(prompts: batch, options: options, useAdapter: useAdapter).map {
+                    ExtractedAnswer(from: $0.text, startsInReasoning: startsInReasoning).answer
+                }
+                FileHandle.standardError.write(Data("\(useAdapter ? "LoRA" : "base") answers: \(texts.count)/\(encoded.count)\n".utf8))
+            }
+            return texts
+        }
+        return (answers(useAdapter: false), answers(useAdapter: true))
     }
 
     private func parseRecords(_ text: String) throws -> [Int] {
