@@ -89,48 +89,70 @@ enum EncoderKernels {
     /// Softmax of one row in place, sixteen lanes at a time.
     @inline(__always)
     static func softmax(_ row: UnsafeMutablePointer<Float>, count: Int) {
-        let peak = SIMD16(repeating: reduce(row, count: count, initial: -.infinity) { pointwiseMax($0, $1) }.max())
+        var peaks = SIMD16<Float>(repeating: -.infinity)
+        forEachBlock(row, count: count, padding: -.infinity) { block in
+            peaks = maximum(peaks, block)
+            return nil
+        }
+        let peak = SIMD16(repeating: horizontalMax(peaks))
         var totals = SIMD16<Float>()
         forEachBlock(row, count: count, padding: -.infinity) { block in
             let e = Self.exp(block - peak)
             totals += e
             return e
         }
-        let inverse = 1 / totals.sum()
-        for j in 0..<count { row[j] *= inverse }
+        let inverse = SIMD16(repeating: 1 / horizontalSum(totals))
+        forEachBlock(row, count: count, padding: 0) { $0 * inverse }
     }
 
-    /// Folds `count` floats into sixteen lanes (the tail padded with `initial`).
-    @inline(__always)
-    static func reduce(_ x: UnsafePointer<Float>, count: Int, initial: Float,
-                       _ combine: (SIMD16<Float>, SIMD16<Float>) -> SIMD16<Float>) -> SIMD16<Float> {
-        var lanes = SIMD16<Float>(repeating: initial)
-        var j = 0
-        while j + 16 <= count {
-            lanes = combine(lanes, UnsafeRawPointer(x + j).loadUnaligned(as: SIMD16<Float>.self))
-            j += 16
-        }
-        var tail = SIMD16<Float>(repeating: initial)
-        for lane in 0..<(count - j) { tail[lane] = x[j + lane] }
-        return combine(lanes, tail)
-    }
-
-    /// Replaces `x` sixteen floats at a time by `transform` of them; the tail block is padded
-    /// with `padding` and only its real lanes are written back.
+    /// Calls `transform` on `x` sixteen floats at a time, writing back what it returns (nothing
+    /// for nil). The tail block is padded with `padding`; only its real lanes are written back.
     @inline(__always)
     static func forEachBlock(_ x: UnsafeMutablePointer<Float>, count: Int, padding: Float,
-                             _ transform: (SIMD16<Float>) -> SIMD16<Float>) {
+                             _ transform: (SIMD16<Float>) -> SIMD16<Float>?) {
         var j = 0
         while j + 16 <= count {
-            let out = transform(UnsafeRawPointer(x + j).loadUnaligned(as: SIMD16<Float>.self))
-            UnsafeMutableRawPointer(x + j).storeBytes(of: out, as: SIMD16<Float>.self)
+            if let out = transform(UnsafeRawPointer(x + j).loadUnaligned(as: SIMD16<Float>.self)) {
+                UnsafeMutableRawPointer(x + j).storeBytes(of: out, as: SIMD16<Float>.self)
+            }
             j += 16
         }
         guard j < count else { return }
+        let bytes = (count - j) * MemoryLayout<Float>.stride
         var tail = SIMD16<Float>(repeating: padding)
-        for lane in 0..<(count - j) { tail[lane] = x[j + lane] }
-        let out = transform(tail)
-        for lane in 0..<(count - j) { x[j + lane] = out[lane] }
+        withUnsafeMutableBytes(of: &tail) { $0.copyMemory(from: UnsafeRawBufferPointer(start: x + j, count: bytes)) }
+        guard var out = transform(tail) else { return }
+        withUnsafeBytes(of: &out) { UnsafeMutableRawPointer(x + j).copyMemory(from: $0.baseAddress!, byteCount: bytes) }
+    }
+
+    @inline(__always)
+    static func horizontalMax(_ v: SIMD16<Float>) -> Float {
+        var peak = v[0]
+        for k in 1..<16 { peak = v[k] > peak ? v[k] : peak }
+        return peak
+    }
+
+    @inline(__always)
+    static func horizontalSum(_ v: SIMD16<Float>) -> Float {
+        let eight = v.lowHalf + v.highHalf, four = eight.lowHalf + eight.highHalf, two = four.lowHalf + four.highHalf
+        return two[0] + two[1]
+    }
+
+    /// Lane-wise maximum and minimum, written lane by lane so that the compiler turns them into
+    /// one compare-and-blend: the standard library's `pointwiseMax` and SIMD comparisons stay
+    /// scalar loops. No NaN reaches these.
+    @inline(__always)
+    static func maximum(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
+        var r = a
+        for k in 0..<16 { r[k] = b[k] > a[k] ? b[k] : a[k] }
+        return r
+    }
+
+    @inline(__always)
+    static func minimum(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
+        var r = a
+        for k in 0..<16 { r[k] = b[k] < a[k] ? b[k] : a[k] }
+        return r
     }
 
     /// eˣ per lane within 2 ulp for −87.3 ≤ x ≤ 88.7 (Cephes `expf`: Cody–Waite reduction by
@@ -139,7 +161,7 @@ enum EncoderKernels {
     /// of softmax terms can tell apart.
     @inline(__always)
     static func exp(_ x: SIMD16<Float>) -> SIMD16<Float> {
-        let c = pointwiseMin(pointwiseMax(x, SIMD16(repeating: -87.33654)), SIMD16(repeating: 88.72283))
+        let c = minimum(maximum(x, SIMD16(repeating: -87.33654)), SIMD16(repeating: 88.72283))
         // Adding 1.5·2²³ rounds to an integer held in the low mantissa bits.
         let magic = SIMD16<Float>(repeating: 12_582_912)
         let shifted = c * 1.44269504088896341 + magic
@@ -160,7 +182,7 @@ enum EncoderKernels {
     /// approximation on [−4, 4] that Eigen uses for float (beyond 4, erf is ±1 in float).
     @inline(__always)
     static func erf(_ x: SIMD16<Float>) -> SIMD16<Float> {
-        let c = pointwiseMin(pointwiseMax(x, SIMD16(repeating: -4)), SIMD16(repeating: 4))
+        let c = minimum(maximum(x, SIMD16(repeating: -4)), SIMD16(repeating: 4))
         let x2 = c * c
         var p = SIMD16<Float>(repeating: -2.72614225801306e-10)
         p = p * x2 + 2.77068142495902e-08
