@@ -10,6 +10,7 @@ struct Medtune: ParsableCommand {
             CompareCommand.self,
             ScoreCommand.self,
             BenchCommand.self,
+            TokenizeCommand.self,
             SystemCommand.self,
         ]
     )

@@ -1,0 +1,75 @@
+import MedtuneCore
+
+/// One tensor as a model file stores it. Its bytes stay in the file's mapping (never copied);
+/// the tensor keeps the mapping alive.
+public struct StoredTensor: @unchecked Sendable {
+    /// The name the file gives it.
+    public let name: String
+    public let type: StorageType
+    /// Row-major, outermost first: a linear layer's weight is [out features, in features], in
+    /// both formats (GGUF lists dimensions innermost first; they are reversed here).
+    public let shape: [Int]
+    /// The stored bytes, inside the mapping.
+    public let bytes: UnsafeRawBufferPointer
+    let file: MappedFile
+
+    init(name: String, type: StorageType, shape: [Int], file: MappedFile, offset: Int, byteCount: Int) {
+        self.name = name
+        self.type = type
+        self.shape = shape
+        self.file = file
+        bytes = UnsafeRawBufferPointer(start: file.pointer(at: offset), count: byteCount)
+    }
+
+    /// The file the tensor lives in.
+    public var path: String { file.path }
+
+    public var elementCount: Int { shape.reduce(1, *) }
+
+    /// An error about this tensor, naming its file and itself.
+    public func error(_ message: String) -> InputError {
+        InputError(file: path, at: "tensor \(name)", message)
+    }
+
+    /// Fails unless medtune can compute with the stored type.
+    public func requireSupportedType() throws {
+        guard type.isSupported else {
+            throw error("stored as \(type.name), which medtune cannot compute with "
+                        + "(supported: \(StorageType.supported.map(\.name).joined(separator: ", ")))")
+        }
+    }
+
+    /// Fails unless the shape is `expected`.
+    public func requireShape(_ expected: [Int]) throws {
+        guard shape == expected else { throw error("shape \(shape) does not match the expected \(expected)") }
+    }
+
+    /// All elements decoded to float32: for small tensors (norm weights, biases).
+    public func floats() throws -> [Float] {
+        try requireSupportedType()
+        let count = elementCount
+        guard count > 0, let source = bytes.baseAddress else { return [] }
+        // Row by row: a quantized tensor's blocks never straddle rows.
+        let rowLength = shape.last ?? 1
+        let rows = count / rowLength
+        let rowBytes = bytes.count / rows
+        var result = [Float](repeating: 0, count: count)
+        result.withUnsafeMutableBufferPointer { out in
+            let destination = out.baseAddress!
+            Parallel.forRanges(rows, grain: max(1, 65536 / rowLength)) { range in
+                for r in range {
+                    RowCodec.dequantize(type, source + r * rowBytes, into: destination + r * rowLength, count: rowLength)
+                }
+            }
+        }
+        return result
+    }
+
+    /// All elements decoded into a new tensor of the same shape.
+    public func tensor<T: Scalar>(_: T.Type = T.self) throws -> Tensor<T> {
+        let values = try floats()
+        let result = Tensor<T>(shape)
+        for i in 0..<values.count { result[i] = T(values[i]) }
+        return result
+    }
+}

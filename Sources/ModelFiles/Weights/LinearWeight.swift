@@ -1,0 +1,174 @@
+import MedtuneCore
+
+/// A frozen weight matrix W [out × in] (rows are output features), multiplied in whatever type its
+/// file stores it: f32, f16, bf16 or a GGML block quantisation.
+///
+/// The stored bytes stay in the file's mapping. Products decode a block of rows at a time into
+/// scratch and hand it to `Matmul`, so the whole matrix never exists in float32; the matrix–vector
+/// product (token-by-token decoding) decodes and multiplies each row in one pass instead.
+///
+/// `T` is Float for real work; Double exists for gradient checks and decodes through Float.
+public final class LinearWeight: @unchecked Sendable {
+    public let tensor: StoredTensor
+    public let outFeatures: Int
+    public let inFeatures: Int
+    private let rowBytes: Int
+    private let base: UnsafeRawPointer
+
+    public init(_ tensor: StoredTensor) throws {
+        try tensor.requireSupportedType()
+        guard tensor.shape.count == 2 else {
+            throw tensor.error("a linear weight must have two dimensions, not shape \(tensor.shape)")
+        }
+        self.tensor = tensor
+        outFeatures = tensor.shape[0]
+        inFeatures = tensor.shape[1]
+        rowBytes = tensor.type.byteCount(elements: inFeatures) ?? 0
+        guard rowBytes * outFeatures == tensor.bytes.count, let base = tensor.bytes.baseAddress else {
+            throw tensor.error("\(tensor.bytes.count) bytes do not hold \(tensor.shape) \(tensor.type.name) values")
+        }
+        self.base = base
+    }
+
+    public var type: StorageType { tensor.type }
+    public var name: String { tensor.name }
+    /// [out, in].
+    public var shape: [Int] { [outFeatures, inFeatures] }
+
+    /// Rows decoded per block: about a megabyte of float32 scratch, at least 64 rows.
+    private var blockRows: Int { max(64, min(outFeatures, (1 << 18) / max(inFeatures, 1))) }
+
+    /// Row `r`'s stored bytes.
+    @inline(__always)
+    private func row(_ r: Int) -> UnsafeRawPointer { base + r * rowBytes }
+
+    /// The stored matrix as float32 in place, when it is f32 and aligned: no decoding needed.
+    private var storedFloats: UnsafePointer<Float>? {
+        guard type == .f32, Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 else { return nil }
+        return base.assumingMemoryBound(to: Float.self)
+    }
+
+    // MARK: Products
+
+    /// y[n × out] = x[n × in] · Wᵀ (added to y when `accumulate`).
+    public func product<T: Scalar>(_ x: UnsafePointer<T>, rows n: Int, into y: UnsafeMutablePointer<T>, accumulate: Bool = false) {
+        guard n > 0, outFeatures > 0 else { return }
+        if n == 1, T.self == Float.self {
+            vectorProduct(UnsafeRawPointer(x).assumingMemoryBound(to: Float.self),
+                          into: UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self), accumulate: accumulate)
+            return
+        }
+        if T.self == Float.self, let w = storedFloats {
+            Matmul.gemm(transB: true, m: n, n: outFeatures, k: inFeatures,
+                        a: x, b: UnsafeRawPointer(w).assumingMemoryBound(to: T.self),
+                        beta: accumulate ? 1 : 0, c: y)
+            return
+        }
+        forEachDecodedBlock(T.self) { rows, block in
+            Matmul.gemm(transB: true, m: n, n: rows.count, k: inFeatures, a: x, b: block, ldb: inFeatures,
+                        beta: accumulate ? 1 : 0, c: y + rows.lowerBound, ldc: outFeatures)
+        }
+    }
+
+    /// dx[n × in] = dy[n × out] · W (added to dx when `accumulate`): the input gradient of `product`.
+    public func transposedProduct<T: Scalar>(_ dy: UnsafePointer<T>, rows n: Int, into dx: UnsafeMutablePointer<T>, accumulate: Bool = false) {
+        guard n > 0, inFeatures > 0 else { return }
+        if T.self == Float.self, let w = storedFloats {
+            Matmul.gemm(m: n, n: inFeatures, k: outFeatures, a: dy,
+                        b: UnsafeRawPointer(w).assumingMemoryBound(to: T.self), beta: accumulate ? 1 : 0, c: dx)
+            return
+        }
+        if outFeatures == 0 {
+            if !accumulate { dx.update(repeating: 0, count: n * inFeatures) }
+            return
+        }
+        forEachDecodedBlock(T.self) { rows, block in
+            let first = rows.lowerBound == 0
+            Matmul.gemm(m: n, n: inFeatures, k: rows.count, a: dy + rows.lowerBound, lda: outFeatures,
+                        b: block, ldb: inFeatures, beta: first && !accumulate ? 0 : 1, c: dx)
+        }
+    }
+
+    /// y[out] = W · x (added to y when `accumulate`), each output row decoded and multiplied in one
+    /// pass, in parallel over rows.
+    public func vectorProduct(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
+        let type = self.type, inFeatures = self.inFeatures
+        Parallel.forRanges(outFeatures, grain: max(1, 32768 / max(inFeatures, 1))) { rows in
+            for r in rows {
+                let value = RowCodec.dot(type, row(r), x, count: inFeatures)
+                y[r] = accumulate ? y[r] + value : value
+            }
+        }
+    }
+
+    /// The reference path for `vectorProduct`: decode every row, then one BLAS matrix–vector
+    /// product. Kept for measuring the fused kernels against.
+    public func decodedVectorProduct(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>) {
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: outFeatures * inFeatures)
+        defer { scratch.deallocate() }
+        decodeRows(0..<outFeatures, into: scratch)
+        Matmul.gemv(rows: outFeatures, cols: inFeatures, a: scratch, x: x, y: y)
+    }
+
+    // MARK: Decoding
+
+    /// Rows `ids` of W decoded into out [ids.count × in]: an embedding lookup that touches only
+    /// the rows it needs.
+    public func embeddingRows<T: Scalar>(_ ids: [Int], into out: UnsafeMutablePointer<T>) throws {
+        for id in ids where id < 0 || id >= outFeatures {
+            throw tensor.error("row \(id) requested from \(outFeatures) rows")
+        }
+        ids.withUnsafeBufferPointer { ids in
+            Parallel.forRanges(ids.count, grain: max(1, 16384 / max(inFeatures, 1))) { range in
+                decode(range.map { ids[$0] }, into: out + range.lowerBound * inFeatures)
+            }
+        }
+    }
+
+    /// The whole matrix as float32 [out × in] (for small matrices and tests).
+    public func dequantized() -> [Float] {
+        var result = [Float](repeating: 0, count: outFeatures * inFeatures)
+        result.withUnsafeMutableBufferPointer { buffer in
+            if let p = buffer.baseAddress { decodeRows(0..<outFeatures, into: p) }
+        }
+        return result
+    }
+
+    /// Decodes rows `rows` into consecutive rows of `out`, in parallel.
+    private func decodeRows<T: Scalar>(_ rows: Range<Int>, into out: UnsafeMutablePointer<T>) {
+        Parallel.forRanges(rows.count, grain: max(1, 16384 / max(inFeatures, 1))) { part in
+            decode(Array(part.lowerBound + rows.lowerBound..<part.upperBound + rows.lowerBound),
+                   into: out + part.lowerBound * inFeatures)
+        }
+    }
+
+    /// Decodes the listed rows, one after another, into `out` (on the calling thread).
+    private func decode<T: Scalar>(_ rows: [Int], into out: UnsafeMutablePointer<T>) {
+        if T.self == Float.self {
+            let f = UnsafeMutableRawPointer(out).assumingMemoryBound(to: Float.self)
+            for (i, r) in rows.enumerated() {
+                RowCodec.dequantize(type, row(r), into: f + i * inFeatures, count: inFeatures)
+            }
+            return
+        }
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: inFeatures)
+        defer { scratch.deallocate() }
+        for (i, r) in rows.enumerated() {
+            RowCodec.dequantize(type, row(r), into: scratch, count: inFeatures)
+            let target = out + i * inFeatures
+            for j in 0..<inFeatures { target[j] = T(scratch[j]) }
+        }
+    }
+
+    /// Calls `body` with each block of consecutive rows decoded into scratch [rows × in].
+    private func forEachDecodedBlock<T: Scalar>(_: T.Type, _ body: (Range<Int>, UnsafePointer<T>) -> Void) {
+        let blockRows = self.blockRows
+        let scratch = UnsafeMutablePointer<T>.allocate(capacity: blockRows * inFeatures)
+        defer { scratch.deallocate() }
+        for start in stride(from: 0, to: outFeatures, by: blockRows) {
+            let rows = start..<min(start + blockRows, outFeatures)
+            decodeRows(rows, into: scratch)
+            body(rows, scratch)
+        }
+    }
+}
