@@ -2,9 +2,10 @@
 import PackageDescription
 
 // Release builds let generic numeric kernels (Float for speed, Double for gradient checks)
-// specialise across module boundaries.
+// specialise across module boundaries, and compile hot loops for the CPU medtune is built on
+// (AVX2/AVX-512 FMA where present), as llama.cpp does by default. Build on the machine that runs it.
 let numeric: [SwiftSetting] = [
-    .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release)),
+    .unsafeFlags(["-cross-module-optimization", "-target-cpu", "native"], .when(configuration: .release)),
 ]
 
 let package = Package(
@@ -45,7 +46,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: numeric),
 
-        .target(name: "TestSupport", dependencies: ["MedtuneCore"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["MedtuneCore", "Transformer"], path: "Tests/TestSupport"),
         .testTarget(name: "MedtuneCoreTests", dependencies: ["MedtuneCore", "TestSupport"]),
         .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles", "TestSupport"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"]),

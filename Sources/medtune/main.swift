@@ -6,6 +6,12 @@ struct Medtune: ParsableCommand {
         commandName: "medtune",
         abstract: "Fine-tune Qwen-style LLMs with LoRA on CPU, compare base and tuned answers, score them with BERTScore.",
         subcommands: [
+            TrainCommand.self,
+            CompareCommand.self,
+            ScoreCommand.self,
+            BenchCommand.self,
+            GenerateCommand.self,
+            TokenizeCommand.self,
             InspectCommand.self,
         ]
     )

@@ -1,0 +1,99 @@
+import MedtuneCore
+import Transformer
+
+/// Why a sequence stopped.
+public enum FinishReason: String, Codable, Sendable {
+    case endOfSequence = "eos"
+    case stopString = "stop"
+    case length
+}
+
+/// One generated continuation.
+public struct Generation: Sendable {
+    public var promptIDs: [Int32]
+    public var ids: [Int32] = []
+    public var finishReason: FinishReason = .length
+    /// Per generated token: the most likely tokens of the model's distribution, when asked for.
+    public var topLogprobs: [[(id: Int32, logprob: Double)]] = []
+}
+
+/// KV-cached batch generation over token ids.
+///
+/// Prompts of different lengths are padded on the left, never elsewhere: each sequence's real
+/// tokens get positions 0, 1, … as if alone, padding is masked out of attention, and nothing is
+/// padded to a fixed length. One prefill pass covers every prompt, then one token per step.
+public struct TokenGenerator<T: Scalar> {
+    public let model: Qwen2Model<T>
+    public var endOfSequence: Set<Int32>
+    public var padID: Int32
+
+    public init(model: Qwen2Model<T>, endOfSequence: Set<Int32>, padID: Int32) {
+        self.model = model; self.endOfSequence = endOfSequence; self.padID = padID
+    }
+
+    /// Generates a continuation of each prompt.
+    /// `onToken(sequence, id)` runs as each token is chosen and returns true to stop that sequence
+    /// (a stop string, say). `useAdapter` chooses the tuned model or the untouched base.
+    public func generate(prompts: [[Int32]], options: SamplingOptions, useAdapter: Bool, topLogprobs: Int = 0,
+                         onToken: (Int, Int32) -> Bool = { _, _ in false }) -> [Generation] {
+        precondition(prompts.allSatisfy { !$0.isEmpty }, "empty prompt")
+        let batch = prompts.count, longest = prompts.map(\.count).max() ?? 0
+        let cache = model.makeCache(batch: batch, capacity: longest + options.maxNewTokens)
+        var tokens: [Int32] = [], mask: [UInt8] = [], positions: [Int] = []
+        for prompt in prompts {
+            let padding = longest - prompt.count
+            tokens += Array(repeating: padID, count: padding) + prompt
+            mask += Array(repeating: 0, count: padding) + Array(repeating: 1, count: prompt.count)
+            positions += Array(repeating: 0, count: padding) + Array(0..<prompt.count)
+        }
+        var results = prompts.map { Generation(promptIDs: $0) }
+        var samplers = (0..<batch).map { Sampler(options: options, stream: UInt64($0)) }
+        var histories = prompts.map { Set($0) }
+        var finished = [Bool](repeating: false, count: batch)
+        var nextPositions = prompts.map(\.count)
+
+        var logits = model.logits(tokens: tokens, pass: ForwardPass(batch: batch, length: longest, positions: positions,
+                                                                    keyMask: mask, useAdapter: useAdapter),
+                                  cache: cache, rows: (0..<batch).map { ($0 + 1) * longest - 1 })
+        for step in 0..<options.maxNewTokens {
+            var chosen = [Int32](repeating: padID, count: batch)
+            let vocabulary = model.vocabulary
+            var row = [Float](repeating: 0, count: vocabulary)
+            for b in 0..<batch where !finished[b] {
+                for j in 0..<vocabulary { row[j] = Float(logits[b * vocabulary + j]) }
+                if topLogprobs > 0 {
+                    results[b].topLogprobs.append(row.withUnsafeBufferPointer { LogProbabilities.top($0, k: topLogprobs) })
+                }
+                let id = row.withUnsafeMutableBufferPointer { samplers[b].next($0, history: histories[b]) }
+                chosen[b] = id
+                histories[b].insert(id)
+                if endOfSequence.contains(id) {
+                    finished[b] = true
+                    results[b].finishReason = .endOfSequence
+                    continue
+                }
+                results[b].ids.append(id)
+                if onToken(b, id) {
+                    finished[b] = true
+                    results[b].finishReason = .stopString
+                }
+            }
+            if finished.allSatisfy({ $0 }) || step == options.maxNewTokens - 1 { break }
+            // Finished sequences keep stepping with a padding token so the batch stays aligned.
+            mask = zip(0..<batch, mask.chunked(cache.length)).flatMap { $1 + [1] }
+            positions = nextPositions
+            for b in 0..<batch { nextPositions[b] += 1 }
+            logits = model.logits(tokens: chosen, pass: ForwardPass(batch: batch, length: 1, positions: positions,
+                                                                    keyMask: mask, useAdapter: useAdapter),
+                                  cache: cache, rows: Array(0..<batch))
+        }
+        return results
+    }
+}
+
+extension Array {
+    /// Consecutive slices of `size` elements.
+    func chunked(_ size: Int) -> [[Element]] {
+        stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
+    }
+}

@@ -1,0 +1,47 @@
+import Foundation
+
+/// Writes a file so that readers see the old contents or the new, never a torn mix: the bytes go
+/// to a temporary name in the same folder, are flushed to disk, and the temporary file is renamed
+/// over the target. A failed write (disk full, say) removes the temporary file and leaves the old
+/// file untouched.
+public enum AtomicFile {
+    public static func write(_ data: Data, to path: String) throws {
+        try write(to: path) { handle in try handle.write(contentsOf: data) }
+    }
+
+    /// Lets `body` write through a file handle, then publishes the file under `path`.
+    public static func write(to path: String, _ body: (FileHandle) throws -> Void) throws {
+        let url = URL(fileURLWithPath: path)
+        let temporary = url.deletingLastPathComponent()
+            .appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).incomplete")
+        guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
+            throw SystemError("\(path): cannot create \(temporary.lastPathComponent) (\(String(cString: strerror(errno))))")
+        }
+        do {
+            let handle = try FileHandle(forWritingTo: temporary)
+            defer { try? handle.close() }
+            try body(handle)
+            try handle.synchronize()
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+            throw SystemError("\(path): write failed, previous contents kept (\(describe(error)))")
+        }
+        guard rename(temporary.path, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(at: temporary)
+            throw SystemError("\(path): cannot replace the file (\(reason))")
+        }
+    }
+
+    private static func describe(_ error: Error) -> String {
+        if let error = error as? MedtuneError { return error.description }
+        let ns = error as NSError
+        if ns.domain == NSPOSIXErrorDomain, let code = POSIXErrorCode(rawValue: Int32(ns.code)) {
+            return String(cString: strerror(code.rawValue))
+        }
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        return ns.localizedDescription
+    }
+}

@@ -1,0 +1,121 @@
+import MedtuneCore
+
+/// A trainable low-rank update of a frozen linear layer, in PEFT's form:
+/// Δy = scale · dropout(x) · Aᵀ · Bᵀ, with A [rank × in], B [out × rank],
+/// scale = alpha / rank (or alpha / √rank with rsLoRA).
+public final class LoRAAdapter<T: Scalar>: @unchecked Sendable {
+    public let rank: Int
+    public let alpha: Double
+    public let rsLoRA: Bool
+    public let dropout: Double
+    public let a: Tensor<T>
+    public let b: Tensor<T>
+    /// Gradients of a and b, accumulated by backward until the optimiser clears them.
+    public let gradA: Tensor<T>
+    public let gradB: Tensor<T>
+
+    public init(a: Tensor<T>, b: Tensor<T>, alpha: Double, rsLoRA: Bool = false, dropout: Double = 0) {
+        precondition(a.shape.count == 2 && b.shape.count == 2 && a.shape[0] == b.shape[1], "LoRA shapes \(a.shape), \(b.shape)")
+        rank = a.shape[0]
+        self.alpha = alpha; self.rsLoRA = rsLoRA; self.dropout = dropout
+        self.a = a; self.b = b
+        gradA = Tensor(a.shape); gradB = Tensor(b.shape)
+    }
+
+    /// PEFT's initialisation: A Kaiming-uniform with a = √5 (bound 1/√in), B zero, so the
+    /// adapted model starts identical to the base.
+    public convenience init(inFeatures: Int, outFeatures: Int, rank: Int, alpha: Double, rsLoRA: Bool = false,
+                            dropout: Double = 0, rng: inout SplitMix64) {
+        let a = Tensor<T>([rank, inFeatures])
+        let bound = 1 / Double(inFeatures).squareRoot()
+        for i in 0..<a.count { a[i] = T((rng.nextDouble() * 2 - 1) * bound) }
+        self.init(a: a, b: Tensor<T>([outFeatures, rank]), alpha: alpha, rsLoRA: rsLoRA, dropout: dropout)
+    }
+
+    public var inFeatures: Int { a.shape[1] }
+    public var outFeatures: Int { b.shape[0] }
+    public var scale: Double { rsLoRA ? alpha / Double(rank).squareRoot() : alpha / Double(rank) }
+}
+
+/// What one LoRALinear forward keeps for its backward.
+public struct LoRASaved<T: Scalar> {
+    /// dropout(x) when dropout is active (else backward reuses x itself): [rows × in].
+    var dropped: Tensor<T>?
+    /// dropout(x)·Aᵀ: [rows × rank].
+    var projected: Tensor<T>
+    var dropout: Dropout?
+}
+
+/// A frozen projection (any storage) with an optional bias and an optional LoRA adapter that each
+/// call may switch on or off, so one loaded model answers both as the base and as the tuned model.
+public final class LoRALinear<T: Scalar>: @unchecked Sendable {
+    public let base: LinearMap
+    public let bias: Tensor<T>?
+    public var adapter: LoRAAdapter<T>?
+
+    public init(base: LinearMap, bias: Tensor<T>? = nil, adapter: LoRAAdapter<T>? = nil) {
+        if let bias { precondition(bias.count == base.outFeatures, "bias of \(bias.count) for \(base.outFeatures) outputs") }
+        self.base = base; self.bias = bias; self.adapter = adapter
+    }
+
+    public var inFeatures: Int { base.inFeatures }
+    public var outFeatures: Int { base.outFeatures }
+
+    /// y[rows × out] = x·Wᵀ + bias (+ the adapter's update when `useAdapter`).
+    /// `dropoutSeed` turns LoRA dropout on (training); the result keeps what backward needs.
+    @discardableResult
+    public func forward(_ x: UnsafePointer<T>, rows: Int, into y: UnsafeMutablePointer<T>,
+                        useAdapter: Bool, dropoutSeed: UInt64? = nil) -> LoRASaved<T>? {
+        base.forward(x, rows: rows, into: y)
+        if let bias {
+            let out = outFeatures
+            Parallel.forEach(rows, grain: 16) { r in
+                let row = y + r * out
+                for j in 0..<out { row[j] += bias[j] }
+            }
+        }
+        guard useAdapter, let adapter else { return nil }
+        var input = x
+        var dropped: Tensor<T>?
+        var dropout: Dropout?
+        if let dropoutSeed, adapter.dropout > 0 {
+            let op = Dropout(probability: adapter.dropout, seed: dropoutSeed)
+            let buffer = Tensor<T>([rows, inFeatures])
+            op.forward(x, count: rows * inFeatures, into: buffer.pointer)
+            input = UnsafePointer(buffer.pointer)
+            dropped = buffer
+            dropout = op
+        }
+        let projected = Tensor<T>([rows, adapter.rank])
+        Matmul.gemm(transB: true, m: rows, n: adapter.rank, k: inFeatures, a: input, b: adapter.a.pointer, c: projected.pointer)
+        Matmul.gemm(transB: true, m: rows, n: outFeatures, k: adapter.rank, alpha: T(adapter.scale),
+                    a: projected.pointer, b: adapter.b.pointer, beta: 1, c: y)
+        return LoRASaved(dropped: dropped, projected: projected, dropout: dropout)
+    }
+
+    /// dx += ∂/∂x; the adapter's gradA and gradB accumulate. The frozen weight and bias get none.
+    /// `saved` is what forward returned (nil when the adapter was off).
+    public func backward(_ dy: UnsafePointer<T>, x: UnsafePointer<T>, rows: Int, saved: LoRASaved<T>?,
+                         dx: UnsafeMutablePointer<T>) {
+        base.backward(dy, rows: rows, accumulatingInto: dx)
+        guard let saved, let adapter else { return }
+        let scale = T(adapter.scale), rank = adapter.rank
+        let input = saved.dropped.map { UnsafePointer($0.pointer) } ?? x
+        // gradB += scale · dyᵀ · (x·Aᵀ)
+        Matmul.gemm(transA: true, m: outFeatures, n: rank, k: rows, alpha: scale,
+                    a: dy, b: saved.projected.pointer, beta: 1, c: adapter.gradB.pointer)
+        // dProjected = scale · dy · B
+        let dProjected = Tensor<T>([rows, rank])
+        Matmul.gemm(m: rows, n: rank, k: outFeatures, alpha: scale, a: dy, b: adapter.b.pointer, c: dProjected.pointer)
+        // gradA += dProjectedᵀ · dropout(x)
+        Matmul.gemm(transA: true, m: rank, n: inFeatures, k: rows, a: dProjected.pointer, b: input, beta: 1, c: adapter.gradA.pointer)
+        // dx += dropoutᵀ(dProjected · A)
+        if let dropout = saved.dropout {
+            let dDropped = Tensor<T>([rows, inFeatures])
+            Matmul.gemm(m: rows, n: inFeatures, k: rank, a: dProjected.pointer, b: adapter.a.pointer, c: dDropped.pointer)
+            dropout.backward(dDropped.pointer, count: rows * inFeatures, dx: dx)
+        } else {
+            Matmul.gemm(m: rows, n: inFeatures, k: rank, a: dProjected.pointer, b: adapter.a.pointer, beta: 1, c: dx)
+        }
+    }
+}

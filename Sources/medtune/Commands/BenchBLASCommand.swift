@@ -1,0 +1,97 @@
+import ArgumentParser
+import Foundation
+import MedtuneCore
+
+/// `medtune bench blas`: medtune's own matrix products against a direct OpenBLAS call with the
+/// best kernel for this CPU. The direct call runs in a child process, since OpenBLAS fixes its
+/// kernel when it loads; the child gets OPENBLAS_CORETYPE for the best kernel and times the raw
+/// `cblas_sgemm`/`cblas_sgemv` entry points.
+struct BenchBLASCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "blas",
+        abstract: "sgemm/sgemv throughput through medtune vs a direct OpenBLAS call with the best kernel.")
+
+    @Option(help: "Timed repetitions per shape (best is kept).")
+    var repeats = 7
+
+    @Flag(help: .hidden)
+    var direct = false
+
+    struct Shape { var m, n, k: Int; var label: String }
+    static let gemmShapes = [
+        Shape(m: 1024, n: 4864, k: 896, label: "1024×896 · 896×4864 (0.5B MLP, 1k tokens)"),
+        Shape(m: 1024, n: 896, k: 896, label: "1024×896 · 896×896 (0.5B attention proj)"),
+        Shape(m: 512, n: 3584, k: 3584, label: "512×3584 · 3584×3584 (7B attention proj)"),
+    ]
+    static let gemvShapes = [(rows: 4864, cols: 896), (rows: 18944, cols: 3584)]
+
+    func run() throws {
+        let blas = try OpenBLAS.load()
+        if direct {
+            // Child: raw OpenBLAS, one number per line.
+            for s in Self.gemmShapes { print(directGEMM(blas, s)) }
+            for s in Self.gemvShapes { print(directGEMV(blas, rows: s.rows, cols: s.cols)) }
+            return
+        }
+        let best = KernelSelection.coreType(forCPUFlags: KernelSelection.cpuFlags())?.name
+        print("OpenBLAS \(blas.version), medtune kernel: \(blas.coreName) (\(blas.kernelChoice.summary))")
+        print("peer: direct cblas calls with OPENBLAS_CORETYPE=\(best ?? "library default") in a child process")
+        let peak = MachinePeak.current()
+        if let peak { print("fp32 FMA peak: \(peak.summary)") }
+        let peer = try runPeer(coreType: best)
+        let rows = Self.gemmShapes.map { ("sgemm \($0.label)", GEMMProbe.gflops(m: $0.m, n: $0.n, k: $0.k, repeats: repeats)) }
+            + Self.gemvShapes.map { ("sgemv \($0.rows)×\($0.cols)", GEMMProbe.gemvGFLOPS(rows: $0.rows, cols: $0.cols, repeats: repeats * 4)) }
+        print(String(repeating: "-", count: 96))
+        print(pad("shape", 48) + pad("medtune", 12) + pad("direct", 12) + pad("ratio", 8) + "of peak")
+        for (i, (label, ours)) in rows.enumerated() {
+            let theirs = i < peer.count ? peer[i] : .nan
+            let ofPeak = peak.map { String(format: "%.0f%%", 100 * ours / $0.gflops) } ?? "n/a"
+            print(pad(label, 48) + pad(String(format: "%.1f", ours), 12) + pad(String(format: "%.1f", theirs), 12)
+                  + pad(String(format: "%.2f", ours / theirs), 8) + ofPeak)
+        }
+        if case .user(let name) = blas.kernelChoice, let best, name != best {
+            print("note: OPENBLAS_CORETYPE=\(name) is set in the environment; unset it to let medtune use \(best).")
+        }
+    }
+
+    private func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count) }
+
+    private func runPeer(coreType: String?) throws -> [Double] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+        if !FileManager.default.isExecutableFile(atPath: process.executableURL!.path) {
+            process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        }
+        process.arguments = ["bench", "blas", "--direct", "--repeats", String(repeats)]
+        var environment = ProcessInfo.processInfo.environment
+        if let coreType { environment["OPENBLAS_CORETYPE"] = coreType } else { environment.removeValue(forKey: "OPENBLAS_CORETYPE") }
+        process.environment = environment
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw SystemError("bench blas: the direct OpenBLAS peer failed (exit \(process.terminationStatus))") }
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { Double($0) }
+    }
+
+    private func directGEMM(_ blas: OpenBLAS, _ s: Shape) -> Double {
+        let a = [Float](repeating: 0.5, count: s.m * s.k), b = [Float](repeating: 0.25, count: s.k * s.n)
+        var c = [Float](repeating: 0, count: s.m * s.n)
+        return GEMMProbe.bestRate(flops: 2.0 * Double(s.m * s.n * s.k), repeats: repeats) {
+            c.withUnsafeMutableBufferPointer { c in
+                blas.sgemm(transA: false, transB: false, m: s.m, n: s.n, k: s.k, alpha: 1, a: a, lda: s.k, b: b, ldb: s.n, beta: 0, c: c.baseAddress!, ldc: s.n)
+            }
+        }
+    }
+
+    private func directGEMV(_ blas: OpenBLAS, rows: Int, cols: Int) -> Double {
+        let a = [Float](repeating: 0.5, count: rows * cols), x = [Float](repeating: 0.25, count: cols)
+        var y = [Float](repeating: 0, count: rows)
+        return GEMMProbe.bestRate(flops: 2.0 * Double(rows * cols), repeats: repeats * 4) {
+            y.withUnsafeMutableBufferPointer { y in
+                blas.sgemv(transA: false, m: rows, n: cols, alpha: 1, a: a, lda: cols, x: x, beta: 0, y: y.baseAddress!)
+            }
+        }
+    }
+}

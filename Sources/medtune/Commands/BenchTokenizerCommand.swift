@@ -1,0 +1,212 @@
+import ArgumentParser
+import Foundation
+import MedtuneCore
+import Tokenizers
+
+/// `medtune bench tokenizer`: encoding throughput on the parity corpus and on a long
+/// Chinese/English mix, beside the Hugging Face `tokenizers` library (Rust, one thread) run on
+/// the same text and the same vocabulary in a Python child process.
+struct BenchTokenizerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokenizer",
+        abstract: "Tokens/s of medtune's tokenizer beside the HF tokenizers library on the same text.",
+        discussion: """
+            The peer runs when a python3 ($MEDTUNE_PYTHON, else python3 on PATH) can import tokenizers.
+            It gets the very vocabulary medtune loaded, written out as tokenizer.json.
+            """)
+
+    @Option(name: .long, help: ArgumentHelp("The tokenizer: HF folder, tokenizer.json, vocab.txt or .gguf (default: the Qwen2.5 GGUF in the asset cache).", valueName: "PATH"))
+    var model: String?
+
+    @Option(name: .long, help: ArgumentHelp("The parity corpus.", valueName: "FILE"))
+    var corpus = "Tests/Golden/Tokenizers/corpus.json"
+
+    @Option(name: .long, help: ArgumentHelp("The shared medical records.", valueName: "DIR"))
+    var shared = "../shared/data"
+
+    @Option(name: .long, help: "Size of the Chinese/English mix, in MB.")
+    var mixMegabytes = 10
+
+    @Option(name: .long, help: "Timed runs of each workload (the best is kept).")
+    var repeats = 3
+
+    func run() throws {
+        let path = model ?? Self.defaultModel()
+        let before = MemoryUsage.current()
+        let loadStart = Date()
+        let tokenizer = try TokenizerLoader.load(path: path)
+        let loadSeconds = Date().timeIntervalSince(loadStart)
+        let after = MemoryUsage.current()
+
+        let entries = try TextCorpus.entries(corpus: URL(fileURLWithPath: corpus), sharedData: URL(fileURLWithPath: shared))
+        let mix = try TextCorpus.mixedText(sharedData: URL(fileURLWithPath: shared), bytes: mixMegabytes << 20)
+        let workloads: [(name: String, texts: [String])] = [
+            ("corpus (\(entries.count) texts)", entries.map(\.text)),
+            ("mix (\(mix.utf8.count >> 20) MB, one text)", [mix]),
+        ]
+
+        print("tokenizer: \(path) (\(type(of: tokenizer)), \(tokenizer.vocabularySize) tokens)")
+        print(String(format: "load: %.2f s, resident memory +%.0f MB (process peak %.0f MB)",
+                     loadSeconds, (after.resident - before.resident) / 1e6, after.peak / 1e6))
+
+        let ours = workloads.map { measure(tokenizer, $0.texts) }
+        let peer = try PeerBenchmark(tokenizer: tokenizer, modelPath: path).run(workloads.map(\.texts), repeats: repeats)
+        if let reason = peer.unavailable { print("peer: not run (\(reason))") }
+
+        print(String(repeating: "-", count: 92))
+        print(pad("workload", 34) + pad("tokens", 11) + pad("medtune tok/s", 15) + pad("HF tok/s", 13) + pad("ratio", 8) + "same ids")
+        for (index, workload) in workloads.enumerated() {
+            let mine = ours[index]
+            let theirs = peer.results.indices.contains(index) ? peer.results[index] : nil
+            let rate = Double(mine.tokens) / mine.seconds
+            let peerRate = theirs.map { Double($0.tokens) / $0.seconds }
+            print(pad(workload.name, 34) + pad("\(mine.tokens)", 11) + pad(String(format: "%.0f", rate), 15)
+                  + pad(peerRate.map { String(format: "%.0f", $0) } ?? "-", 13)
+                  + pad(peerRate.map { String(format: "%.2f", rate / $0) } ?? "-", 8)
+                  + (theirs.map { $0.checksum == mine.checksum ? "yes" : "NO" } ?? "-"))
+        }
+    }
+
+    private func measure(_ tokenizer: any Tokenizer, _ texts: [String]) -> PeerBenchmark.Result {
+        var best = Double.infinity
+        var result = PeerBenchmark.Result(tokens: 0, seconds: 0, checksum: 0)
+        for _ in 0..<max(1, repeats) {
+            var tokens = 0
+            var checksum = 0
+            let start = Date()
+            for text in texts {
+                let ids = tokenizer.encode(text, allowSpecial: true, addSpecialTokens: false)
+                tokens += ids.count
+                checksum = PeerBenchmark.checksum(checksum, ids)
+            }
+            let seconds = Date().timeIntervalSince(start)
+            if seconds < best {
+                best = seconds
+                result = PeerBenchmark.Result(tokens: tokens, seconds: seconds, checksum: checksum)
+            }
+        }
+        return result
+    }
+
+    private func pad(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
+    }
+
+    static func defaultModel() -> String {
+        let assets = ProcessInfo.processInfo.environment["MEDTUNE_ASSETS"].flatMap { $0.isEmpty ? nil : $0 } ?? ".cache/assets"
+        return URL(fileURLWithPath: assets).appendingPathComponent("qwen2.5-coder-0.5b-instruct-q4_k_m.gguf").path
+    }
+}
+
+/// The Hugging Face `tokenizers` library timing the same texts in a Python child process.
+private struct PeerBenchmark {
+    struct Result {
+        var tokens: Int
+        var seconds: Double
+        /// A sum over every id weighted by its position, to tell identical output apart cheaply.
+        var checksum: Int
+    }
+
+    let tokenizer: any Tokenizer
+    let modelPath: String
+
+    static func checksum(_ start: Int, _ ids: [Int]) -> Int {
+        var value = start
+        for (index, id) in ids.enumerated() { value = (value &+ (index % 1009 + 1) &* (id + 1)) % 1_000_000_007 }
+        return value
+    }
+
+    /// The peer's script: same checksum, encode calls on one thread, best of `repeats`.
+    static let script = """
+        import json, os, sys, time
+        os.environ["RAYON_NUM_THREADS"] = "1"
+        os.environ["TOKENIZERS_PARALLELISM"] = "false"
+        from tokenizers import Tokenizer
+        tokenizer = Tokenizer.from_file(sys.argv[1])
+        tokenizer.no_truncation()
+        tokenizer.no_padding()
+        workloads = json.load(open(sys.argv[2], encoding="utf-8"))
+        repeats = int(sys.argv[3])
+        def checksum(value, ids):
+            for index, token in enumerate(ids):
+                value = (value + (index % 1009 + 1) * (token + 1)) % 1000000007
+            return value
+        results = []
+        for texts in workloads:
+            best = None
+            for _ in range(repeats):
+                start = time.perf_counter()
+                encoded = [tokenizer.encode(text, add_special_tokens=False).ids for text in texts]
+                seconds = time.perf_counter() - start
+                best = seconds if best is None else min(best, seconds)
+            value = 0
+            for ids in encoded:
+                value = checksum(value, ids)
+            results.append({"tokens": sum(len(ids) for ids in encoded), "seconds": best, "checksum": value})
+        print(json.dumps(results))
+        """
+
+    func run(_ workloads: [[String]], repeats: Int) throws -> (results: [Result], unavailable: String?) {
+        let python = ProcessInfo.processInfo.environment["MEDTUNE_PYTHON"].flatMap { $0.isEmpty ? nil : $0 } ?? "python3"
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("medtune-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+
+        let tokenizerFile: URL
+        if let bpe = tokenizer as? BPETokenizer {
+            tokenizerFile = folder.appendingPathComponent("tokenizer.json")
+            try bpe.huggingFaceJSON().write(to: tokenizerFile)
+        } else {
+            var isDirectory: ObjCBool = false
+            _ = FileManager.default.fileExists(atPath: modelPath, isDirectory: &isDirectory)
+            let candidate = isDirectory.boolValue ? URL(fileURLWithPath: modelPath).appendingPathComponent("tokenizer.json")
+                : URL(fileURLWithPath: modelPath)
+            guard candidate.pathExtension == "json", FileManager.default.fileExists(atPath: candidate.path) else {
+                return ([], "the peer needs a tokenizer.json for a WordPiece vocabulary")
+            }
+            tokenizerFile = candidate
+        }
+        let texts = folder.appendingPathComponent("texts.json")
+        try JSONSerialization.data(withJSONObject: workloads).write(to: texts)
+        let script = folder.appendingPathComponent("peer.py")
+        try Self.script.write(to: script, atomically: true, encoding: .utf8)
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [python, script.path, tokenizerFile.path, texts.path, String(max(1, repeats))]
+        let output = Pipe(), errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        do { try process.run() } catch { return ([], "cannot start \(python)") }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0,
+              let parsed = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else {
+            let reason = errorText.split(separator: "\n").last.map(String.init) ?? "exit \(process.terminationStatus)"
+            return ([], "\(python): \(reason)")
+        }
+        let results = parsed.map {
+            Result(tokens: $0["tokens"] as? Int ?? 0, seconds: $0["seconds"] as? Double ?? .nan, checksum: $0["checksum"] as? Int ?? -1)
+        }
+        return (results, nil)
+    }
+}
+
+/// Resident memory of this process from /proc (zero where /proc is absent).
+private struct MemoryUsage {
+    var resident: Double
+    var peak: Double
+
+    static func current() -> MemoryUsage {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else {
+            return MemoryUsage(resident: 0, peak: 0)
+        }
+        func kilobytes(_ key: String) -> Double {
+            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(key) }) else { return 0 }
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            return fields.count > 1 ? (Double(fields[1]) ?? 0) * 1024 : 0
+        }
+        return MemoryUsage(resident: kilobytes("VmRSS:"), peak: kilobytes("VmHWM:"))
+    }
+}

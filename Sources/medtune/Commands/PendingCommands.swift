@@ -1,0 +1,24 @@
+import ArgumentParser
+import MedtuneCore
+
+/// Subcommands whose implementation has not landed yet: they exist so scripts and help text are
+/// stable, and fail with a clear message.
+struct NotYetAvailable: MedtuneError {
+    var command: String
+    var description: String { "medtune \(command) is not yet available in this build" }
+}
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "train", abstract: "Fine-tune a model with LoRA from a YAML config.")
+    func run() throws { throw NotYetAvailable(command: "train") }
+}
+
+struct CompareCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "compare", abstract: "Answer the same questions with the base and the LoRA model, side by side.")
+    func run() throws { throw NotYetAvailable(command: "compare") }
+}
+
+struct ScoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "score", abstract: "Score answers against references with BERTScore.")
+    func run() throws { throw NotYetAvailable(command: "score") }
+}
