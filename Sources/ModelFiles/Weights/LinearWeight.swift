@@ -51,19 +51,26 @@ public final class LinearWeight: @unchecked Sendable {
     // MARK: Products
 
     /// y[n × out] = x[n × in] · Wᵀ (added to y when `accumulate`).
+    ///
+    /// Float takes the fastest path for its size: fused rows for one input row, each weight row
+    /// decoded once and used for every input row up to `rowwiseLimit`, decoded blocks and sgemm
+    /// beyond (f32 weights go to sgemm directly).
     public func product<T: Scalar>(_ x: UnsafePointer<T>, rows n: Int, into y: UnsafeMutablePointer<T>, accumulate: Bool = false) {
         guard n > 0, outFeatures > 0 else { return }
-        if n == 1, T.self == Float.self {
-            vectorProduct(UnsafeRawPointer(x).assumingMemoryBound(to: Float.self),
-                          into: UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self), accumulate: accumulate)
-            return
+        if T.self == Float.self {
+            let xf = UnsafeRawPointer(x).assumingMemoryBound(to: Float.self)
+            let yf = UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self)
+            if n == 1 { return vectorProduct(xf, into: yf, accumulate: accumulate) }
+            if let w = storedFloats {
+                return Matmul.gemm(transB: true, m: n, n: outFeatures, k: inFeatures, a: xf, b: w, beta: accumulate ? 1 : 0, c: yf)
+            }
+            if n <= Self.rowwiseLimit { return rowwiseProduct(xf, rows: n, into: yf, accumulate: accumulate) }
         }
-        if T.self == Float.self, let w = storedFloats {
-            Matmul.gemm(transB: true, m: n, n: outFeatures, k: inFeatures,
-                        a: x, b: UnsafeRawPointer(w).assumingMemoryBound(to: T.self),
-                        beta: accumulate ? 1 : 0, c: y)
-            return
-        }
+        blockedProduct(x, rows: n, into: y, accumulate: accumulate)
+    }
+
+    /// `product` through decoded blocks of rows and sgemm/dgemm.
+    func blockedProduct<T: Scalar>(_ x: UnsafePointer<T>, rows n: Int, into y: UnsafeMutablePointer<T>, accumulate: Bool) {
         forEachDecodedBlock(T.self) { rows, block in
             Matmul.gemm(transB: true, m: n, n: rows.count, k: inFeatures, a: x, b: block, ldb: inFeatures,
                         beta: accumulate ? 1 : 0, c: y + rows.lowerBound, ldc: outFeatures)
@@ -97,6 +104,28 @@ public final class LinearWeight: @unchecked Sendable {
             for r in rows {
                 let value = RowCodec.dot(type, row(r), x, count: inFeatures)
                 y[r] = accumulate ? y[r] + value : value
+            }
+        }
+    }
+
+    /// Up to this many input rows, `product` decodes each weight row once into a small buffer and
+    /// multiplies it with every input row there (weights read once, nothing large written);
+    /// above it, decoded blocks and sgemm win.
+    public static let rowwiseLimit = 8
+
+    /// y[n × out] = x[n × in] · Wᵀ for a few rows of x, parallel over weight rows.
+    public func rowwiseProduct(_ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
+        let type = self.type, inFeatures = self.inFeatures, outFeatures = self.outFeatures
+        Parallel.forRanges(outFeatures, grain: max(1, 32768 / max(inFeatures, 1))) { rows in
+            let decoded = UnsafeMutablePointer<Float>.allocate(capacity: inFeatures)
+            defer { decoded.deallocate() }
+            for r in rows {
+                RowCodec.dequantize(type, row(r), into: decoded, count: inFeatures)
+                for i in 0..<n {
+                    let value = Dot.product(decoded, x + i * inFeatures, inFeatures)
+                    let target = y + i * outFeatures + r
+                    target.pointee = accumulate ? target.pointee + value : value
+                }
             }
         }
     }
