@@ -3,9 +3,12 @@ import MedtuneCore
 /// A frozen weight matrix W [out × in] (rows are output features), multiplied in whatever type its
 /// file stores it: f32, f16, bf16 or a GGML block quantisation.
 ///
-/// The stored bytes stay in the file's mapping. Products decode a block of rows at a time into
-/// scratch and hand it to `Matmul`, so the whole matrix never exists in float32; the matrix–vector
-/// product (token-by-token decoding) decodes and multiplies each row in one pass instead.
+/// The stored bytes stay in the file's mapping and the whole matrix never exists in float32:
+/// - one input row (token-by-token decoding): fused decode-and-dot kernels, parallel over rows;
+/// - a few input rows (batched decoding): each weight row decoded once into a small buffer and
+///   multiplied with every input row there;
+/// - many input rows (prompts, training): blocks of rows decoded into scratch and multiplied by
+///   `Matmul.gemm`. The transposed product of backward passes works the same way.
 ///
 /// `T` is Float for real work; Double exists for gradient checks and decodes through Float.
 public final class LinearWeight: @unchecked Sendable {
@@ -114,7 +117,7 @@ public final class LinearWeight: @unchecked Sendable {
     public static let rowwiseLimit = 8
 
     /// y[n × out] = x[n × in] · Wᵀ for a few rows of x, parallel over weight rows.
-    public func rowwiseProduct(_ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
+    func rowwiseProduct(_ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
         let type = self.type, inFeatures = self.inFeatures, outFeatures = self.outFeatures
         Parallel.forRanges(outFeatures, grain: max(1, 32768 / max(inFeatures, 1))) { rows in
             let decoded = UnsafeMutablePointer<Float>.allocate(capacity: inFeatures)
@@ -132,7 +135,7 @@ public final class LinearWeight: @unchecked Sendable {
 
     /// The reference path for `vectorProduct`: decode every row, then one BLAS matrix–vector
     /// product. Kept for measuring the fused kernels against.
-    public func decodedVectorProduct(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>) {
+    func decodedVectorProduct(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>) {
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: outFeatures * inFeatures)
         defer { scratch.deallocate() }
         decodeRows(0..<outFeatures, into: scratch)
