@@ -1,9 +1,11 @@
-/// The GGML block quantisations medtune reads, one type per format, each decoding one block.
+/// The GGML block quantisations medtune reads, one type per format, each decoding one block two
+/// ways.
 ///
-/// Layouts and arithmetic follow ggml-quants.c `dequantize_row_*` operation by operation (same
-/// products in the same order, no fused multiply-add), so results equal gguf-py's
-/// `gguf.quants.dequantize` bit for bit. Loops run over raw pointers with wrapping integer
-/// arithmetic so the compiler can vectorise them.
+/// `dequantize` follows ggml-quants.c `dequantize_row_*` operation by operation (same products in
+/// the same order, no fused multiply-add), so results equal gguf-py's `gguf.quants.dequantize` bit
+/// for bit; its loops run over raw pointers with wrapping integer arithmetic so the compiler can
+/// vectorise them. `dot` is the fused kernel of matrix–vector products: it decodes straight into
+/// vector registers and multiplies with x there, the same values summed in another order.
 protocol BlockFormat {
     /// Elements per block.
     static var blockSize: Int { get }
@@ -11,6 +13,45 @@ protocol BlockFormat {
     static var blockBytes: Int { get }
     /// Writes the `blockSize` values of the block at `block` to `out`.
     static func dequantize(_ block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>)
+    /// The block's share of Σ w·x as eight partial sums; `x` points at the block's first input.
+    static func dot(_ block: UnsafeRawPointer, _ x: UnsafePointer<Float>) -> SIMD8<Float>
+}
+
+// Lane conversions spelled out lane by lane: the compiler turns these into single vector
+// instructions, while the standard library's generic SIMD conversions may stay scalar loops.
+@inline(__always)
+private func floats(_ v: SIMD8<UInt8>) -> SIMD8<Float> {
+    SIMD8(Float(v[0]), Float(v[1]), Float(v[2]), Float(v[3]), Float(v[4]), Float(v[5]), Float(v[6]), Float(v[7]))
+}
+
+@inline(__always)
+private func floats(_ v: SIMD8<Int8>) -> SIMD8<Float> {
+    SIMD8(Float(v[0]), Float(v[1]), Float(v[2]), Float(v[3]), Float(v[4]), Float(v[5]), Float(v[6]), Float(v[7]))
+}
+
+@inline(__always)
+private func floats(_ v: SIMD8<UInt32>) -> SIMD8<Float> {
+    SIMD8(Float(v[0]), Float(v[1]), Float(v[2]), Float(v[3]), Float(v[4]), Float(v[5]), Float(v[6]), Float(v[7]))
+}
+
+@inline(__always)
+func widened(_ v: SIMD8<UInt8>) -> SIMD8<UInt32> {
+    SIMD8(UInt32(v[0]), UInt32(v[1]), UInt32(v[2]), UInt32(v[3]), UInt32(v[4]), UInt32(v[5]), UInt32(v[6]), UInt32(v[7]))
+}
+
+@inline(__always)
+func widened(_ v: SIMD8<UInt16>) -> SIMD8<UInt32> {
+    SIMD8(UInt32(v[0]), UInt32(v[1]), UInt32(v[2]), UInt32(v[3]), UInt32(v[4]), UInt32(v[5]), UInt32(v[6]), UInt32(v[7]))
+}
+
+@inline(__always)
+private func vector(_ x: UnsafePointer<Float>, _ i: Int) -> SIMD8<Float> {
+    UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+@inline(__always)
+private func bytes8(_ block: UnsafeRawPointer, _ offset: Int) -> SIMD8<UInt8> {
+    block.loadUnaligned(fromByteOffset: offset, as: SIMD8<UInt8>.self)
 }
 
 @inline(__always)
@@ -38,6 +79,18 @@ enum Q4_0: BlockFormat {
             out[j + 16] = d * Float(Int32(qs[j] >> 4) &- 8)
         }
     }
+
+    @inline(__always)
+    static func dot(_ block: UnsafeRawPointer, _ x: UnsafePointer<Float>) -> SIMD8<Float> {
+        let q = block.loadUnaligned(fromByteOffset: 2, as: SIMD16<UInt8>.self)
+        let low = q & 0x0F, high = q &>> 4
+        var acc = SIMD8<Float>()
+        acc.addProduct(floats(low.lowHalf) - 8, vector(x, 0))
+        acc.addProduct(floats(low.highHalf) - 8, vector(x, 8))
+        acc.addProduct(floats(high.lowHalf) - 8, vector(x, 16))
+        acc.addProduct(floats(high.highHalf) - 8, vector(x, 24))
+        return acc * halfAt(block, 0)
+    }
 }
 
 /// 32 elements: f16 scale d, 32 high bits (u32), 16 bytes of low nibbles; value = d · (q − 16).
@@ -62,6 +115,25 @@ enum Q5_0: BlockFormat {
         }
     }
 
+    @inline(__always)
+    static func dot(_ block: UnsafeRawPointer, _ x: UnsafePointer<Float>) -> SIMD8<Float> {
+        let qh = SIMD8<UInt32>(repeating: UInt32(littleEndian: block.loadUnaligned(fromByteOffset: 2, as: UInt32.self)))
+        let q = block.loadUnaligned(fromByteOffset: 6, as: SIMD16<UInt8>.self)
+        let low = q & 0x0F, high = q &>> 4
+        let lanes = SIMD8<UInt32>(0, 1, 2, 3, 4, 5, 6, 7)
+        // Elements first…first+7 take their fifth bit from the same bits of qh.
+        @inline(__always) func values(_ nibbles: SIMD8<UInt8>, _ first: UInt32) -> SIMD8<Float> {
+            let fifth = ((qh &>> (lanes &+ first)) & 1) &<< 4
+            return floats(widened(nibbles) | fifth) - 16
+        }
+        var acc = SIMD8<Float>()
+        acc.addProduct(values(low.lowHalf, 0), vector(x, 0))
+        acc.addProduct(values(low.highHalf, 8), vector(x, 8))
+        acc.addProduct(values(high.lowHalf, 16), vector(x, 16))
+        acc.addProduct(values(high.highHalf, 24), vector(x, 24))
+        return acc * halfAt(block, 0)
+    }
+
     /// The low 8 bits of `bits` as 8 bytes, each 0x10 where its bit is set (bit k → byte k).
     @inline(__always)
     private static func highBitBytes(_ bits: UInt32) -> UInt64 {
@@ -80,6 +152,15 @@ enum Q8_0: BlockFormat {
         let d = halfAt(block, 0)
         let qs = (block + 2).assumingMemoryBound(to: Int8.self)
         for j in 0..<32 { out[j] = d * Float(qs[j]) }
+    }
+
+    @inline(__always)
+    static func dot(_ block: UnsafeRawPointer, _ x: UnsafePointer<Float>) -> SIMD8<Float> {
+        var acc = SIMD8<Float>()
+        for k in 0..<4 {
+            acc.addProduct(floats(block.loadUnaligned(fromByteOffset: 2 + 8 * k, as: SIMD8<Int8>.self)), vector(x, 8 * k))
+        }
+        return acc * halfAt(block, 0)
     }
 }
 
@@ -114,6 +195,34 @@ enum Q4_K: BlockFormat {
             for l in 0..<32 { y[l + 32] = d2 * Float(q[l] >> 4) - min2 }
         }
     }
+
+    @inline(__always)
+    static func dot(_ block: UnsafeRawPointer, _ x: UnsafePointer<Float>) -> SIMD8<Float> {
+        let d = halfAt(block, 0), dmin = halfAt(block, 2)
+        let scales = bytesAt(block, 4)
+        var acc = SIMD8<Float>()
+        for pair in 0..<4 {
+            let (sc1, m1) = scaleMinK4(2 * pair, scales)
+            let (sc2, m2) = scaleMinK4(2 * pair + 1, scales)
+            // Σ (d·sc·q − dmin·m)·x = d·sc·Σ q·x − dmin·m·Σ x, per sub-block.
+            var qx1 = SIMD8<Float>(), qx2 = SIMD8<Float>(), x1 = SIMD8<Float>(), x2 = SIMD8<Float>()
+            for k in 0..<4 {
+                let q = bytes8(block, 16 + 32 * pair + 8 * k)
+                let xa = vector(x, 64 * pair + 8 * k), xb = vector(x, 64 * pair + 32 + 8 * k)
+                qx1.addProduct(floats(q & 0x0F), xa)
+                qx2.addProduct(floats(q &>> 4), xb)
+                x1 += xa
+                x2 += xb
+            }
+            let scales1: Float = d * sc1, scales2: Float = d * sc2
+            let mins1: Float = dmin * m1, mins2: Float = dmin * m2
+            acc.addProduct(qx1, SIMD8(repeating: scales1))
+            acc.addProduct(qx2, SIMD8(repeating: scales2))
+            acc.addProduct(x1, SIMD8(repeating: -mins1))
+            acc.addProduct(x2, SIMD8(repeating: -mins2))
+        }
+        return acc
+    }
 }
 
 /// Q4_K plus one high bit per element (32 bytes, bit s of byte l belongs to sub-block s).
@@ -140,6 +249,34 @@ enum Q5_K: BlockFormat {
                 y[l + 32] = d2 * Float((ql[l] >> 4) | (((qh[l] >> shift2) & 1) << 4)) - min2
             }
         }
+    }
+
+    @inline(__always)
+    static func dot(_ block: UnsafeRawPointer, _ x: UnsafePointer<Float>) -> SIMD8<Float> {
+        let d = halfAt(block, 0), dmin = halfAt(block, 2)
+        let scales = bytesAt(block, 4)
+        var acc = SIMD8<Float>()
+        for pair in 0..<4 {
+            let (sc1, m1) = scaleMinK4(2 * pair, scales)
+            let (sc2, m2) = scaleMinK4(2 * pair + 1, scales)
+            let shift1 = UInt8(2 * pair), shift2 = UInt8(2 * pair + 1)
+            var qx1 = SIMD8<Float>(), qx2 = SIMD8<Float>(), x1 = SIMD8<Float>(), x2 = SIMD8<Float>()
+            for k in 0..<4 {
+                let q = bytes8(block, 48 + 32 * pair + 8 * k), h = bytes8(block, 16 + 8 * k)
+                let xa = vector(x, 64 * pair + 8 * k), xb = vector(x, 64 * pair + 32 + 8 * k)
+                qx1.addProduct(floats((q & 0x0F) | (((h &>> shift1) & 1) &<< 4)), xa)
+                qx2.addProduct(floats((q &>> 4) | (((h &>> shift2) & 1) &<< 4)), xb)
+                x1 += xa
+                x2 += xb
+            }
+            let scales1: Float = d * sc1, scales2: Float = d * sc2
+            let mins1: Float = dmin * m1, mins2: Float = dmin * m2
+            acc.addProduct(qx1, SIMD8(repeating: scales1))
+            acc.addProduct(qx2, SIMD8(repeating: scales2))
+            acc.addProduct(x1, SIMD8(repeating: -mins1))
+            acc.addProduct(x2, SIMD8(repeating: -mins2))
+        }
+        return acc
     }
 }
 
@@ -170,5 +307,30 @@ enum Q6_K: BlockFormat {
                 }
             }
         }
+    }
+
+    @inline(__always)
+    static func dot(_ block: UnsafeRawPointer, _ x: UnsafePointer<Float>) -> SIMD8<Float> {
+        let d = halfAt(block, 208)
+        let scales = (block + 192).assumingMemoryBound(to: Int8.self)
+        var acc = SIMD8<Float>()
+        for half in 0..<2 {
+            let sc = scales + 8 * half
+            let xh = x + 128 * half
+            for l in stride(from: 0, to: 32, by: 8) {
+                let a = bytes8(block, 64 * half + l), b = bytes8(block, 64 * half + 32 + l)
+                let h = bytes8(block, 128 + 32 * half + l)
+                let s = l / 16
+                let q1 = floats((a & 0x0F) | ((h & 3) &<< 4)) - 32
+                let q2 = floats((b & 0x0F) | (((h &>> 2) & 3) &<< 4)) - 32
+                let q3 = floats((a &>> 4) | (((h &>> 4) & 3) &<< 4)) - 32
+                let q4 = floats((b &>> 4) | ((h &>> 6) &<< 4)) - 32
+                acc.addProduct(q1 * (d * Float(sc[s])), vector(xh, l))
+                acc.addProduct(q2 * (d * Float(sc[s + 2])), vector(xh, l + 32))
+                acc.addProduct(q3 * (d * Float(sc[s + 4])), vector(xh, l + 64))
+                acc.addProduct(q4 * (d * Float(sc[s + 6])), vector(xh, l + 96))
+            }
+        }
+        return acc
     }
 }

@@ -39,31 +39,57 @@ public enum RowCodec {
         }
     }
 
-    /// Σ w[i]·x[i] over a row of `count` elements stored as `type`.
-    ///
-    /// Quantized rows are decoded one super-block (256 values) at a time into a stack buffer that
-    /// stays in L1 and consumed at once, which keeps one decoder per format.
+    /// Σ w[i]·x[i] over a row of `count` elements stored as `type`: the fused kernels of
+    /// matrix–vector products, which read each stored byte once and never write decoded values.
     public static func dot(_ type: StorageType, _ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int) -> Float {
         switch type {
         case .f32 where Int(bitPattern: row) % MemoryLayout<Float>.alignment == 0:
             return Dot.product(row.assumingMemoryBound(to: Float.self), x, count)
+        case .bf16:
+            var acc = SIMD8<Float>()
+            var i = 0
+            while i + 8 <= count {
+                let bits = widened(row.loadUnaligned(fromByteOffset: 2 * i, as: SIMD8<UInt16>.self)) &<< 16
+                acc.addProduct(unsafeBitCast(bits, to: SIMD8<Float>.self), UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self))
+                i += 8
+            }
+            var sum = acc.sum()
+            while i < count {
+                sum += HalfFloat.float(fromBFloat: row.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) * x[i]
+                i += 1
+            }
+            return sum
+        case .q4_0: return fusedDot(Q4_0.self, row, x, count)
+        case .q5_0: return fusedDot(Q5_0.self, row, x, count)
+        case .q8_0: return fusedDot(Q8_0.self, row, x, count)
+        case .q4_K: return fusedDot(Q4_K.self, row, x, count)
+        case .q5_K: return fusedDot(Q5_K.self, row, x, count)
+        case .q6_K: return fusedDot(Q6_K.self, row, x, count)
         default:
+            // f16 (and unaligned f32): decode a chunk into an L1-resident buffer, then multiply.
             let chunk = 256
-            let chunkBytes = chunk / type.blockSize * type.blockBytes
             return withUnsafeTemporaryAllocation(of: Float.self, capacity: chunk) { scratch in
                 let buffer = scratch.baseAddress!
                 var sum: Float = 0
-                var start = 0, offset = 0
+                var start = 0
                 while start < count {
                     let n = min(chunk, count - start)
-                    dequantize(type, row + offset, into: buffer, count: n)
+                    dequantize(type, row + start * type.blockBytes, into: buffer, count: n)
                     sum += Dot.product(buffer, x + start, n)
                     start += n
-                    offset += chunkBytes
                 }
                 return sum
             }
         }
+    }
+
+    @inline(__always)
+    private static func fusedDot<Q: BlockFormat>(_: Q.Type, _ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ count: Int) -> Float {
+        var acc = SIMD8<Float>()
+        for b in 0..<(count / Q.blockSize) {
+            acc += Q.dot(row + b * Q.blockBytes, x + b * Q.blockSize)
+        }
+        return acc.sum()
     }
 }
 

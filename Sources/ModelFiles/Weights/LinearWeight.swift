@@ -3,9 +3,12 @@ import MedtuneCore
 /// A frozen weight matrix W [out × in] (rows are output features), multiplied in whatever type its
 /// file stores it: f32, f16, bf16 or a GGML block quantisation.
 ///
-/// The stored bytes stay in the file's mapping. Products decode a block of rows at a time into
-/// scratch and hand it to `Matmul`, so the whole matrix never exists in float32; the matrix–vector
-/// product (token-by-token decoding) decodes and multiplies each row in one pass instead.
+/// The stored bytes stay in the file's mapping and the whole matrix never exists in float32:
+/// - one input row (token-by-token decoding): fused decode-and-dot kernels, parallel over rows;
+/// - a few input rows (batched decoding): each weight row decoded once into a small buffer and
+///   multiplied with every input row there;
+/// - many input rows (prompts, training): blocks of rows decoded into scratch and multiplied by
+///   `Matmul.gemm`. The transposed product of backward passes works the same way.
 ///
 /// `T` is Float for real work; Double exists for gradient checks and decodes through Float.
 public final class LinearWeight: @unchecked Sendable {
@@ -51,24 +54,26 @@ public final class LinearWeight: @unchecked Sendable {
     // MARK: Products
 
     /// y[n × out] = x[n × in] · Wᵀ (added to y when `accumulate`).
+    ///
+    /// Float takes the fastest path for its size: fused rows for one input row, each weight row
+    /// decoded once and used for every input row up to `rowwiseLimit`, decoded blocks and sgemm
+    /// beyond (f32 weights go to sgemm directly).
     public func product<T: Scalar>(_ x: UnsafePointer<T>, rows n: Int, into y: UnsafeMutablePointer<T>, accumulate: Bool = false) {
         guard n > 0, outFeatures > 0 else { return }
-        if n == 1, T.self == Float.self {
-            vectorProduct(UnsafeRawPointer(x).assumingMemoryBound(to: Float.self),
-                          into: UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self), accumulate: accumulate)
-            return
+        if T.self == Float.self {
+            let xf = UnsafeRawPointer(x).assumingMemoryBound(to: Float.self)
+            let yf = UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self)
+            if n == 1 { return vectorProduct(xf, into: yf, accumulate: accumulate) }
+            if let w = storedFloats {
+                return Matmul.gemm(transB: true, m: n, n: outFeatures, k: inFeatures, a: xf, b: w, beta: accumulate ? 1 : 0, c: yf)
+            }
+            if n <= Self.rowwiseLimit { return rowwiseProduct(xf, rows: n, into: yf, accumulate: accumulate) }
         }
-        if n <= Self.smallBatch, T.self == Float.self, storedFloats == nil {
-            smallBatchProduct(UnsafeRawPointer(x).assumingMemoryBound(to: Float.self), rows: n,
-                              into: UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self), accumulate: accumulate)
-            return
-        }
-        if T.self == Float.self, let w = storedFloats {
-            Matmul.gemm(transB: true, m: n, n: outFeatures, k: inFeatures,
-                        a: x, b: UnsafeRawPointer(w).assumingMemoryBound(to: T.self),
-                        beta: accumulate ? 1 : 0, c: y)
-            return
-        }
+        blockedProduct(x, rows: n, into: y, accumulate: accumulate)
+    }
+
+    /// `product` through decoded blocks of rows and sgemm/dgemm.
+    func blockedProduct<T: Scalar>(_ x: UnsafePointer<T>, rows n: Int, into y: UnsafeMutablePointer<T>, accumulate: Bool) {
         forEachDecodedBlock(T.self) { rows, block in
             Matmul.gemm(transB: true, m: n, n: rows.count, k: inFeatures, a: x, b: block, ldb: inFeatures,
                         beta: accumulate ? 1 : 0, c: y + rows.lowerBound, ldc: outFeatures)
@@ -106,22 +111,22 @@ public final class LinearWeight: @unchecked Sendable {
         }
     }
 
-    /// Largest batch of vectors that `smallBatchProduct` serves: decoding the whole matrix for a
-    /// GEMM costs more than it saves until the batch is larger than this.
-    static let smallBatch = 16
+    /// Up to this many input rows, `product` decodes each weight row once into a small buffer and
+    /// multiplies it with every input row there (weights read once, nothing large written);
+    /// above it, decoded blocks and sgemm win.
+    public static let rowwiseLimit = 8
 
-    /// y[n × out] = x[n × in] · Wᵀ for a few vectors (batched decoding): each row is decoded once,
-    /// on the thread that owns it, and multiplied with every vector while it is in cache.
-    func smallBatchProduct(_ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>, accumulate: Bool) {
+    /// y[n × out] = x[n × in] · Wᵀ for a few rows of x, parallel over weight rows.
+    func rowwiseProduct(_ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
         let type = self.type, inFeatures = self.inFeatures, outFeatures = self.outFeatures
         Parallel.forRanges(outFeatures, grain: max(1, 32768 / max(inFeatures, 1))) { rows in
             let decoded = UnsafeMutablePointer<Float>.allocate(capacity: inFeatures)
             defer { decoded.deallocate() }
             for r in rows {
                 RowCodec.dequantize(type, row(r), into: decoded, count: inFeatures)
-                for j in 0..<n {
-                    let value = Dot.product(decoded, x + j * inFeatures, inFeatures)
-                    let target = y + j * outFeatures + r
+                for i in 0..<n {
+                    let value = Dot.product(decoded, x + i * inFeatures, inFeatures)
+                    let target = y + i * outFeatures + r
                     target.pointee = accumulate ? target.pointee + value : value
                 }
             }
@@ -130,7 +135,7 @@ public final class LinearWeight: @unchecked Sendable {
 
     /// The reference path for `vectorProduct`: decode every row, then one BLAS matrix–vector
     /// product. Kept for measuring the fused kernels against.
-    public func decodedVectorProduct(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>) {
+    func decodedVectorProduct(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>) {
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: outFeatures * inFeatures)
         defer { scratch.deallocate() }
         decodeRows(0..<outFeatures, into: scratch)
