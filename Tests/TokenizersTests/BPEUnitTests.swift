@@ -194,7 +194,8 @@ final class TokenizerFileErrorTests: XCTestCase {
         try Data("{\"model\": {\"type\": \"BPE\", ".utf8).write(to: url)
         XCTAssertThrowsError(try TokenizerLoader.load(path: url.path)) { error in
             XCTAssertTrue("\(error)".hasPrefix(url.path), "\(error)")
-            XCTAssertTrue("\(error)".contains("malformed JSON"), "\(error)")
+            XCTAssertTrue("\(error)".contains("invalid JSON"), "\(error)")
+            XCTAssertTrue("\(error)".contains("byte "), "\(error)")
         }
     }
 
