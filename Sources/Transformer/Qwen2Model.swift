@@ -64,6 +64,7 @@ public final class Qwen2Model<T: Scalar>: @unchecked Sendable {
 
     func embed(_ tokens: [Int32], pass: ForwardPass) -> Tensor<T> {
         precondition(tokens.count == pass.rows, "\(tokens.count) tokens for a pass of \(pass.rows)")
+        precondition(tokens.allSatisfy { $0 >= 0 && Int($0) < embedding.vocabulary }, "token id outside the vocabulary of \(embedding.vocabulary)")
         let x = Tensor<T>([pass.rows, hiddenSize])
         embedding.lookup(tokens, into: x.pointer)
         return x
