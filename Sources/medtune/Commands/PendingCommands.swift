@@ -12,8 +12,3 @@ struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "train", abstract: "Fine-tune a model with LoRA from a YAML config.")
     func run() throws { throw NotYetAvailable(command: "train") }
 }
-
-struct ScoreCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "score", abstract: "Score answers against references with BERTScore.")
-    func run() throws { throw NotYetAvailable(command: "score") }
-}

@@ -1,0 +1,62 @@
+import Foundation
+import MedtuneCore
+
+/// Which records of a data file to evaluate an adapter on. `medtune train` writes the indices of
+/// the records it kept out of training to `heldout_ids.json` (a JSON array of 0-based record
+/// indices into the data file) beside the adapter; evaluating on those measures generalisation,
+/// evaluating on training records mostly measures memorisation, so that draws a warning.
+public struct HeldOutSelection: Equatable, Sendable {
+    public static let fileName = "heldout_ids.json"
+
+    public var records: [Int]
+    public var warnings: [String]
+
+    /// `requested` (explicit record indices) wins over `limit` (the first held-out records).
+    public init(recordCount: Int, adapterDirectory: String?, limit: Int, requested: [Int]? = nil) throws {
+        guard limit > 0 else { throw InputError(at: "--limit", "must be at least 1") }
+        if let bad = requested?.first(where: { !(0..<recordCount).contains($0) }) {
+            throw InputError(at: "--records", "record \(bad) is outside the data file's 0...\(recordCount - 1)")
+        }
+        warnings = []
+        let heldOut = try adapterDirectory.flatMap { try Self.readHeldOut(directory: $0, recordCount: recordCount) }
+        switch (heldOut, requested) {
+        case let (heldOut?, requested?):
+            records = requested
+            let trained = requested.filter { !Set(heldOut).contains($0) }
+            if !trained.isEmpty {
+                warnings.append("records \(trained.map(String.init).joined(separator: ", ")) were used to train the adapter; "
+                                + "their scores measure memorisation, not generalisation")
+            }
+        case let (heldOut?, nil):
+            records = Array(heldOut.prefix(limit))
+            if heldOut.count < limit {
+                warnings.append("only \(heldOut.count) held-out records exist; scoring those instead of \(limit)")
+            }
+        case let (nil, requested?):
+            records = requested
+            warnings.append("no \(Self.fileName) beside the adapter: cannot tell whether these records were trained on")
+        case (nil, nil):
+            records = Array(0..<min(limit, recordCount))
+            warnings.append("no \(Self.fileName) beside the adapter: scoring the first \(records.count) records, "
+                            + "which may have been trained on")
+        }
+    }
+
+    static func readHeldOut(directory: String, recordCount: Int) throws -> [Int]? {
+        let path = URL(fileURLWithPath: directory).appendingPathComponent(fileName).path
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw InputError(file: path, "cannot read: \(error.localizedDescription)")
+        }
+        guard let array = (try? JSONSerialization.jsonObject(with: data)) as? [Any] else {
+            throw InputError(file: path, "must be a JSON array of record indices")
+        }
+        return try array.enumerated().map { position, value in
+            guard let index = value as? Int, (0..<recordCount).contains(index) else {
+                throw InputError(file: path, at: "entry \(position)", "\(value) is not a record index of the data file (0...\(recordCount - 1))")
+            }
+            return index
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import ArgumentParser
+import Evaluator
+import Foundation
+import MedtuneCore
+
+/// `medtune bench score`: BERTScore throughput, model loading included, beside the Python
+/// bert_score package scoring the same pairs on the CPU in the same run.
+struct BenchScoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "score",
+        abstract: "BERTScore pairs/s, load included, against Python bert_score on the same pairs.",
+        discussion: """
+        Pairs are consecutive answers of the data files (record i against record i+1). The peer runs
+        bert_score.score(..., device="cpu") under $MEDTUNE_PYTHON, else python3, when that
+        interpreter can import bert_score; it is skipped otherwise.
+        """)
+
+    @Option(help: "BERT model folder.")
+    var bert: String
+
+    @Option(help: "Data file(s) with answers (JSON Lines or a JSON array).")
+    var data: [String]
+
+    @Option(help: "Field holding the answer text.")
+    var field = "Response"
+
+    @Option(help: "Number of pairs.")
+    var pairs = 200
+
+    @Option(help: "Hidden layer (bert_score's num_layers).")
+    var numLayers: Int?
+
+    func run() throws {
+        try OpenBLAS.load()
+        var answers: [String] = []
+        for file in data {
+            for (line, record) in try JSONRecords.read(file) { answers.append(try JSONRecords.string(record, field, file: file, line: line)) }
+        }
+        guard answers.count > pairs else {
+            throw InputError(at: "--data", "\(pairs) pairs need \(pairs + 1) answers; the data files hold \(answers.count)")
+        }
+        let candidates = Array(answers[0..<pairs]), references = Array(answers[1...pairs])
+
+        let start = Date()
+        let scoring = try ScoringModel.openBERT(bert)
+        guard let layer = numLayers ?? scoring.defaultLayer else {
+            throw InputError(file: bert, "bert_score has no default layer for \(scoring.name); choose one with --num-layers")
+        }
+        let scorer = try BERTScorer(tokenizer: scoring.tokenizer, encoder: scoring.encoder, modelName: scoring.name,
+                                    options: BERTScoreOptions(layer: layer))
+        let loaded = Date()
+        let ours = try scorer.score(candidates: candidates, references: references)
+        let seconds = Date().timeIntervalSince(start)
+        print("medtune: \(pairs) pairs in \(String(format: "%.2f", seconds)) s (load \(String(format: "%.2f", loaded.timeIntervalSince(start))) s)"
+              + " = \(String(format: "%.1f", Double(pairs) / seconds)) pairs/s, \(Parallel.threads) threads; \(ours.hash.description)")
+
+        guard let peer = try PythonPeer.run(bert: bert, layer: layer, candidates: candidates, references: references) else { return }
+        print("bert_score \(peer.version) (\(peer.python), torch \(peer.threads) threads, CPU): \(pairs) pairs in "
+              + "\(String(format: "%.2f", peer.seconds)) s = \(String(format: "%.1f", Double(pairs) / peer.seconds)) pairs/s")
+        let deviation = zip(ours.scores, peer.f1).map { abs($0.f1 - $1) }.max() ?? 0
+        print("speed-up: \(String(format: "%.2f", peer.seconds / seconds))×; largest F1 difference: \(String(format: "%.1e", deviation))")
+    }
+}
+
+/// The Python bert_score package run on the same pairs in a child process.
+enum PythonPeer {
+    struct Result: Decodable {
+        var seconds: Double
+        var f1: [Double]
+        var threads: Int
+        var version: String
+        var python: String
+    }
+
+    static let script = """
+    import json, sys, time
+    request = json.load(open(sys.argv[1]))
+    start = time.perf_counter()
+    import torch, bert_score
+    from importlib.metadata import version
+    (P, R, F) = bert_score.score(request["candidates"], request["references"], model_type=request["bert"],
+                                 num_layers=request["layer"], device="cpu", batch_size=64)
+    json.dump({"seconds": time.perf_counter() - start, "f1": [float(x) for x in F], "threads": torch.get_num_threads(),
+               "version": version("bert-score"), "python": sys.executable}, sys.stdout)
+    """
+
+    /// nil, with a note, when no Python with bert_score is at hand.
+    static func run(bert: String, layer: Int, candidates: [String], references: [String]) throws -> Result? {
+        let python = ProcessInfo.processInfo.environment["MEDTUNE_PYTHON"].flatMap { $0.isEmpty ? nil : $0 } ?? "python3"
+        let request = FileManager.default.temporaryDirectory.appendingPathComponent("medtune-bench-score-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: request) }
+        let body: [String: Any] = ["bert": URL(fileURLWithPath: bert).standardizedFileURL.path, "layer": layer,
+                                   "candidates": candidates, "references": references]
+        try JSONSerialization.data(withJSONObject: body).write(to: request)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [python, "-c", script, request.path]
+        let output = Pipe(), errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        do { try process.run() } catch {
+            print("peer: cannot start \(python): \(error.localizedDescription); skipped")
+            return nil
+        }
+        // Drain stderr concurrently so a chatty child cannot fill the pipe and stall.
+        let errorData = Locked(Data())
+        let drain = Thread { errorData.value = errors.fileHandleForReading.readDataToEndOfFile() }
+        drain.start()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        while !drain.isFinished { Thread.sleep(forTimeInterval: 0.01) }
+        guard process.terminationStatus == 0, let result = try? JSONDecoder().decode(Result.self, from: data) else {
+            let tail = String(decoding: errorData.value, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
+            print("peer: \(python) could not run bert_score (\(tail)); skipped")
+            return nil
+        }
+        return result
+    }
+}
+
+/// A value shared with one other thread.
+final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value
+    init(_ value: Value) { stored = value }
+    var value: Value {
+        get { lock.lock(); defer { lock.unlock() }; return stored }
+        set { lock.lock(); stored = newValue; lock.unlock() }
+    }
+}

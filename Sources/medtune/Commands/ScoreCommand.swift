@@ -1,0 +1,206 @@
+import ArgumentParser
+import Evaluator
+import Foundation
+import Generator
+import MedtuneCore
+
+/// `medtune score`: BERTScore (as bert_score 0.3.13 computes it), character ROUGE-L and chrF of
+/// answers against references, either for existing pairs or for a base model and its LoRA
+/// adapter answering held-out questions (the tutorial's last step), with the statistics that say
+/// whether their difference means anything.
+struct ScoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "score",
+        abstract: "Score answers against references with BERTScore, ROUGE-L and chrF.",
+        discussion: """
+        Pairs: medtune score --candidates pairs.jsonl --bert all-MiniLM-L6-v2 --num-layers 6
+
+        Models: medtune score --model base.gguf --adapter out/adapter --data data.jsonl --limit 10 --bert bert-base-chinese --num-layers 12
+
+        BERTScore is computed exactly as the bert_score package 0.3.13 computes it: WordPiece with [CLS] and [SEP], truncation at the model's length, greedy cosine matching at layer --num-layers, idf from the references with --idf, and the best score over several references. The settings string printed with the scores names model, layer and weighting; medtune writes (medtune) where bert_score writes the transformers version.
+
+        --bert also takes a Qwen2 model (GGUF file or folder) with --num-layers: the same matching over that model's hidden states, named qwen2:<model> in the settings string since it is not standard BERTScore.
+
+        With --model, the base model and the adapter answer the records kept out of training (heldout_ids.json beside the adapter), both are scored, and the table gives 95% percentile-bootstrap intervals, how many questions improved, and the p-value of a two-sided paired sign-flip permutation test of the mean difference (exact up to 20 questions).
+        """)
+
+    @Option(help: "JSON Lines (or JSON array) file of pairs to score.")
+    var candidates: String?
+
+    @Option(help: "BERT model folder: config.json, model.safetensors, vocab.txt or tokenizer.json (tokenizer_config.json if any).")
+    var bert: String
+
+    @Option(help: "Hidden layer to compare (bert_score's num_layers). Default: bert_score's choice for the model (e.g. 8 for bert-base-chinese).")
+    var numLayers: Int?
+
+    @Flag(help: "Weight tokens by inverse document frequency over the references.")
+    var idf = false
+
+    @Option(help: "bert_score baseline file (LAYER,P,R,F rows) to rescale scores with.")
+    var rescaleBaseline: String?
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    @Option(help: "Field holding the candidate answer in --candidates records.")
+    var candidateField = "candidate"
+
+    @Option(help: "Field holding the reference: a string, or an array of strings for several references. Default: reference (pairs), Response (--data).")
+    var referenceField: String?
+
+    @Option(help: "Base model (GGUF file or Hugging Face folder) whose answers are compared with the adapter's.")
+    var model: String?
+
+    @Option(help: "LoRA adapter folder written by medtune train (with heldout_ids.json).")
+    var adapter: String?
+
+    @Option(help: "Data file with the questions and reference answers.")
+    var data: String?
+
+    @Option(help: "Number of held-out questions to evaluate.")
+    var limit = 10
+
+    @Option(help: "Comma-separated record indices to evaluate instead of the held-out ones.")
+    var records: String?
+
+    @Option(help: "Field holding the question in --data records.")
+    var questionField = "Question"
+
+    @Option(help: "Folder for the per-question results (results.json, results.csv, results.md).")
+    var output: String?
+
+    @Option(help: "Prompt template: tutorial, chatml, deepseek-r1, or a text with {Field} placeholders.")
+    var template = "tutorial"
+
+    @Option(help: "System message for chat templates.")
+    var system: String?
+
+    @Option(help: "Questions generated together in one batch.")
+    var batchSize = 4
+
+    @Option(help: "Seed of the bootstrap resampling.")
+    var bootstrapSeed: UInt64 = 0
+
+    @OptionGroup(title: "Generation (with --model)")
+    var sampling: SamplingFlags
+
+    func validate() throws {
+        switch (candidates, model) {
+        case (nil, nil): throw ValidationError("give --candidates FILE to score pairs, or --model, --adapter and --data to compare a base model with its adapter")
+        case (_?, _?): throw ValidationError("--candidates and --model are separate modes; give one of them")
+        case (nil, _?):
+            if adapter == nil || data == nil { throw ValidationError("--model needs --adapter and --data") }
+        case (_?, nil): break
+        }
+        if let numLayers, numLayers < 0 { throw ValidationError("--num-layers must be 0 or more") }
+        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+    }
+
+    func run() throws {
+        try OpenBLAS.load()
+        if let candidates {
+            try scorePairs(candidates)
+        } else if let model, let adapter, let data {
+            try compareModels(model: model, adapter: adapter, data: data)
+        }
+    }
+
+    private func scorer() throws -> BERTScorer {
+        let scoring = try ScoringModel.open(bert)
+        guard let layer = numLayers ?? scoring.defaultLayer else {
+            throw InputError(file: bert, "bert_score has no default layer for \(scoring.name); choose one with --num-layers (0...\(scoring.encoder.layerCount))")
+        }
+        let baseline = try rescaleBaseline.map { try RescaleBaseline(path: $0) }
+        return try BERTScorer(tokenizer: scoring.tokenizer, encoder: scoring.encoder, modelName: scoring.name,
+                              options: BERTScoreOptions(layer: layer, idf: idf, baseline: baseline))
+    }
+
+    private func scorePairs(_ path: String) throws {
+        let pairs = try PairFile(path: path, candidateField: candidateField, referenceField: referenceField ?? "reference")
+        let scorer = try scorer()
+        let result = try scorer.score(candidates: pairs.candidates, references: pairs.references)
+        warn(result.warnings)
+        let metrics = OverlapMetrics.combine(bertScores: result.scores, candidates: pairs.candidates, references: pairs.references)
+        let report = ScoreReport(hash: result.hash.description, lines: pairs.lines, metrics: metrics)
+        if json {
+            FileHandle.standardOutput.write(try report.json() + Data("\n".utf8))
+        } else {
+            print(report.text())
+        }
+    }
+
+    private func compareModels(model: String, adapter: String, data: String) throws {
+        let all = try JSONRecords.read(data)
+        let selection = try HeldOutSelection(recordCount: all.count, adapterDirectory: adapter, limit: limit,
+                                             requested: try records.map(parseRecords))
+        warn(selection.warnings)
+        let referenceField = self.referenceField ?? "Response"
+        let chosen = try selection.records.map { index -> (fields: [String: String], reference: String) in
+            let (line, record) = all[index]
+            _ = try JSONRecords.string(record, questionField, file: data, line: line)
+            return (record.compactMapValues { $0 as? String }, try JSONRecords.string(record, referenceField, file: data, line: line))
+        }
+        let template = try PromptTemplate(name: self.template, system: system)
+        let prompts = try chosen.map { try template.render($0.fields, questionField: questionField) }
+        let answers = try generateAnswers(model: model, adapter: adapter, prompts: prompts, template: template)
+
+        let scorer = try scorer()
+        let references = chosen.map { [$0.reference] }
+        let base = try scorer.score(candidates: answers.base, references: references)
+        let tuned = try scorer.score(candidates: answers.tuned, references: references)
+        warn(Array(Set(base.warnings + tuned.warnings)).sorted())
+        let baseMetrics = OverlapMetrics.combine(bertScores: base.scores, candidates: answers.base, references: references)
+        let tunedMetrics = OverlapMetrics.combine(bertScores: tuned.scores, candidates: answers.tuned, references: references)
+        let questions = selection.records.indices.map { i in
+            QuestionComparison(record: selection.records[i], question: chosen[i].fields[questionField] ?? "", reference: chosen[i].reference,
+                               baseAnswer: answers.base[i], tunedAnswer: answers.tuned[i], base: baseMetrics[i], tuned: tunedMetrics[i])
+        }
+        let report = ComparisonReport(hash: base.hash.description, questions: questions, seed: bootstrapSeed)
+        print(report.tutorialLine)
+        print(report.table())
+        let folder = URL(fileURLWithPath: output ?? URL(fileURLWithPath: adapter).appendingPathComponent("evaluation").path)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try AtomicFile.write(try report.json(), to: folder.appendingPathComponent("results.json").path)
+        try AtomicFile.write(Data(report.csv().utf8), to: folder.appendingPathComponent("results.csv").path)
+        try AtomicFile.write(Data(report.markdown().utf8), to: folder.appendingPathComponent("results.md").path)
+        print("per-question results: \(folder.path)/results.{json,csv,md}")
+    }
+
+    /// The base model's and the adapter's answers to every prompt; the model is released before
+    /// scoring starts.
+    private func generateAnswers(model: String, adapter: String, prompts: [String], template: PromptTemplate) throws
+        -> (base: [String], tuned: [String]) {
+        let session = try ModelSession(try ModelOptions.parse(["--model", model, "--adapter", adapter]))
+        let generator = session.textGenerator(stopStrings: sampling.stop)
+        let options = try sampling.options()
+        let encoded = try prompts.map {
+            try generator.encode($0, allowSpecial: template.usesSpecialTokens, maxNewTokens: options.maxNewTokens)
+        }
+        let startsInReasoning = if case .deepSeekR1 = template { true } else { false }
+        func answers(useAdapter: Bool) -> [String] {
+            var texts: [String] = []
+            for start in stride(from: 0, to: encoded.count, by: batchSize) {
+                let batch = Array(encoded[start..<min(start + batchSize, encoded.count)])
+                texts += generator.generate(prompts: batch, options: options, useAdapter: useAdapter).map {
+                    ExtractedAnswer(from: $0.text, startsInReasoning: startsInReasoning).answer
+                }
+                FileHandle.standardError.write(Data("\(useAdapter ? "LoRA" : "base") answers: \(texts.count)/\(encoded.count)\n".utf8))
+            }
+            return texts
+        }
+        return (answers(useAdapter: false), answers(useAdapter: true))
+    }
+
+    private func parseRecords(_ text: String) throws -> [Int] {
+        try text.split(separator: ",").map {
+            guard let index = Int($0.trimmingCharacters(in: .whitespaces)) else {
+                throw InputError(at: "--records", "\"\($0)\" is not a record index")
+            }
+            return index
+        }
+    }
+
+    private func warn(_ warnings: [String]) {
+        for warning in warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
+    }
+}
