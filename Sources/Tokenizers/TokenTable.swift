@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A vocabulary as raw byte strings: id → bytes through one contiguous arena, bytes → id through
 /// an open-addressing hash table. No per-token `String` or `Array` objects, so a 151k-token
 /// vocabulary costs a few megabytes and lookups never allocate.
@@ -76,9 +82,3 @@ struct TokenTable: Sendable {
         return mixed ^ (mixed >> 29)
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
