@@ -84,7 +84,7 @@ struct CompareCommand: ParsableCommand {
         }
         let session = try ModelSession(model)
         let generator = session.textGenerator(stopStrings: sampling.stop)
-        let encoded = try prompts.map { try generator.encode($0, allowSpecial: template.usesSpecialTokens, maxNewTokens: options.maxNewTokens) }
+        let encoded = try prompts.map { try generator.encode($0, template: template, maxNewTokens: options.maxNewTokens) }
         let inReasoning: Bool = { if case .deepSeekR1 = template { return true } else { return false } }()
         func side(_ g: TextGeneration) -> Side {
             let extracted = ExtractedAnswer(from: g.text, marker: answerMarker, startsInReasoning: inReasoning)
