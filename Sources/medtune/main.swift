@@ -7,6 +7,7 @@ struct Medtune: ParsableCommand {
         abstract: "Fine-tune Qwen-style LLMs with LoRA on CPU, compare base and tuned answers, score them with BERTScore.",
         subcommands: [
             TrainCommand.self,
+            BenchTrainEntry.self,
             CompareCommand.self,
             ScoreCommand.self,
             BenchCommand.self,

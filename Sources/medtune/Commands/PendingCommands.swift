@@ -8,11 +8,6 @@ struct NotYetAvailable: MedtuneError {
     var description: String { "medtune \(command) is not yet available in this build" }
 }
 
-struct TrainCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "train", abstract: "Fine-tune a model with LoRA from a YAML config.")
-    func run() throws { throw NotYetAvailable(command: "train") }
-}
-
 struct CompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "compare", abstract: "Answer the same questions with the base and the LoRA model, side by side.")
     func run() throws { throw NotYetAvailable(command: "compare") }
