@@ -1,5 +1,6 @@
 import Foundation
 import MedtuneCore
+import ModelFiles
 
 /// Opens the tokenizer of a model, whatever form it comes in.
 public enum TokenizerLoader {
@@ -26,7 +27,7 @@ public enum TokenizerLoader {
         case "txt":
             return try VocabularyFile.wordPiece(url, config: TokenizerConfig.read(in: folder))
         case "gguf":
-            throw InputError(file: path, "reading tokenizers from GGUF files is not available yet")
+            return try BPETokenizer(gguf: GGUFFile(path: path))
         default:
             throw InputError(file: path, "not a tokenizer: expected a folder, tokenizer.json, vocab.txt or .gguf")
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import MedtuneCore
 
 struct Medtune: ParsableCommand {
@@ -10,11 +11,23 @@ struct Medtune: ParsableCommand {
             BenchTrainEntry.self,
             CompareCommand.self,
             ScoreCommand.self,
-            BenchCommand.self,
+            GenerateCommand.self,
+            DownloadCommand.self,
+            InspectCommand.self,
             TokenizeCommand.self,
-            SystemCommand.self,
+            BenchCommand.self,
         ]
     )
 }
 
-Medtune.main()
+// medtune's own errors are one line naming the file and the problem; usage errors and help are
+// ArgumentParser's.
+do {
+    var command = try Medtune.parseAsRoot()
+    try command.run()
+} catch let error as MedtuneError {
+    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+    exit(1)
+} catch {
+    Medtune.exit(withError: error)
+}

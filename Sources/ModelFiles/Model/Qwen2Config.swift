@@ -36,10 +36,13 @@ public struct Qwen2Config: Codable, Equatable, Sendable {
     /// Fails unless the numbers describe a model that can exist; `file` names the source.
     public func validate(file: String) throws {
         func fail(_ what: String, _ message: String) -> InputError { InputError(file: file, at: what, message) }
-        for (name, value) in [("hidden size", hiddenSize), ("layer count", layerCount), ("head count", headCount),
-                              ("key-value head count", kvHeadCount), ("intermediate size", intermediateSize),
-                              ("vocabulary size", vocabSize), ("context length", maxPositionEmbeddings)] {
-            guard value > 0, value <= 1 << 24 else { throw fail(name, "\(value) is out of range") }
+        // Bounds far beyond any real model, so that a damaged file cannot make medtune plan for
+        // millions of layers.
+        for (name, value, limit) in [("hidden size", hiddenSize, 1 << 17), ("layer count", layerCount, 1 << 10),
+                                     ("head count", headCount, 1 << 12), ("key-value head count", kvHeadCount, 1 << 12),
+                                     ("intermediate size", intermediateSize, 1 << 20), ("vocabulary size", vocabSize, 1 << 24),
+                                     ("context length", maxPositionEmbeddings, 1 << 26)] {
+            guard value > 0, value <= limit else { throw fail(name, "\(value) is out of range (1...\(limit))") }
         }
         guard hiddenSize % headCount == 0 else { throw fail("head count", "\(headCount) does not divide the hidden size \(hiddenSize)") }
         guard headCount % kvHeadCount == 0 else { throw fail("key-value head count", "\(kvHeadCount) does not divide the head count \(headCount)") }

@@ -92,7 +92,7 @@ public final class SafetensorsFile: TensorSource, @unchecked Sendable {
         var shape: [Int] = []
         var elements = 1
         for d in dims {
-            guard let n = d.int, n >= 0 else { throw fail("shape \(dims.map { "\($0)" }) is not a list of non-negative integers") }
+            guard let n = d.int, n >= 0 else { throw fail("shape \(JSONValue.array(dims)) is not a list of non-negative integers") }
             let (product, overflow) = elements.multipliedReportingOverflow(by: n)
             guard !overflow else { throw fail("element count overflows") }
             elements = product

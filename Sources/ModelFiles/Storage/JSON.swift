@@ -71,6 +71,21 @@ public indirect enum JSONValue: Equatable, Sendable {
     }
 }
 
+extension JSONValue: CustomStringConvertible {
+    /// Compact JSON text, for error messages.
+    public var description: String {
+        switch self {
+        case .null: "null"
+        case .bool(let b): b ? "true" : "false"
+        case .int(let i): "\(i)"
+        case .double(let d): "\(d)"
+        case .string(let s): SafetensorsWriter.quoted(s)
+        case .array(let a): "[" + a.map(\.description).joined(separator: ",") + "]"
+        case .object(let m): "{" + m.map { SafetensorsWriter.quoted($0.key) + ":" + $0.value.description }.joined(separator: ",") + "}"
+        }
+    }
+}
+
 private struct JSONParser {
     let bytes: UnsafeRawBufferPointer
     let file: String

@@ -58,6 +58,11 @@ public final class LinearWeight: @unchecked Sendable {
                           into: UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self), accumulate: accumulate)
             return
         }
+        if n <= Self.smallBatch, T.self == Float.self, storedFloats == nil {
+            smallBatchProduct(UnsafeRawPointer(x).assumingMemoryBound(to: Float.self), rows: n,
+                              into: UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self), accumulate: accumulate)
+            return
+        }
         if T.self == Float.self, let w = storedFloats {
             Matmul.gemm(transB: true, m: n, n: outFeatures, k: inFeatures,
                         a: x, b: UnsafeRawPointer(w).assumingMemoryBound(to: T.self),
@@ -97,6 +102,28 @@ public final class LinearWeight: @unchecked Sendable {
             for r in rows {
                 let value = RowCodec.dot(type, row(r), x, count: inFeatures)
                 y[r] = accumulate ? y[r] + value : value
+            }
+        }
+    }
+
+    /// Largest batch of vectors that `smallBatchProduct` serves: decoding the whole matrix for a
+    /// GEMM costs more than it saves until the batch is larger than this.
+    static let smallBatch = 16
+
+    /// y[n × out] = x[n × in] · Wᵀ for a few vectors (batched decoding): each row is decoded once,
+    /// on the thread that owns it, and multiplied with every vector while it is in cache.
+    func smallBatchProduct(_ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        let type = self.type, inFeatures = self.inFeatures, outFeatures = self.outFeatures
+        Parallel.forRanges(outFeatures, grain: max(1, 32768 / max(inFeatures, 1))) { rows in
+            let decoded = UnsafeMutablePointer<Float>.allocate(capacity: inFeatures)
+            defer { decoded.deallocate() }
+            for r in rows {
+                RowCodec.dequantize(type, row(r), into: decoded, count: inFeatures)
+                for j in 0..<n {
+                    let value = Dot.product(decoded, x + j * inFeatures, inFeatures)
+                    let target = y + j * outFeatures + r
+                    target.pointee = accumulate ? target.pointee + value : value
+                }
             }
         }
     }

@@ -8,11 +8,6 @@ struct NotYetAvailable: MedtuneError {
     var description: String { "medtune \(command) is not yet available in this build" }
 }
 
-struct CompareCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "compare", abstract: "Answer the same questions with the base and the LoRA model, side by side.")
-    func run() throws { throw NotYetAvailable(command: "compare") }
-}
-
 struct ScoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "score", abstract: "Score answers against references with BERTScore.")
     func run() throws { throw NotYetAvailable(command: "score") }

@@ -90,3 +90,16 @@ func pattern(rows: Int, cols: Int, _ a: Int, _ b: Int) -> [Float] {
     }
     return result
 }
+
+struct SafetensorsGolden: Decodable {
+    struct WriterTensor: Decodable { let name: String; let dtype: String; let shape: [Int]; let values: [Float]; let decoded_bits: [UInt32] }
+    struct Writer: Decodable { let metadata: [String: String]; let tensors: [WriterTensor]; let file_hex: String }
+    struct Sample: Decodable { let name: String; let shape: [Int]; let first: [Float] }
+    struct MiniLM: Decodable { let tensor_count: Int; let dtypes: [String: Int]; let samples: [Sample] }
+    struct HFTensor: Decodable { let sum: Double; let first: [Float]; let shape: [Int] }
+    struct GGUFTensor: Decodable { let type: String; let gguf: String; let sum: Double; let first: [Float] }
+    struct TinyQwen2: Decodable { let hf: [String: HFTensor]; let gguf: [String: GGUFTensor] }
+    let writer: Writer
+    let minilm: MiniLM
+    let tiny_qwen2: TinyQwen2
+}

@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+import Generator
+import MedtuneCore
+import ModelFiles
+import Tokenizers
+import Transformer
+
+/// Where the model comes from, for every command that runs one.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .long, help: "The model: a Hugging Face folder (config.json, *.safetensors, tokenizer.json) or a .gguf file.")
+    var model: String
+
+    @Option(name: .long, help: "A PEFT LoRA adapter folder (adapter_config.json, adapter_model.safetensors).")
+    var adapter: String?
+}
+
+/// Sampling flags shared by generate, compare and score.
+struct SamplingFlags: ParsableArguments {
+    @Flag(name: .long, help: "Sample from the distribution instead of greedy decoding.")
+    var sample = false
+    @Option(name: .long, help: "Softmax temperature (sampling).")
+    var temperature = 1.0
+    @Option(name: .long, help: "Keep the k most likely tokens; 0 keeps all (sampling).")
+    var topK = 50
+    @Option(name: .long, help: "Keep the smallest set of tokens with this much probability (sampling).")
+    var topP = 1.0
+    @Option(name: .long, help: "Drop tokens below this fraction of the top token's probability (sampling).")
+    var minP = 0.0
+    @Option(name: .long, help: "Penalise tokens already in the prompt or the answer (HF semantics); 1 disables.")
+    var repetitionPenalty = 1.0
+    @Option(name: .long, help: "Seed of the sampler; the same seed gives the same answers.")
+    var seed: UInt64 = 0
+    @Option(name: .long, help: "Most tokens to generate per answer.")
+    var maxNewTokens = 256
+    @Option(name: .long, help: "Stop an answer where this text appears (repeatable).")
+    var stop: [String] = []
+
+    func options() throws -> SamplingOptions {
+        var options = SamplingOptions()
+        options.sample = sample
+        options.temperature = temperature
+        options.topK = topK
+        options.topP = topP
+        options.minP = minP
+        options.repetitionPenalty = repetitionPenalty
+        options.seed = seed
+        options.maxNewTokens = maxNewTokens
+        try options.validate()
+        return options
+    }
+}
+
+/// A loaded model with its tokenizer and the facts generation needs.
+struct ModelSession {
+    let checkpoint: ModelCheckpoint
+    let model: Qwen2Model<Float>
+    let tokenizer: BPETokenizer
+    let adapter: PEFTAdapterConfig?
+
+    init(_ options: ModelOptions, adapterDropout: Double? = nil) throws {
+        try OpenBLAS.load()
+        (model, checkpoint) = try Qwen2Model<Float>.load(path: options.model)
+        tokenizer = try TokenizerLoader.loadBPE(path: options.model)
+        guard tokenizer.vocabularySize <= model.vocabulary else {
+            throw InputError(file: options.model, "the tokenizer has \(tokenizer.vocabularySize) tokens but the model only \(model.vocabulary)")
+        }
+        if let path = options.adapter {
+            adapter = try PEFTAdapter.load(path, into: model, dropout: adapterDropout)
+        } else {
+            adapter = nil
+        }
+    }
+
+    /// Every id that ends an answer: the tokenizer's EOS, the ids of generation_config.json, and
+    /// the end-of-turn tokens of the chat formats medtune knows.
+    var endOfSequence: Set<Int32> {
+        var ids = Set<Int32>()
+        if let eos = tokenizer.eosTokenId { ids.insert(Int32(eos)) }
+        for text in ["<|endoftext|>", "<|im_end|>", "<｜end▁of▁sentence｜>"] {
+            if let id = tokenizer.tokenId(text) { ids.insert(Int32(id)) }
+        }
+        let generationConfig = URL(fileURLWithPath: checkpoint.path).appendingPathComponent("generation_config.json")
+        if let data = try? Data(contentsOf: generationConfig),
+           let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] {
+            if let one = json["eos_token_id"] as? Int { ids.insert(Int32(one)) }
+            if let many = json["eos_token_id"] as? [Int] { ids.formUnion(many.map(Int32.init)) }
+        }
+        return ids
+    }
+
+    func textGenerator(stopStrings: [String]) -> TextGenerator {
+        TextGenerator(model: model, tokenizer: tokenizer, endOfSequence: endOfSequence, stopStrings: stopStrings,
+                      contextLength: checkpoint.config.maxPositionEmbeddings)
+    }
+}
