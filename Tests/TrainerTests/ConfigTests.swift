@@ -51,6 +51,8 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(message("lerning_rate: 1\n"), "c.yaml: line 3: unknown key 'lerning_rate' (did you mean learning_rate?)")
         XCTAssertEqual(message("", [ConfigOverride(key: "lora-rank", value: "3")]), "--lora-rank: unknown key 'lora_rank' (did you mean lora_r?)")
         XCTAssertEqual(message("lora_r: 0\n"), "c.yaml: key lora_r: must be a positive integer, got 0")
+        XCTAssertEqual(message("lora_r: 4\n", [ConfigOverride(key: "lora-r", value: "0")]), "--lora-r: must be a positive integer, got 0")
+        XCTAssertEqual(message("", [ConfigOverride(key: "lora-dropout", value: "high")]), "--lora-dropout: expected a number")
         XCTAssertEqual(message("lora_r: -2\n"), "c.yaml: key lora_r: must be a positive integer, got -2")
         XCTAssertEqual(message("lora_r: many\n"), "c.yaml: key lora_r: expected an integer")
         XCTAssertEqual(message("target_modules: [q_proj, qkv]\n"),
@@ -97,5 +99,23 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(tutorial.optimizer, .adamw)
         XCTAssertEqual(tutorial.loggingSteps, 20)
         XCTAssertEqual(tutorial.maxLength, 512)
+    }
+}
+
+final class ResumeConfigTests: XCTestCase {
+    func testResumedRunKeepsItsSettingsButMayChangeWhatItLogs() throws {
+        let saved = Fixture.config { $0.fields = ["Question": "q", "Response": "r", "Complex_CoT": "c"] }
+        XCTAssertEqual(try TrainingJob.resumedConfig(saved: saved, requested: nil, folder: "run"), saved)
+        var requested = saved
+        requested.fields = ["Complex_CoT": "c", "Response": "r", "Question": "q"]
+        requested.loggingSteps = 1
+        requested.saveSteps = 7
+        let resumed = try TrainingJob.resumedConfig(saved: saved, requested: requested, folder: "run")
+        XCTAssertEqual(resumed.loggingSteps, 1)
+        XCTAssertEqual(resumed.saveSteps, 7)
+        requested.loraR = 4
+        XCTAssertThrowsError(try TrainingJob.resumedConfig(saved: saved, requested: requested, folder: "run")) { error in
+            XCTAssertEqual("\(error)", "run/config.yaml: key lora_r: the run was started with 16, not 4; a resumed run keeps its settings (or start again with --overwrite)")
+        }
     }
 }

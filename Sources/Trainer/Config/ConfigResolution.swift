@@ -58,14 +58,24 @@ extension TrainingConfig {
             try checkKnown(name, file: nil, at: "--\(override.key)")
             merged[name] = try overrideNode(override.value, replacing: merged[name], flag: override.key)
         }
-        let config: TrainingConfig
-        do {
-            config = try YAMLDecoder().decode(TrainingConfig.self, from: try Yams.serialize(node: .mapping(merged)))
-        } catch let error as DecodingError {
-            throw describe(error, source: source)
+        // A bad value is reported where it came from: the flag when one set it, else the recipe.
+        func origin(_ error: InputError) -> InputError {
+            guard let key = error.location?.split(separator: " ").last,
+                  let flag = overrides.last(where: { $0.key.replacingOccurrences(of: "-", with: "_") == key }) else { return error }
+            return InputError(at: "--\(flag.key)", error.message)
         }
-        try config.validate(source: source)
-        return config
+        do {
+            let config: TrainingConfig
+            do {
+                config = try YAMLDecoder().decode(TrainingConfig.self, from: try Yams.serialize(node: .mapping(merged)))
+            } catch let error as DecodingError {
+                throw describe(error, source: source)
+            }
+            try config.validate(source: source)
+            return config
+        } catch let error as InputError {
+            throw origin(error)
+        }
     }
 
     /// The configuration as YAML, every key present (a resolved `config.yaml`).
@@ -78,12 +88,40 @@ extension TrainingConfig {
         return try Yams.serialize(node: .mapping(Node.Mapping(sorted.map { ($0.key, $0.value) })))
     }
 
-    /// The value of one key as YAML text (the default shown in help).
+    /// The value of one key as one line of YAML flow text (the default shown in help).
     public func yamlValue(_ key: CodingKeys) -> String {
         guard let mapping = try? Self.defaultMapping(of: self), let node = mapping[key.rawValue] else { return "null" }
-        if let scalar = node.scalar { return scalar.string.contains("\n") ? "\"\(scalar.string.replacingOccurrences(of: "\n", with: "\\n"))\"" : scalar.string }
-        let text = (try? Yams.serialize(node: node)) ?? ""
-        return text.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "\n", with: " ")
+        return Self.flow(node)
+    }
+
+    private static func flow(_ node: Node) -> String {
+        if let sequence = node.sequence { return "[" + sequence.map(flow).joined(separator: ", ") + "]" }
+        if let mapping = node.mapping {
+            let pairs = mapping.map { "\(flow($0.key)): \(flow($0.value))" }.sorted()
+            return "{" + pairs.joined(separator: ", ") + "}"
+        }
+        let text = node.scalar?.string ?? ""
+        if text.isEmpty { return "\"\"" }
+        return text.contains("\n") ? "\"" + text.replacingOccurrences(of: "\n", with: "\\n") + "\"" : text
+    }
+
+    /// Numbers as people write them (0.05, 32.0, 1.0e-08) rather than the encoder's 5e-2 and
+    /// 3.2e+1, and always with a decimal point, so every YAML reader sees a float.
+    private static func tidy(_ node: Node) -> Node {
+        switch node {
+        case .mapping(let mapping):
+            return .mapping(Node.Mapping(mapping.map { ($0.key, tidy($0.value)) }, mapping.tag, mapping.style))
+        case .sequence(let sequence):
+            return .sequence(Node.Sequence(sequence.map(tidy), sequence.tag, sequence.style))
+        case .scalar(let scalar):
+            guard scalar.style == .plain || scalar.style == .any, Int(scalar.string) == nil,
+                  scalar.string.contains(where: { $0 == "e" || $0 == "." }), let value = Double(scalar.string) else { return node }
+            var text = "\(value)"
+            if let e = text.firstIndex(of: "e"), !text.contains(".") { text.insert(contentsOf: ".0", at: e) }
+            return Node(text, Tag(.float))
+        default:
+            return node
+        }
     }
 
     /// Every key with its default and meaning, for `--help` and the docs.
@@ -95,7 +133,7 @@ extension TrainingConfig {
     }
 
     private static func defaultMapping(of config: TrainingConfig = TrainingConfig()) throws -> Node.Mapping {
-        guard let mapping = try Yams.compose(yaml: YAMLEncoder().encode(config))?.mapping else {
+        guard let mapping = try Yams.compose(yaml: YAMLEncoder().encode(config)).map(tidy)?.mapping else {
             throw SystemError("could not represent the training configuration as YAML")
         }
         return mapping

@@ -147,3 +147,20 @@ public final class LoRATrainer<T: Scalar> {
         return progress.intervalLossSum / Double(progress.intervalSteps)
     }
 }
+
+extension LoRATrainer {
+    /// A trainer on `model` with its adapters from, in order of precedence: the checkpoint being
+    /// resumed (with the optimiser and progress restored), the configuration's init_adapter, or
+    /// PEFT's fresh initialisation.
+    public static func prepare(model: Qwen2Model<T>, data: TrainingData, config: TrainingConfig, padID: Int32,
+                               resumeFrom checkpoint: String? = nil) throws -> LoRATrainer<T> {
+        if let source = checkpoint ?? config.initAdapter {
+            try Checkpoint.attachAdapter(from: source, to: model, config: config)
+        } else {
+            LoRASetup.attach(to: model, config: config)
+        }
+        let trainer = try LoRATrainer(model: model, data: data, config: config, padID: padID)
+        if let checkpoint { try Checkpoint.restore(trainer, from: checkpoint) }
+        return trainer
+    }
+}
