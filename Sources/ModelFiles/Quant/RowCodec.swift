@@ -10,14 +10,27 @@ public enum RowCodec {
         case .f32:
             UnsafeMutableRawPointer(destination).copyMemory(from: source, byteCount: 4 * count)
         case .f16:
-            for i in 0..<count {
-                let bits = UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
-                destination[i] = HalfFloat.float(fromHalf: bits)
+            var i = 0
+            #if !(os(macOS) && arch(x86_64))
+            while i + 16 <= count {
+                let v = Lanes.float(source.loadUnaligned(fromByteOffset: 2 * i, as: SIMD16<Float16>.self))
+                UnsafeMutableRawPointer(destination + i).storeBytes(of: v, as: SIMD16<Float>.self)
+                i += 16
+            }
+            #endif
+            while i < count {
+                destination[i] = HalfFloat.float(fromHalf: UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+                i += 1
             }
         case .bf16:
-            for i in 0..<count {
-                let bits = UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
-                destination[i] = HalfFloat.float(fromBFloat: bits)
+            var i = 0
+            while i + 16 <= count {
+                UnsafeMutableRawPointer(destination + i).storeBytes(of: bfloats(source, i), as: SIMD16<Float>.self)
+                i += 16
+            }
+            while i < count {
+                destination[i] = HalfFloat.float(fromBFloat: UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+                i += 1
             }
         case .q4_0: decodeBlocks(Q4_0.self, source, destination, count)
         case .q5_0: decodeBlocks(Q5_0.self, source, destination, count)
@@ -39,57 +52,139 @@ public enum RowCodec {
         }
     }
 
-    /// Σ w[i]·x[i] over a row of `count` elements stored as `type`: the fused kernels of
-    /// matrix–vector products, which read each stored byte once and never write decoded values.
+    /// Sixteen bfloat16 values at element `i`: each is the upper half of a float32.
+    @inline(__always)
+    private static func bfloats(_ source: UnsafeRawPointer, _ i: Int) -> SIMD16<Float> {
+        unsafeBitCast(Lanes.uint32(source.loadUnaligned(fromByteOffset: 2 * i, as: SIMD16<UInt16>.self)) &<< 16,
+                      to: SIMD16<Float>.self)
+    }
+
+    /// Σ w[i]·x[i] over a row of `count` elements stored as `type`.
     public static func dot(_ type: StorageType, _ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int) -> Float {
+        var result: Float = 0
+        FloatInput.prepare(x, count: count, for: type) { input in
+            dots(type, rows: 0..<1, of: row, rowBytes: 0, input, count: count) { _, value in result = value }
+        }
+        return result
+    }
+
+    /// Σ w·x for each row in `rows` of the matrix at `base` (rows `rowBytes` apart), handed to
+    /// `write(row, value)`: the fused kernels of matrix–vector products, which read each stored
+    /// byte once and never write decoded values. The type is resolved once, outside the row loop.
+    @inline(__always)
+    static func dots(_ type: StorageType, rows: Range<Int>, of base: UnsafeRawPointer, rowBytes: Int,
+                     _ input: FloatInput, count: Int, _ write: (Int, Float) -> Void) {
+        @inline(__always) func each(_ kernel: (UnsafeRawPointer) -> Float) {
+            for r in rows { write(r, kernel(base + r * rowBytes)) }
+        }
+        let x = input.x
         switch type {
-        case .f32 where Int(bitPattern: row) % MemoryLayout<Float>.alignment == 0:
-            return Dot.product(row.assumingMemoryBound(to: Float.self), x, count)
+        case .f32:
+            each { row in
+                Int(bitPattern: row) % MemoryLayout<Float>.alignment == 0
+                    ? Dot.product(row.assumingMemoryBound(to: Float.self), x, count)
+                    : chunkedDot(.f32, row, x, count)
+            }
+        case .f16:
+            #if !(os(macOS) && arch(x86_64))
+            each { row in
+                plainDot(row, x, count, vector: { Lanes.float($0.loadUnaligned(fromByteOffset: 2 * $1, as: SIMD16<Float16>.self)) },
+                         scalar: { HalfFloat.float(fromHalf: $0.loadUnaligned(fromByteOffset: 2 * $1, as: UInt16.self)) })
+            }
+            #else
+            each { chunkedDot(.f16, $0, x, count) }
+            #endif
         case .bf16:
-            var acc = SIMD8<Float>()
-            var i = 0
-            while i + 8 <= count {
-                let bits = widened(row.loadUnaligned(fromByteOffset: 2 * i, as: SIMD8<UInt16>.self)) &<< 16
-                acc.addProduct(unsafeBitCast(bits, to: SIMD8<Float>.self), UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self))
-                i += 8
+            each { row in
+                plainDot(row, x, count, vector: bfloats,
+                         scalar: { HalfFloat.float(fromBFloat: $0.loadUnaligned(fromByteOffset: 2 * $1, as: UInt16.self)) })
             }
-            var sum = acc.sum()
-            while i < count {
-                sum += HalfFloat.float(fromBFloat: row.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) * x[i]
-                i += 1
-            }
-            return sum
-        case .q4_0: return fusedDot(Q4_0.self, row, x, count)
-        case .q5_0: return fusedDot(Q5_0.self, row, x, count)
-        case .q8_0: return fusedDot(Q8_0.self, row, x, count)
-        case .q4_K: return fusedDot(Q4_K.self, row, x, count)
-        case .q5_K: return fusedDot(Q5_K.self, row, x, count)
-        case .q6_K: return fusedDot(Q6_K.self, row, x, count)
-        default:
-            // f16 (and unaligned f32): decode a chunk into an L1-resident buffer, then multiply.
-            let chunk = 256
-            return withUnsafeTemporaryAllocation(of: Float.self, capacity: chunk) { scratch in
-                let buffer = scratch.baseAddress!
-                var sum: Float = 0
-                var start = 0
-                while start < count {
-                    let n = min(chunk, count - start)
-                    dequantize(type, row + start * type.blockBytes, into: buffer, count: n)
-                    sum += Dot.product(buffer, x + start, n)
-                    start += n
-                }
-                return sum
-            }
+        case .q4_0: each { fusedDot(Q4_0.self, $0, input, count) }
+        case .q5_0: each { fusedDot(Q5_0.self, $0, input, count) }
+        case .q8_0: each { fusedDot(Q8_0.self, $0, input, count) }
+        case .q4_K: each { fusedDot(Q4_K.self, $0, input, count) }
+        case .q5_K: each { fusedDot(Q5_K.self, $0, input, count) }
+        case .q6_K: each { fusedDot(Q6_K.self, $0, input, count) }
+        case .other:
+            preconditionFailure("no kernel for \(type)")
         }
     }
 
+    /// Blocks alternate between two sets of accumulators, so consecutive blocks do not wait on
+    /// each other's additions.
     @inline(__always)
-    private static func fusedDot<Q: BlockFormat>(_: Q.Type, _ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ count: Int) -> Float {
-        var acc = SIMD8<Float>()
-        for b in 0..<(count / Q.blockSize) {
-            acc += Q.dot(row + b * Q.blockBytes, x + b * Q.blockSize)
+    private static func fusedDot<Q: BlockFormat>(_: Q.Type, _ row: UnsafeRawPointer, _ input: FloatInput, _ count: Int) -> Float {
+        var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
+        var offset0: Float = 0, offset1: Float = 0
+        let blocks = count / Q.blockSize, groups = Q.blockSize / 16
+        var b = 0
+        while b + 2 <= blocks {
+            Q.dot(row + b * Q.blockBytes, input.x + b * Q.blockSize, input.sums + b * groups, &acc0, &offset0)
+            Q.dot(row + (b + 1) * Q.blockBytes, input.x + (b + 1) * Q.blockSize, input.sums + (b + 1) * groups, &acc1, &offset1)
+            b += 2
         }
-        return acc.sum()
+        if b < blocks {
+            Q.dot(row + b * Q.blockBytes, input.x + b * Q.blockSize, input.sums + b * groups, &acc0, &offset0)
+        }
+        return (acc0 + acc1).sum() + (offset0 + offset1)
+    }
+
+    /// A row of 16-bit floats: sixteen lanes converted in registers, then the tail one by one.
+    @inline(__always)
+    private static func plainDot(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ count: Int,
+                                 vector: (UnsafeRawPointer, Int) -> SIMD16<Float>,
+                                 scalar: (UnsafeRawPointer, Int) -> Float) -> Float {
+        var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
+        var i = 0
+        while i + 32 <= count {
+            acc0.addProduct(vector(row, i), Lanes.load(x, i))
+            acc1.addProduct(vector(row, i + 16), Lanes.load(x, i + 16))
+            i += 32
+        }
+        if i + 16 <= count {
+            acc0.addProduct(vector(row, i), Lanes.load(x, i))
+            i += 16
+        }
+        var sum = (acc0 + acc1).sum()
+        while i < count {
+            sum += scalar(row, i) * x[i]
+            i += 1
+        }
+        return sum
+    }
+
+    /// Decodes a chunk into an L1-resident buffer, then multiplies: for rows no fused kernel reads.
+    private static func chunkedDot(_ type: StorageType, _ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ count: Int) -> Float {
+        let chunk = 256
+        return withUnsafeTemporaryAllocation(of: Float.self, capacity: chunk) { scratch in
+            let buffer = scratch.baseAddress!
+            var sum: Float = 0
+            var start = 0
+            while start < count {
+                let n = min(chunk, count - start)
+                dequantize(type, row + start * type.blockBytes, into: buffer, count: n)
+                sum += Dot.product(buffer, x + start, n)
+                start += n
+            }
+            return sum
+        }
+    }
+}
+
+/// Float x as the fused kernels read it: x itself and the sums of its groups of sixteen, which
+/// carry the offsets every quantized block shares (computed once per product, not once per row).
+struct FloatInput {
+    let x: UnsafePointer<Float>
+    let sums: UnsafePointer<Float>
+
+    /// Calls `body` with x prepared for rows of `type` (group sums only for block types).
+    static func prepare<R>(_ x: UnsafePointer<Float>, count: Int, for type: StorageType, _ body: (FloatInput) -> R) -> R {
+        let groups = type.isQuantized ? count / 16 : 0
+        return withUnsafeTemporaryAllocation(of: Float.self, capacity: max(groups, 1)) { buffer in
+            let sums = buffer.baseAddress!
+            for g in 0..<groups { sums[g] = Lanes.load(x, 16 * g).sum() }
+            return body(FloatInput(x: x, sums: sums))
+        }
     }
 }
 
@@ -98,14 +193,15 @@ public enum RowCodec {
 public enum Dot {
     @inline(__always)
     public static func product(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Float {
-        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
-        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
         var i = 0
-        while i + 16 <= count {
-            acc0 += ra.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
-                * rb.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
-            acc1 += ra.loadUnaligned(fromByteOffset: 4 * i + 32, as: SIMD8<Float>.self)
-                * rb.loadUnaligned(fromByteOffset: 4 * i + 32, as: SIMD8<Float>.self)
+        while i + 32 <= count {
+            acc0.addProduct(Lanes.load(a, i), Lanes.load(b, i))
+            acc1.addProduct(Lanes.load(a, i + 16), Lanes.load(b, i + 16))
+            i += 32
+        }
+        if i + 16 <= count {
+            acc0.addProduct(Lanes.load(a, i), Lanes.load(b, i))
             i += 16
         }
         var sum = (acc0 + acc1).sum()

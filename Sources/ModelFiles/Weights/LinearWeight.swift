@@ -102,14 +102,19 @@ public final class LinearWeight: @unchecked Sendable {
     /// y[out] = W · x (added to y when `accumulate`), each output row decoded and multiplied in one
     /// pass, in parallel over rows.
     public func vectorProduct(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
-        let type = self.type, inFeatures = self.inFeatures
-        Parallel.forRanges(outFeatures, grain: max(1, 32768 / max(inFeatures, 1))) { rows in
-            for r in rows {
-                let value = RowCodec.dot(type, row(r), x, count: inFeatures)
-                y[r] = accumulate ? y[r] + value : value
+        let type = self.type, inFeatures = self.inFeatures, rowBytes = self.rowBytes, base = self.base
+        FloatInput.prepare(x, count: inFeatures, for: type) { input in
+            Parallel.forRanges(outFeatures, grain: vectorGrain) { rows in
+                RowCodec.dots(type, rows: rows, of: base, rowBytes: rowBytes, input, count: inFeatures) { r, value in
+                    y[r] = accumulate ? y[r] + value : value
+                }
             }
         }
     }
+
+    /// Rows per parallel chunk of a matrix–vector product: about 256 KB of stored weights, so
+    /// that a chunk's work outweighs handing it to another thread.
+    private var vectorGrain: Int { max(1, (1 << 18) / max(rowBytes, 1)) }
 
     /// Up to this many input rows, `product` decodes each weight row once into a small buffer and
     /// multiplies it with every input row there (weights read once, nothing large written);
