@@ -23,7 +23,7 @@ struct BenchWeightsCommand: ParsableCommand {
         let checkpoint = try ModelCheckpoint.open(path)
         print("model: \(path), \(Parallel.threads) cores, OpenBLAS kernel \(OpenBLAS.shared.coreName)")
         for result in try WeightBenchmark.measure(checkpoint.source, repeats: repeats) {
-            print(result.line)
+            result.lines.forEach { print($0) }
         }
     }
 }
