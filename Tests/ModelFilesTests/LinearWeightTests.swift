@@ -80,7 +80,7 @@ final class LinearWeightTests: XCTestCase {
             let dense = w.dequantized()
             let (out, inputs) = (w.outFeatures, w.inFeatures)
             // A few rows (each weight row decoded once) and many (decoded blocks and sgemm).
-            for n in [2, LinearWeight.rowwiseLimit + 2] {
+            for n in [2, 7, LinearWeight.smallBatchLimit + 2] {
                 let x = pattern(rows: n, cols: inputs, 3, 5)
                 let dy = pattern(rows: n, cols: out, 11, 2)
                 var expectedY = [Double](repeating: 0, count: n * out)

@@ -4,7 +4,6 @@ import MedtuneCore
 import Trainer
 import Transformer
 
-/// Temporary top-level entry `medtune bench-train` for `BenchTrainCommand`.
 /// `medtune bench train`: tokens/s of full LoRA training steps (forward, backward, clipping,
 /// AdamW), the matrix GFLOP/s they reach against this machine's sgemm, and the same step in HF
 /// transformers + PEFT (float32 and bfloat16) measured in the same run.
