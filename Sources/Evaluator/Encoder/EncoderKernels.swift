@@ -44,10 +44,14 @@ enum EncoderKernels {
         }
     }
 
-    /// Exact GELU, x·Φ(x) = x/2·(1 + erf(x/√2)), in place (BERT's `hidden_act: "gelu"`).
+    /// GELU with erf, x·Φ(x) = x/2·(1 + erf(x/√2)), in place (BERT's `hidden_act: "gelu"`, not
+    /// the tanh approximation).
     static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        Parallel.forRanges(count, grain: 16_384) { range in
-            for i in range { x[i] = 0.5 * x[i] * (1 + Foundation.erf(x[i] * 0.70710678118654752)) }
+        Parallel.forRanges((count + 15) / 16, grain: 1024) { blocks in
+            let start = blocks.lowerBound * 16
+            forEachBlock(x + start, count: min(blocks.upperBound * 16, count) - start, padding: 0) { v in
+                0.5 * v * (1 + erf(v * 0.70710678118654752))
+            }
         }
     }
 
@@ -82,50 +86,117 @@ enum EncoderKernels {
         }
     }
 
-    /// Softmax of one row in place. Written so that the compiler vectorises every pass: the
-    /// reductions run in sixteen lanes, the exponentials through the branch-free `exp` below.
+    /// Softmax of one row in place, sixteen lanes at a time.
     @inline(__always)
     static func softmax(_ row: UnsafeMutablePointer<Float>, count: Int) {
-        let peak = reduce(row, count: count, initial: -.infinity) { pointwiseMax($0, $1) }.max()
-        for j in 0..<count { row[j] = exp(row[j] - peak) }
-        let inverse = 1 / reduce(row, count: count, initial: 0) { $0 + $1 }.sum()
-        for j in 0..<count { row[j] *= inverse }
+        var peaks = SIMD16<Float>(repeating: -.infinity)
+        forEachBlock(row, count: count, padding: -.infinity) { block in
+            peaks = maximum(peaks, block)
+            return nil
+        }
+        let peak = SIMD16(repeating: horizontalMax(peaks))
+        var totals = SIMD16<Float>()
+        forEachBlock(row, count: count, padding: -.infinity) { block in
+            let e = Self.exp(block - peak)
+            totals += e
+            return e
+        }
+        let inverse = SIMD16(repeating: 1 / horizontalSum(totals))
+        forEachBlock(row, count: count, padding: 0) { $0 * inverse }
     }
 
-    /// Folds `count` floats into sixteen lanes (the tail padded with `initial`).
+    /// Calls `transform` on `x` sixteen floats at a time, writing back what it returns (nothing
+    /// for nil). The tail block is padded with `padding`; only its real lanes are written back.
     @inline(__always)
-    static func reduce(_ x: UnsafePointer<Float>, count: Int, initial: Float,
-                       _ combine: (SIMD16<Float>, SIMD16<Float>) -> SIMD16<Float>) -> SIMD16<Float> {
-        var lanes = SIMD16<Float>(repeating: initial)
+    static func forEachBlock(_ x: UnsafeMutablePointer<Float>, count: Int, padding: Float,
+                             _ transform: (SIMD16<Float>) -> SIMD16<Float>?) {
         var j = 0
         while j + 16 <= count {
-            lanes = combine(lanes, UnsafeRawPointer(x + j).loadUnaligned(as: SIMD16<Float>.self))
+            if let out = transform(UnsafeRawPointer(x + j).loadUnaligned(as: SIMD16<Float>.self)) {
+                UnsafeMutableRawPointer(x + j).storeBytes(of: out, as: SIMD16<Float>.self)
+            }
             j += 16
         }
-        var tail = SIMD16<Float>(repeating: initial)
-        for lane in 0..<(count - j) { tail[lane] = x[j + lane] }
-        return combine(lanes, tail)
+        guard j < count else { return }
+        let bytes = (count - j) * MemoryLayout<Float>.stride
+        var tail = SIMD16<Float>(repeating: padding)
+        withUnsafeMutableBytes(of: &tail) { $0.copyMemory(from: UnsafeRawBufferPointer(start: x + j, count: bytes)) }
+        guard var out = transform(tail) else { return }
+        withUnsafeBytes(of: &out) { UnsafeMutableRawPointer(x + j).copyMemory(from: $0.baseAddress!, byteCount: bytes) }
     }
 
-    /// eˣ within 2 ulp for x ≤ 88.7 (Cephes `expf`: Cody–Waite reduction by ln 2, degree-5
-    /// polynomial, 2ⁿ put into the exponent bits); 0 below −87.3, where float `exp` underflows.
     @inline(__always)
-    static func exp(_ x: Float) -> Float {
-        let c = min(max(x, -87.33654), 88.72283)
+    static func horizontalMax(_ v: SIMD16<Float>) -> Float {
+        var peak = v[0]
+        for k in 1..<16 { peak = v[k] > peak ? v[k] : peak }
+        return peak
+    }
+
+    @inline(__always)
+    static func horizontalSum(_ v: SIMD16<Float>) -> Float {
+        let eight = v.lowHalf + v.highHalf, four = eight.lowHalf + eight.highHalf, two = four.lowHalf + four.highHalf
+        return two[0] + two[1]
+    }
+
+    /// Lane-wise maximum and minimum, written lane by lane so that the compiler turns them into
+    /// one compare-and-blend: the standard library's `pointwiseMax` and SIMD comparisons stay
+    /// scalar loops. No NaN reaches these.
+    @inline(__always)
+    static func maximum(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
+        var r = a
+        for k in 0..<16 { r[k] = b[k] > a[k] ? b[k] : a[k] }
+        return r
+    }
+
+    @inline(__always)
+    static func minimum(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
+        var r = a
+        for k in 0..<16 { r[k] = b[k] < a[k] ? b[k] : a[k] }
+        return r
+    }
+
+    /// eˣ per lane within 2 ulp for −87.3 ≤ x ≤ 88.7 (Cephes `expf`: Cody–Waite reduction by
+    /// ln 2, degree-5 polynomial, 2ⁿ put into the exponent bits), using only operations that map
+    /// onto vector instructions. Below −87.3 it gives e^−87.3 ≈ 1e−38 rather than 0, which no sum
+    /// of softmax terms can tell apart.
+    @inline(__always)
+    static func exp(_ x: SIMD16<Float>) -> SIMD16<Float> {
+        let c = minimum(maximum(x, SIMD16(repeating: -87.33654)), SIMD16(repeating: 88.72283))
         // Adding 1.5·2²³ rounds to an integer held in the low mantissa bits.
-        let shifted = c * 1.44269504088896341 + 12_582_912
-        let n = shifted - 12_582_912
+        let magic = SIMD16<Float>(repeating: 12_582_912)
+        let shifted = c * 1.44269504088896341 + magic
+        let n = shifted - magic
         let r = c - n * 0.693359375 + n * 2.12194440e-4
-        var p: Float = 1.9875691500e-4
+        var p = SIMD16<Float>(repeating: 1.9875691500e-4)
         p = p * r + 1.3981999507e-3
         p = p * r + 8.3334519073e-3
         p = p * r + 4.1665795894e-2
         p = p * r + 1.6666665459e-1
         p = p * r + 5.0000001201e-1
         let e = p * (r * r) + r + 1
-        let exponent = (Int32(bitPattern: shifted.bitPattern) &- 0x4B40_0000 &+ 127) &<< 23
-        let scaled = e * Float(bitPattern: UInt32(bitPattern: exponent))
-        return x < -87.33654 ? 0 : scaled
+        let bits = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- (0x4B40_0000 - 127)
+        return e * unsafeBitCast(bits &<< 23, to: SIMD16<Float>.self)
+    }
+
+    /// erf per lane, within a few ulp near 0 and 5·10⁻⁷ near ±1: the odd/even rational
+    /// approximation on [−4, 4] that Eigen uses for float (beyond 4, erf is ±1 in float).
+    @inline(__always)
+    static func erf(_ x: SIMD16<Float>) -> SIMD16<Float> {
+        let c = minimum(maximum(x, SIMD16(repeating: -4)), SIMD16(repeating: 4))
+        let x2 = c * c
+        var p = SIMD16<Float>(repeating: -2.72614225801306e-10)
+        p = p * x2 + 2.77068142495902e-08
+        p = p * x2 - 2.10102402082508e-06
+        p = p * x2 - 5.69250639462346e-05
+        p = p * x2 - 7.34990630326855e-04
+        p = p * x2 - 2.95459980854025e-03
+        p = p * x2 - 1.60960333262415e-02
+        var q = SIMD16<Float>(repeating: -1.45660718464996e-05)
+        q = q * x2 - 2.13374055278905e-04
+        q = q * x2 - 1.68282697438203e-03
+        q = q * x2 - 7.37332916720468e-03
+        q = q * x2 - 1.42647390514189e-02
+        return c * p / q
     }
 }
 
