@@ -29,9 +29,17 @@ public struct TextGenerator {
     }
 
     /// Token ids of a prompt; empty prompts and prompts that leave no room in the context are refused.
-    public func encode(_ prompt: String, allowSpecial: Bool, maxNewTokens: Int) throws -> [Int32] {
+    /// A chat template writes the model's framing itself (its BOS and turn markers): its
+    /// special-token text is matched and nothing is added, as HF's `apply_chat_template` does.
+    /// Plain prompts get what the tokenizer adds (a BOS for DeepSeek-R1-Distill).
+    public func encode(_ prompt: String, template: PromptTemplate?, maxNewTokens: Int) throws -> [Int32] {
+        let framed = template?.usesSpecialTokens ?? false
+        return try encode(prompt, allowSpecial: template == nil || framed, addSpecialTokens: !framed, maxNewTokens: maxNewTokens)
+    }
+
+    public func encode(_ prompt: String, allowSpecial: Bool, addSpecialTokens: Bool, maxNewTokens: Int) throws -> [Int32] {
         guard !prompt.isEmpty else { throw InputError(at: "prompt", "the prompt is empty") }
-        let ids = tokenizer.encode(prompt, allowSpecial: allowSpecial, addSpecialTokens: true).map(Int32.init)
+        let ids = tokenizer.encode(prompt, allowSpecial: allowSpecial, addSpecialTokens: addSpecialTokens).map(Int32.init)
         guard !ids.isEmpty else { throw InputError(at: "prompt", "the prompt has no tokens") }
         guard ids.count + maxNewTokens <= contextLength else {
             throw InputError(at: "prompt", "\(ids.count) prompt tokens + \(maxNewTokens) new tokens exceed the model's context of \(contextLength)")

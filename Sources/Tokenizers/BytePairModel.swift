@@ -1,5 +1,3 @@
-import Foundation
-
 /// Byte-level BPE over raw bytes: a word's bytes start as single-byte tokens and the pair of
 /// lowest rank is merged until no pair merges; of equal-rank pairs the leftmost goes first.
 /// This is the reference implementation's order (a min-heap on rank, then position).

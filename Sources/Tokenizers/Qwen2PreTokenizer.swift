@@ -44,10 +44,10 @@ enum Qwen2PreTokenizer {
     @inline(__always)
     private static func contractionEnd(_ bytes: UnsafeBufferPointer<UInt8>, after index: Int) -> Int? {
         guard index < bytes.count else { return nil }
-        let lead = bytes[index] | 0x20
-        switch lead {
+        // `| 0x20` lower-cases ASCII letters; no other byte lands on one.
+        switch bytes[index] | 0x20 {
         case UInt8(ascii: "s"), UInt8(ascii: "t"), UInt8(ascii: "m"), UInt8(ascii: "d"):
-            return bytes[index] < 0x80 ? index + 1 : nil
+            return index + 1
         case UInt8(ascii: "r"), UInt8(ascii: "v"):
             return follows(bytes, index + 1, UInt8(ascii: "e")) ? index + 2 : nil
         case UInt8(ascii: "l"):
@@ -60,7 +60,7 @@ enum Qwen2PreTokenizer {
 
     @inline(__always)
     private static func follows(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int, _ lower: UInt8) -> Bool {
-        index < bytes.count && bytes[index] | 0x20 == lower && bytes[index] < 0x80
+        index < bytes.count && bytes[index] | 0x20 == lower
     }
 
     /// The byte length of the scalar at `index` if it is a letter.

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A vocabulary as raw byte strings: id → bytes through one contiguous arena, bytes → id through
 /// an open-addressing hash table. No per-token `String` or `Array` objects, so a 151k-token
 /// vocabulary costs a few megabytes and lookups never allocate.
@@ -9,9 +15,9 @@ struct TokenTable: Sendable {
 
     init() {}
 
-    /// A table of the given tokens, in id order. Returns the index of the first token whose
-    /// bytes repeat an earlier one through `duplicate`, leaving the first occurrence in place.
-    init(_ tokens: some Sequence<[UInt8]>, duplicate: (Int) -> Void = { _ in }) {
+    /// A table of the given tokens, in id order. When two tokens have the same bytes, lookups
+    /// find the lower id.
+    init(_ tokens: some Sequence<[UInt8]>) {
         for token in tokens {
             arena.append(contentsOf: token)
             offsets.append(UInt32(arena.count))
@@ -19,7 +25,7 @@ struct TokenTable: Sendable {
         var capacity = 16
         while capacity < count * 2 { capacity <<= 1 }
         slots = [UInt32](repeating: 0, count: capacity)
-        for id in 0..<count where !insertLookup(id) { duplicate(id) }
+        for id in 0..<count { insertLookup(id) }
     }
 
     var count: Int { offsets.count - 1 }
@@ -59,13 +65,12 @@ struct TokenTable: Sendable {
 
     func id(of bytes: [UInt8]) -> Int? { bytes.withUnsafeBufferPointer { id(of: $0) } }
 
-    private mutating func insertLookup(_ id: Int) -> Bool {
-        if withBytes(of: id, { self.id(of: $0) }) != nil { return false }
+    private mutating func insertLookup(_ id: Int) {
+        if withBytes(of: id, { self.id(of: $0) }) != nil { return }
         let mask = slots.count - 1
         var slot = withBytes(of: id) { Int(truncatingIfNeeded: Self.hash($0)) } & mask
         while slots[slot] != 0 { slot = (slot + 1) & mask }
         slots[slot] = UInt32(id + 1)
-        return true
     }
 
     /// FNV-1a with a final mix, so that the low bits the table uses depend on every byte.
@@ -77,9 +82,3 @@ struct TokenTable: Sendable {
         return mixed ^ (mixed >> 29)
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

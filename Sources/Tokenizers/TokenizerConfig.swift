@@ -28,7 +28,7 @@ struct TokenizerConfig {
         /// A token is written as its text, or as an object whose `content` is the text.
         func token(_ key: String) throws -> String? {
             guard fields.has(key) else { return nil }
-            if let text = fields.values[key] as? String { return text }
+            if let text = fields.value(key)?.string { return text }
             return try fields.object(key).string("content")
         }
         var config = TokenizerConfig(file: url.path)
@@ -44,7 +44,7 @@ struct TokenizerConfig {
         config.stripAccents = try fields.optionalBool("strip_accents")
         config.handleChineseChars = try fields.optionalBool("tokenize_chinese_chars")
         // transformers writes a huge placeholder when a model states no limit.
-        if let length = fields.values["model_max_length"].flatMap(JSONFields.integer), length < 1 << 40 {
+        if let length = fields.value("model_max_length")?.int, length < 1 << 40 {
             config.modelMaxLength = length
         }
         config.chatTemplate = try fields.optionalString("chat_template")

@@ -55,8 +55,8 @@ enum TokenizerJSON {
     static func vocabulary(_ model: JSONFields) throws -> [String] {
         let vocab = try model.object("vocab")
         var tokens: [String] = []
-        for (token, value) in vocab.values {
-            guard let id = JSONFields.integer(value), id >= 0, id < 1 << 24 else {
+        for (token, value) in vocab.members {
+            guard let id = value.int, id >= 0, id < 1 << 24 else {
                 throw vocab.error(token, "expected a token id")
             }
             if id >= tokens.count { tokens += Array(repeating: "", count: id + 1 - tokens.count) }
@@ -68,12 +68,12 @@ enum TokenizerJSON {
     /// `model.merges`, written either as "a b" strings or as ["a", "b"] pairs.
     static func mergePairs(_ model: JSONFields) throws -> [(String, String)] {
         try model.array("merges").enumerated().map { index, entry in
-            if let text = entry as? String {
+            if let text = entry.string {
                 let parts = text.split(separator: " ", omittingEmptySubsequences: false)
                 guard parts.count == 2 else { throw model.error("merges[\(index)]", "\"\(text)\" is not two tokens separated by one space") }
                 return (String(parts[0]), String(parts[1]))
             }
-            if let pair = entry as? [Any], pair.count == 2, let left = pair[0] as? String, let right = pair[1] as? String {
+            if let pair = entry.array, pair.count == 2, let left = pair[0].string, let right = pair[1].string {
                 return (left, right)
             }
             throw model.error("merges[\(index)]", "expected \"a b\" or [\"a\", \"b\"]")

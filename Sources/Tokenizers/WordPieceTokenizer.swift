@@ -42,7 +42,8 @@ public final class WordPieceTokenizer: Tokenizer {
     private let unknownId: Int
     private let maxInputCharsPerWord: Int
     private let normalizer: BertNormalizer
-    private let matcher: AddedTokenMatcher
+    private let rawMatcher: AddedTokenMatcher
+    private let normalizedMatcher: AddedTokenMatcher
     private let specialFlags: [Bool]
 
     public init(_ configuration: Configuration) throws {
@@ -82,13 +83,19 @@ public final class WordPieceTokenizer: Tokenizer {
         }
         addedTokens = added
         specialFlags = flags
-        matcher = AddedTokenMatcher(added)
+        let normalizer = BertNormalizer(cleanText: configuration.cleanText, handleChineseChars: configuration.handleChineseChars,
+                                        stripAccents: configuration.stripAccents ?? configuration.lowercase,
+                                        lowercase: configuration.lowercase)
+        self.normalizer = normalizer
+        rawMatcher = AddedTokenMatcher(added.filter { !$0.normalized })
+        normalizedMatcher = AddedTokenMatcher(added.filter(\.normalized).map { token in
+            var token = token
+            token.content = normalizer.normalize(Substring(token.content))
+            return token
+        })
         prefix = Array(configuration.continuingSubwordPrefix.utf8)
         maxInputCharsPerWord = configuration.maxInputCharsPerWord
         modelMaxLength = configuration.modelMaxLength
-        normalizer = BertNormalizer(cleanText: configuration.cleanText, handleChineseChars: configuration.handleChineseChars,
-                                    stripAccents: configuration.stripAccents ?? configuration.lowercase,
-                                    lowercase: configuration.lowercase)
     }
 
     public var vocabularySize: Int { vocabulary.count }
@@ -103,14 +110,23 @@ public final class WordPieceTokenizer: Tokenizer {
         var ids: [Int] = []
         var scratch: [UInt8] = []
         withUTF8(text) { bytes in
-            matcher.split(bytes, includeSpecial: allowSpecial) { piece in
+            rawMatcher.split(bytes, includeSpecial: allowSpecial) { piece in
                 switch piece {
                 case .token(let token):
                     ids.append(token.id)
                 case .text(let range):
                     let segment = String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
-                    BertNormalizer.words(normalizer.normalize(Substring(segment))) { word in
-                        appendPieces(of: word, to: &ids, scratch: &scratch)
+                    withUTF8(normalizer.normalize(Substring(segment))) { normalized in
+                        // Tokens marked `normalized` are looked for in the normalized text.
+                        normalizedMatcher.split(normalized, includeSpecial: allowSpecial) { piece in
+                            switch piece {
+                            case .token(let token):
+                                ids.append(token.id)
+                            case .text(let range):
+                                let text = String(decoding: UnsafeBufferPointer(rebasing: normalized[range]), as: UTF8.self)
+                                BertNormalizer.words(text) { appendPieces(of: $0, to: &ids, scratch: &scratch) }
+                            }
+                        }
                     }
                 }
             }

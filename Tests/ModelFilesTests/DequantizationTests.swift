@@ -45,6 +45,28 @@ final class DequantizationTests: XCTestCase {
         }
     }
 
+    /// Plain-type rows of lengths that are not a multiple of the vector width (safetensors
+    /// weights can have any width): the fused dot covers the tail.
+    func testPlainTypeDotsOfAnyLength() {
+        var rng = SplitMix64(seed: 11)
+        for count in [1, 7, 8, 13, 31, 100] {
+            let w = (0..<count).map { _ in Float(rng.nextGaussian()) }
+            let x = (0..<count).map { _ in Float(rng.nextGaussian()) }
+            let encodings: [(StorageType, [UInt8])] = [
+                (.f32, littleEndianBytes(w)),
+                (.f16, w.flatMap { v in withUnsafeBytes(of: HalfFloat.half(from: v).littleEndian) { Array($0) } }),
+                (.bf16, w.flatMap { v in withUnsafeBytes(of: HalfFloat.bfloat(from: v).littleEndian) { Array($0) } }),
+            ]
+            for (type, bytes) in encodings {
+                var decoded = [Float](repeating: 0, count: count)
+                bytes.withUnsafeBytes { RowCodec.dequantize(type, $0.baseAddress!, into: &decoded, count: count) }
+                let expected = zip(decoded, x).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+                let fused = bytes.withUnsafeBytes { RowCodec.dot(type, $0.baseAddress!, x, count: count) }
+                XCTAssertEqual(Double(fused), expected, accuracy: 1e-5 * Double(count), "\(type) × \(count)")
+            }
+        }
+    }
+
     /// Half-precision conversion round trips every finite half, and float→half rounds to nearest
     /// even at the halfway points.
     func testHalfConversions() {

@@ -79,29 +79,31 @@ final class LinearWeightTests: XCTestCase {
             let w = try LinearWeight(file.tensor(named: info.name))
             let dense = w.dequantized()
             let (out, inputs) = (w.outFeatures, w.inFeatures)
-            let n = 2
-            let x = pattern(rows: n, cols: inputs, 3, 5)
-            let dy = pattern(rows: n, cols: out, 11, 2)
-            var expectedY = [Double](repeating: 0, count: n * out)
-            var expectedDx = [Double](repeating: 0, count: n * inputs)
-            for i in 0..<n {
-                for o in 0..<out {
-                    for k in 0..<inputs {
-                        let wv = Double(dense[o * inputs + k])
-                        expectedY[i * out + o] += Double(x[i * inputs + k]) * wv
-                        expectedDx[i * inputs + k] += Double(dy[i * out + o]) * wv
+            // A few rows (each weight row decoded once) and many (decoded blocks and sgemm).
+            for n in [2, 7, LinearWeight.smallBatchLimit + 2] {
+                let x = pattern(rows: n, cols: inputs, 3, 5)
+                let dy = pattern(rows: n, cols: out, 11, 2)
+                var expectedY = [Double](repeating: 0, count: n * out)
+                var expectedDx = [Double](repeating: 0, count: n * inputs)
+                for i in 0..<n {
+                    for o in 0..<out {
+                        for k in 0..<inputs {
+                            let wv = Double(dense[o * inputs + k])
+                            expectedY[i * out + o] += Double(x[i * inputs + k]) * wv
+                            expectedDx[i * inputs + k] += Double(dy[i * out + o]) * wv
+                        }
                     }
                 }
+                var y = [Float](repeating: 0, count: n * out)
+                w.product(x, rows: n, into: &y)
+                assertClose(y, expectedY, "\(info.name) product, \(n) rows")
+                var dx = [Float](repeating: 0, count: n * inputs)
+                w.transposedProduct(dy, rows: n, into: &dx)
+                assertClose(dx, expectedDx, "\(info.name) transposed product, \(n) rows")
+                var v = [Float](repeating: 0, count: out)
+                w.vectorProduct(x, into: &v)
+                assertClose(v, Array(expectedY.prefix(out)), "\(info.name) vector product")
             }
-            var y = [Float](repeating: 0, count: n * out)
-            w.product(x, rows: n, into: &y)
-            assertClose(y, expectedY, "\(info.name) product")
-            var dx = [Float](repeating: 0, count: n * inputs)
-            w.transposedProduct(dy, rows: n, into: &dx)
-            assertClose(dx, expectedDx, "\(info.name) transposed product")
-            var v = [Float](repeating: 0, count: out)
-            w.vectorProduct(x, into: &v)
-            assertClose(v, Array(expectedY.prefix(out)), "\(info.name) vector product")
         }
     }
 

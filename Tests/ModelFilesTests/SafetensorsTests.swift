@@ -24,7 +24,7 @@ final class SafetensorsTests: XCTestCase {
         let header = Int(expected[0]) + 8
         XCTAssertEqual(String(decoding: written.prefix(header), as: UTF8.self), String(decoding: expected.prefix(header), as: UTF8.self))
         XCTAssertEqual(written, expected)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: path + ".incomplete"))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["out.safetensors"])
     }
 
     /// A file the reference package wrote reads back to the reference's decoded values.

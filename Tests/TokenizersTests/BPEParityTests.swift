@@ -107,3 +107,28 @@ final class GGUFTokenizerErrorTests: XCTestCase {
         XCTAssertNil(BPETokenizer.preTokenizers["llama-bpe"])
     }
 }
+
+final class BPEConcurrencyTests: XCTestCase {
+    /// Encoding state is lent per call: threads encoding at once get what one thread gets.
+    func testConcurrentEncodingMatchesSequential() throws {
+        let tokenizer = try BPEParityTests.qwen.get()
+        let texts = try ParityCorpus.shared.get().entries.map(\.text)
+        let expected = texts.map { tokenizer.encode($0) }
+        let results = ResultSlots(count: texts.count)
+        DispatchQueue.concurrentPerform(iterations: 8) { worker in
+            for index in stride(from: worker, to: texts.count, by: 8) { results.set(index, tokenizer.encode(texts[index])) }
+        }
+        XCTAssertEqual(results.values, expected)
+    }
+
+    private final class ResultSlots: @unchecked Sendable {
+        private let lock = NSLock()
+        private(set) var values: [[Int]]
+        init(count: Int) { values = Array(repeating: [], count: count) }
+        func set(_ index: Int, _ value: [Int]) {
+            lock.lock()
+            values[index] = value
+            lock.unlock()
+        }
+    }
+}

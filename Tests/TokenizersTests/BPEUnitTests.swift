@@ -144,6 +144,17 @@ final class Qwen2PreTokenizerTests: XCTestCase {
         XCTAssertEqual(pieces("'x"), ["'x"])
     }
 
+    /// Cases checked against the reference regex engine (Oniguruma in `tokenizers` 0.23.3):
+    /// case folding takes U+017F for `s` but no Kelvin sign for anything; U+2028, U+0085 and
+    /// U+00A0 are whitespace.
+    func testUnicodeCornersMatchTheRegexEngine() {
+        XCTAssertEqual(pieces("a'ſx"), ["a", "'ſ", "x"])
+        XCTAssertEqual(pieces("a'\u{212A}x"), ["a", "'\u{212A}x"])
+        XCTAssertEqual(pieces("x\u{2028}\u{2028}y"), ["x", "\u{2028}", "\u{2028}y"])
+        XCTAssertEqual(pieces("a \u{85} b"), ["a", " \u{85}", " b"])
+        XCTAssertEqual(pieces("\u{A0}\u{A0}x"), ["\u{A0}", "\u{A0}x"])
+    }
+
     func testNumbersSplitIntoSingleDigits() {
         XCTAssertEqual(pieces("12.5"), ["1", "2", ".", "5"])
     }
@@ -194,7 +205,8 @@ final class TokenizerFileErrorTests: XCTestCase {
         try Data("{\"model\": {\"type\": \"BPE\", ".utf8).write(to: url)
         XCTAssertThrowsError(try TokenizerLoader.load(path: url.path)) { error in
             XCTAssertTrue("\(error)".hasPrefix(url.path), "\(error)")
-            XCTAssertTrue("\(error)".contains("malformed JSON"), "\(error)")
+            XCTAssertTrue("\(error)".contains("invalid JSON"), "\(error)")
+            XCTAssertTrue("\(error)".contains("byte "), "\(error)")
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import TestSupport
+import Tokenizers
 import XCTest
 
 /// The parity corpus (Tests/Golden/Tokenizers/corpus.json): hand-written and mixed strings
@@ -7,28 +8,9 @@ import XCTest
 struct ParityCorpus {
     let entries: [(key: String, text: String)]
 
-    static let shared: Result<ParityCorpus, Error> = Result { try ParityCorpus() }
-
-    private init() throws {
-        var records: [String: [[String: String]]] = [:]
-        for (language, name) in [("zh", "medical_o1_zh_sample.jsonl"), ("en", "medical_o1_en_sample.jsonl")] {
-            let url = try TestPaths.require(TestPaths.sharedData.appendingPathComponent(name))
-            let text = try String(contentsOf: url, encoding: .utf8)
-            records[language] = try text.split(separator: "\n").map {
-                try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: String]
-            }
-        }
-        let corpus = try JSONSerialization.jsonObject(
-            with: Data(contentsOf: TestPaths.golden("Tokenizers/corpus.json"))) as! [String: Any]
-        entries = try (corpus["entries"] as! [[String: String]]).map { entry in
-            let key = entry["key"]!
-            if let text = entry["text"] { return (key, text) }
-            let parts = key.split(separator: "/").map(String.init)
-            guard parts.count == 3, let line = Int(parts[1]), let text = records[parts[0]]?[line][parts[2]] else {
-                throw CocoaError(.fileReadCorruptFile, userInfo: [NSDebugDescriptionErrorKey: "bad corpus key \(key)"])
-            }
-            return (key, text)
-        }
+    static let shared: Result<ParityCorpus, Error> = Result {
+        let sharedData = try TestPaths.require(TestPaths.sharedData)
+        return ParityCorpus(entries: try TextCorpus.entries(corpus: TestPaths.golden("Tokenizers/corpus.json"), sharedData: sharedData))
     }
 }
 

@@ -53,6 +53,28 @@ final class WordPieceParityTests: XCTestCase {
         }
     }
 
+    /// An added token marked `normalized` is matched in the lower-cased text. Expected ids from
+    /// `tokenizers` 0.23.3 on this tokenizer.json with [MASK] so marked.
+    func testNormalizedAddedTokenMatchesAnyCase() throws {
+        let folder = try TestPaths.require(TestPaths.miniLM)
+        let source = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("tokenizer.json")))
+        var object = try XCTUnwrap(source as? [String: Any])
+        object["added_tokens"] = (object["added_tokens"] as! [[String: Any]]).map { token in
+            var token = token
+            if token["content"] as? String == "[MASK]" { token["normalized"] = true }
+            return token
+        }
+        let temporary = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: temporary) }
+        let url = temporary.appendingPathComponent("tokenizer.json")
+        try JSONSerialization.data(withJSONObject: object).write(to: url)
+        let tokenizer = try TokenizerLoader.load(path: url.path)
+        for text in ["a [MASK] b", "a [mask] b", "a [Mask]b"] {
+            XCTAssertEqual(tokenizer.encode(text), [101, 1037, 103, 1038, 102], text)
+        }
+        XCTAssertEqual(tokenizer.encode("a [MASK] b", allowSpecial: false, addSpecialTokens: true), [101, 1037, 1031, 7308, 1033, 1038, 102])
+    }
+
     func testLongWordBecomesUnknown() throws {
         let vocab = try TestPaths.require(TestPaths.sharedData.appendingPathComponent("bert-base-chinese-vocab.txt"))
         let tokenizer = try TokenizerLoader.load(path: vocab.path)

@@ -1,9 +1,12 @@
-/// The GGML block quantisations medtune reads, one type per format, each decoding one block.
+/// The GGML block quantisations medtune reads, one type per format, each decoding one block two
+/// ways.
 ///
-/// Layouts and arithmetic follow ggml-quants.c `dequantize_row_*` operation by operation (same
-/// products in the same order, no fused multiply-add), so results equal gguf-py's
-/// `gguf.quants.dequantize` bit for bit. Loops run over raw pointers with wrapping integer
-/// arithmetic so the compiler can vectorise them.
+/// `dequantize` computes every value with the operations of ggml-quants.c `dequantize_row_*`
+/// (same products in the same order, no fused multiply-add), sixteen lanes at a time, so results
+/// equal gguf-py's `gguf.quants.dequantize` bit for bit. `dot` is the fused kernel of
+/// matrix–vector products: it decodes straight into vector registers and multiplies with float x
+/// there. Offsets shared by a whole sub-block (Q4_0's −8, Q4_K's mins, Q6_K's −32) are applied
+/// once per sub-block through the sums of x, as ggml does, instead of once per element.
 protocol BlockFormat {
     /// Elements per block.
     static var blockSize: Int { get }
@@ -11,6 +14,10 @@ protocol BlockFormat {
     static var blockBytes: Int { get }
     /// Writes the `blockSize` values of the block at `block` to `out`.
     static func dequantize(_ block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>)
+    /// Adds the block's share of Σ w·x to `acc` (sixteen partial sums) and `offset`.
+    /// `x` points at the block's first input, `sums` at the sums of its sixteen-element groups.
+    static func dot(_ block: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ sums: UnsafePointer<Float>,
+                    _ acc: inout SIMD16<Float>, _ offset: inout Float)
 }
 
 @inline(__always)
@@ -19,9 +26,18 @@ private func halfAt(_ block: UnsafeRawPointer, _ offset: Int) -> Float {
 }
 
 @inline(__always)
-private func bytesAt(_ block: UnsafeRawPointer, _ offset: Int) -> UnsafePointer<UInt8> {
-    (block + offset).assumingMemoryBound(to: UInt8.self)
+private func store(_ v: SIMD16<Float>, _ out: UnsafeMutablePointer<Float>, _ i: Int) {
+    UnsafeMutableRawPointer(out + i).storeBytes(of: v, as: SIMD16<Float>.self)
 }
+
+@inline(__always)
+private func splat(_ v: Float) -> SIMD16<Float> { SIMD16(repeating: v) }
+
+@inline(__always)
+private func splat(_ v: Int32) -> SIMD16<Int32> { SIMD16(repeating: v) }
+
+/// Lane k holds k (the element index inside a sixteen-element group).
+private let laneIndex = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
 
 /// 32 elements: f16 scale d, then 16 bytes of 4-bit values (low nibbles: elements 0–15, high: 16–31);
 /// value = d · (q − 8).
@@ -31,12 +47,21 @@ enum Q4_0: BlockFormat {
 
     @inline(__always)
     static func dequantize(_ block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
+        let d = splat(halfAt(block, 0))
+        let q = Lanes.bytes(block, 2)
+        store(d * Lanes.float((q & 15) &- 8), out, 0)
+        store(d * Lanes.float((q &>> 4) &- 8), out, 16)
+    }
+
+    @inline(__always)
+    static func dot(_ block: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ sums: UnsafePointer<Float>,
+                    _ acc: inout SIMD16<Float>, _ offset: inout Float) {
         let d = halfAt(block, 0)
-        let qs = bytesAt(block, 2)
-        for j in 0..<16 {
-            out[j] = d * Float(Int32(qs[j] & 0x0F) &- 8)
-            out[j + 16] = d * Float(Int32(qs[j] >> 4) &- 8)
-        }
+        let q = Lanes.bytes(block, 2)
+        var s = Lanes.float(q & 15) * Lanes.load(x, 0)
+        s.addProduct(Lanes.float(q &>> 4), Lanes.load(x, 16))
+        acc.addProduct(s, splat(d))
+        offset -= 8 * d * (sums[0] + sums[1])
     }
 }
 
@@ -45,28 +70,34 @@ enum Q5_0: BlockFormat {
     static let blockSize = 32
     static let blockBytes = 22
 
+    /// The five-bit values of elements 0–15 and 16–31.
     @inline(__always)
-    static func dequantize(_ block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
-        let d = halfAt(block, 0)
-        let qh = UInt32(littleEndian: block.loadUnaligned(fromByteOffset: 2, as: UInt32.self))
-        let qs = bytesAt(block, 6)
-        // The high bits spread to one byte per element first, so the loop below has no per-lane
-        // shifts and vectorises.
-        var high = SIMD4<UInt64>(highBitBytes(qh), highBitBytes(qh >> 8), highBitBytes(qh >> 16), highBitBytes(qh >> 24))
-        withUnsafeBytes(of: &high) { bytes in
-            let h = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
-            for j in 0..<16 {
-                out[j] = d * Float(Int32((qs[j] & 0x0F) | h[j]) &- 16)
-                out[j + 16] = d * Float(Int32((qs[j] >> 4) | h[j + 16]) &- 16)
-            }
-        }
+    private static func values(_ block: UnsafeRawPointer) -> (SIMD16<Int32>, SIMD16<Int32>) {
+        let qh = splat(Int32(bitPattern: UInt32(littleEndian: block.loadUnaligned(fromByteOffset: 2, as: UInt32.self))))
+        let q = Lanes.bytes(block, 6)
+        // Element k takes bit k of qh as its fifth bit.
+        let low = (q & 15) | (((qh &>> laneIndex) &<< 4) & 16)
+        let high = (q &>> 4) | (((qh &>> (laneIndex &+ 16)) &<< 4) & 16)
+        return (low, high)
     }
 
-    /// The low 8 bits of `bits` as 8 bytes, each 0x10 where its bit is set (bit k → byte k).
     @inline(__always)
-    private static func highBitBytes(_ bits: UInt32) -> UInt64 {
-        let isolated = (UInt64(bits & 0xFF) &* 0x0101_0101_0101_0101) & 0x8040_2010_0804_0201
-        return ((isolated &+ 0x7F7F_7F7F_7F7F_7F7F) & 0x8080_8080_8080_8080) >> 3
+    static func dequantize(_ block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
+        let d = splat(halfAt(block, 0))
+        let (low, high) = values(block)
+        store(d * Lanes.float(low &- 16), out, 0)
+        store(d * Lanes.float(high &- 16), out, 16)
+    }
+
+    @inline(__always)
+    static func dot(_ block: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ sums: UnsafePointer<Float>,
+                    _ acc: inout SIMD16<Float>, _ offset: inout Float) {
+        let d = halfAt(block, 0)
+        let (low, high) = values(block)
+        var s = Lanes.float(low) * Lanes.load(x, 0)
+        s.addProduct(Lanes.float(high), Lanes.load(x, 16))
+        acc.addProduct(s, splat(d))
+        offset -= 16 * d * (sums[0] + sums[1])
     }
 }
 
@@ -77,98 +108,196 @@ enum Q8_0: BlockFormat {
 
     @inline(__always)
     static func dequantize(_ block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
-        let d = halfAt(block, 0)
-        let qs = (block + 2).assumingMemoryBound(to: Int8.self)
-        for j in 0..<32 { out[j] = d * Float(qs[j]) }
+        let d = splat(halfAt(block, 0))
+        store(d * Lanes.signedBytes(block, 2), out, 0)
+        store(d * Lanes.signedBytes(block, 18), out, 16)
+    }
+
+    @inline(__always)
+    static func dot(_ block: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ sums: UnsafePointer<Float>,
+                    _ acc: inout SIMD16<Float>, _ offset: inout Float) {
+        var s = Lanes.signedBytes(block, 2) * Lanes.load(x, 0)
+        s.addProduct(Lanes.signedBytes(block, 18), Lanes.load(x, 16))
+        acc.addProduct(s, splat(halfAt(block, 0)))
     }
 }
 
 /// The 6-bit scale and min of sub-block `j` (0–7) packed in the 12 bytes of a Q4_K/Q5_K block
 /// (ggml's `get_scale_min_k4`).
 @inline(__always)
-private func scaleMinK4(_ j: Int, _ q: UnsafePointer<UInt8>) -> (scale: Float, min: Float) {
+func scaleMinK4(_ j: Int, _ q: UnsafePointer<UInt8>) -> (scale: UInt8, min: UInt8) {
     if j < 4 {
-        return (Float(q[j] & 63), Float(q[j + 4] & 63))
+        return (q[j] & 63, q[j + 4] & 63)
     }
-    return (Float((q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4)),
-            Float((q[j + 4] >> 4) | ((q[j] >> 6) << 4)))
+    return ((q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4),
+            (q[j + 4] >> 4) | ((q[j] >> 6) << 4))
+}
+
+/// Shared by Q4_K and Q5_K: 256 elements in 8 sub-blocks of 32, f16 d and dmin, 12 bytes of
+/// 6-bit scales and mins; value = d·scale·q − dmin·min. `values(pair)` gives the 64 quantized
+/// values of sub-blocks 2·pair and 2·pair+1 as four groups of sixteen.
+@inline(__always)
+private func dequantizeK<Values>(_ block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>, _ values: Values)
+where Values: KQuantGroups {
+    let d = halfAt(block, 0), dmin = halfAt(block, 2)
+    let scales = block.assumingMemoryBound(to: UInt8.self) + 4
+    for pair in 0..<4 {
+        let (sc1, m1) = scaleMinK4(2 * pair, scales)
+        let (sc2, m2) = scaleMinK4(2 * pair + 1, scales)
+        let d1 = splat(d * Float(sc1)), min1 = splat(dmin * Float(m1))
+        let d2 = splat(d * Float(sc2)), min2 = splat(dmin * Float(m2))
+        let (a, b, c, e) = values.groups(block, pair)
+        let y = out + 64 * pair
+        store(d1 * Lanes.float(a) - min1, y, 0)
+        store(d1 * Lanes.float(b) - min1, y, 16)
+        store(d2 * Lanes.float(c) - min2, y, 32)
+        store(d2 * Lanes.float(e) - min2, y, 48)
+    }
+}
+
+@inline(__always)
+private func dotK<Values>(_ block: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ sums: UnsafePointer<Float>,
+                          _ acc: inout SIMD16<Float>, _ offset: inout Float, _ values: Values)
+where Values: KQuantGroups {
+    let d = halfAt(block, 0), dmin = halfAt(block, 2)
+    let scales = block.assumingMemoryBound(to: UInt8.self) + 4
+    var mins: Float = 0
+    for pair in 0..<4 {
+        let (sc1, m1) = scaleMinK4(2 * pair, scales)
+        let (sc2, m2) = scaleMinK4(2 * pair + 1, scales)
+        let (a, b, c, e) = values.groups(block, pair)
+        let xp = x + 64 * pair
+        var s1 = Lanes.float(a) * Lanes.load(xp, 0)
+        s1.addProduct(Lanes.float(b), Lanes.load(xp, 16))
+        var s2 = Lanes.float(c) * Lanes.load(xp, 32)
+        s2.addProduct(Lanes.float(e), Lanes.load(xp, 48))
+        acc.addProduct(s1, splat(d * Float(sc1)))
+        acc.addProduct(s2, splat(d * Float(sc2)))
+        let sp = sums + 4 * pair
+        mins += Float(m1) * (sp[0] + sp[1]) + Float(m2) * (sp[2] + sp[3])
+    }
+    offset -= dmin * mins
+}
+
+/// The quantized values of one pair of K sub-blocks, in four groups of sixteen elements.
+protocol KQuantGroups {
+    func groups(_ block: UnsafeRawPointer, _ pair: Int) -> (SIMD16<Int32>, SIMD16<Int32>, SIMD16<Int32>, SIMD16<Int32>)
 }
 
 /// 256 elements in 8 sub-blocks of 32: f16 d and dmin, 12 bytes of 6-bit scales and mins,
-/// 128 bytes of 4-bit values; value = d·scale·q − dmin·min.
+/// 128 bytes of 4-bit values (sub-block 2p in the low nibbles of bytes 32p…32p+31, 2p+1 in the
+/// high nibbles); value = d·scale·q − dmin·min.
 enum Q4_K: BlockFormat {
     static let blockSize = 256
     static let blockBytes = 144
 
+    struct Values: KQuantGroups {
+        @inline(__always)
+        func groups(_ block: UnsafeRawPointer, _ pair: Int) -> (SIMD16<Int32>, SIMD16<Int32>, SIMD16<Int32>, SIMD16<Int32>) {
+            let q0 = Lanes.bytes(block, 16 + 32 * pair), q1 = Lanes.bytes(block, 32 + 32 * pair)
+            return (q0 & 15, q1 & 15, q0 &>> 4, q1 &>> 4)
+        }
+    }
+
     @inline(__always)
     static func dequantize(_ block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
-        let d = halfAt(block, 0), dmin = halfAt(block, 2)
-        let scales = bytesAt(block, 4)
-        for pair in 0..<4 {
-            let q = bytesAt(block, 16 + 32 * pair)
-            let (sc1, m1) = scaleMinK4(2 * pair, scales)
-            let (sc2, m2) = scaleMinK4(2 * pair + 1, scales)
-            let d1 = d * sc1, min1 = dmin * m1, d2 = d * sc2, min2 = dmin * m2
-            let y = out + 64 * pair
-            for l in 0..<32 { y[l] = d1 * Float(q[l] & 0x0F) - min1 }
-            for l in 0..<32 { y[l + 32] = d2 * Float(q[l] >> 4) - min2 }
-        }
+        dequantizeK(block, into: out, Values())
+    }
+
+    @inline(__always)
+    static func dot(_ block: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ sums: UnsafePointer<Float>,
+                    _ acc: inout SIMD16<Float>, _ offset: inout Float) {
+        dotK(block, x, sums, &acc, &offset, Values())
     }
 }
 
-/// Q4_K plus one high bit per element (32 bytes, bit s of byte l belongs to sub-block s).
+/// Q4_K plus one high bit per element (32 bytes after the scales, bit s of byte l belongs to
+/// element l of sub-block s); the low nibbles follow at byte 48.
 enum Q5_K: BlockFormat {
     static let blockSize = 256
     static let blockBytes = 176
 
+    struct Values: KQuantGroups {
+        @inline(__always)
+        func groups(_ block: UnsafeRawPointer, _ pair: Int) -> (SIMD16<Int32>, SIMD16<Int32>, SIMD16<Int32>, SIMD16<Int32>) {
+            let q0 = Lanes.bytes(block, 48 + 32 * pair), q1 = Lanes.bytes(block, 64 + 32 * pair)
+            let h0 = Lanes.bytes(block, 16), h1 = Lanes.bytes(block, 32)
+            let low = Int32(2 * pair), high = Int32(2 * pair + 1)
+            @inline(__always) func fifth(_ h: SIMD16<Int32>, _ bit: Int32) -> SIMD16<Int32> { ((h &>> splat(bit)) & 1) &<< 4 }
+            return ((q0 & 15) | fifth(h0, low), (q1 & 15) | fifth(h1, low),
+                    (q0 &>> 4) | fifth(h0, high), (q1 &>> 4) | fifth(h1, high))
+        }
+    }
+
     @inline(__always)
     static func dequantize(_ block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
-        let d = halfAt(block, 0), dmin = halfAt(block, 2)
-        let scales = bytesAt(block, 4)
-        let qh = bytesAt(block, 16)
-        for pair in 0..<4 {
-            let ql = bytesAt(block, 48 + 32 * pair)
-            let (sc1, m1) = scaleMinK4(2 * pair, scales)
-            let (sc2, m2) = scaleMinK4(2 * pair + 1, scales)
-            let d1 = d * sc1, min1 = dmin * m1, d2 = d * sc2, min2 = dmin * m2
-            let shift1 = UInt8(2 * pair), shift2 = UInt8(2 * pair + 1)
-            let y = out + 64 * pair
-            for l in 0..<32 {
-                y[l] = d1 * Float((ql[l] & 0x0F) | (((qh[l] >> shift1) & 1) << 4)) - min1
-            }
-            for l in 0..<32 {
-                y[l + 32] = d2 * Float((ql[l] >> 4) | (((qh[l] >> shift2) & 1) << 4)) - min2
-            }
-        }
+        dequantizeK(block, into: out, Values())
+    }
+
+    @inline(__always)
+    static func dot(_ block: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ sums: UnsafePointer<Float>,
+                    _ acc: inout SIMD16<Float>, _ offset: inout Float) {
+        dotK(block, x, sums, &acc, &offset, Values())
     }
 }
 
 /// 256 elements in 16 sub-blocks of 16: 128 bytes of low nibbles, 64 bytes of 2-bit high parts,
 /// 16 signed 8-bit scales, f16 d; value = d·scale·(q − 32).
+///
+/// Each half of 128 elements takes 64 bytes of nibbles (ql) and 32 of high bits (qh): element
+/// l (0–31) is ql[l] low | qh[l] bits 0–1, l+32 is ql[l+32] low | bits 2–3, l+64 is ql[l] high |
+/// bits 4–5, l+96 is ql[l+32] high | bits 6–7.
 enum Q6_K: BlockFormat {
     static let blockSize = 256
     static let blockBytes = 210
+
+    /// The six-bit values of elements 16g…16g+15 of each quarter of half `half` (g = 0, 1), with
+    /// the sub-block index of each group.
+    @inline(__always)
+    private static func groups(_ block: UnsafeRawPointer, _ half: Int, _ g: Int)
+        -> (SIMD16<Int32>, SIMD16<Int32>, SIMD16<Int32>, SIMD16<Int32>) {
+        let a = Lanes.bytes(block, 64 * half + 16 * g)
+        let b = Lanes.bytes(block, 64 * half + 32 + 16 * g)
+        let h = Lanes.bytes(block, 128 + 32 * half + 16 * g)
+        return ((a & 15) | ((h &<< 4) & 48), (b & 15) | ((h &<< 2) & 48),
+                (a &>> 4) | (h & 48), (b &>> 4) | ((h &>> 2) & 48))
+    }
 
     @inline(__always)
     static func dequantize(_ block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
         let d = halfAt(block, 208)
         let scales = (block + 192).assumingMemoryBound(to: Int8.self)
         for half in 0..<2 {
-            let ql = bytesAt(block, 64 * half)
-            let qh = bytesAt(block, 128 + 32 * half)
             let sc = scales + 8 * half
             let y = out + 128 * half
-            // Elements l and l+16 of each group of 32 use different scales.
-            for part in 0..<2 {
-                let d1 = d * Float(sc[part]), d2 = d * Float(sc[part + 2])
-                let d3 = d * Float(sc[part + 4]), d4 = d * Float(sc[part + 6])
-                for l in (16 * part)..<(16 * part + 16) {
-                    y[l] = d1 * Float(Int32((ql[l] & 0x0F) | ((qh[l] & 3) << 4)) &- 32)
-                    y[l + 32] = d2 * Float(Int32((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) &- 32)
-                    y[l + 64] = d3 * Float(Int32((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) &- 32)
-                    y[l + 96] = d4 * Float(Int32((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) &- 32)
-                }
+            for g in 0..<2 {
+                let (q1, q2, q3, q4) = groups(block, half, g)
+                store(splat(d * Float(sc[g])) * Lanes.float(q1 &- 32), y, 16 * g)
+                store(splat(d * Float(sc[g + 2])) * Lanes.float(q2 &- 32), y, 32 + 16 * g)
+                store(splat(d * Float(sc[g + 4])) * Lanes.float(q3 &- 32), y, 64 + 16 * g)
+                store(splat(d * Float(sc[g + 6])) * Lanes.float(q4 &- 32), y, 96 + 16 * g)
             }
         }
+    }
+
+    @inline(__always)
+    static func dot(_ block: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ sums: UnsafePointer<Float>,
+                    _ acc: inout SIMD16<Float>, _ offset: inout Float) {
+        let d = halfAt(block, 208)
+        let scales = (block + 192).assumingMemoryBound(to: Int8.self)
+        var shifted: Float = 0
+        for half in 0..<2 {
+            let sc = scales + 8 * half
+            let xh = x + 128 * half
+            for g in 0..<2 {
+                let (q1, q2, q3, q4) = groups(block, half, g)
+                acc.addProduct(Lanes.float(q1) * Lanes.load(xh, 16 * g), splat(d * Float(sc[g])))
+                acc.addProduct(Lanes.float(q2) * Lanes.load(xh, 32 + 16 * g), splat(d * Float(sc[g + 2])))
+                acc.addProduct(Lanes.float(q3) * Lanes.load(xh, 64 + 16 * g), splat(d * Float(sc[g + 4])))
+                acc.addProduct(Lanes.float(q4) * Lanes.load(xh, 96 + 16 * g), splat(d * Float(sc[g + 6])))
+            }
+        }
+        for k in 0..<16 { shifted += Float(scales[k]) * sums[k] }
+        offset -= 32 * d * shifted
     }
 }

@@ -1,9 +1,14 @@
-/// IEEE half and bfloat16 conversions written out in bits, so they behave the same on every
-/// platform (Swift's `Float16` is missing on Intel macOS) and round exactly as numpy and ggml do.
+/// IEEE half and bfloat16 conversions that behave the same on every platform and round exactly
+/// as numpy and ggml do. Half to float goes through `Float16` where Swift has it (not on Intel
+/// macOS, which gets the same conversion written out in bits).
 public enum HalfFloat {
     /// binary16 → binary32, exact (subnormals, infinities and NaNs included).
     @inlinable @inline(__always)
     public static func float(fromHalf bits: UInt16) -> Float {
+        #if !(os(macOS) && arch(x86_64))
+        // One vcvtph2ps where the CPU has F16C; the same exact value either way.
+        return Float(Float16(bitPattern: bits))
+        #else
         let h = UInt32(bits)
         let sign = (h & 0x8000) << 16
         let magnitude = h & 0x7FFF
@@ -12,6 +17,7 @@ public enum HalfFloat {
         var value = Float(bitPattern: shifted) * 0x1p112
         if magnitude >= 0x7C00 { value = Float(bitPattern: shifted | 0x7F80_0000) }
         return Float(bitPattern: value.bitPattern | sign)
+        #endif
     }
 
     /// binary32 → binary16, rounding to nearest even (as numpy's `astype(float16)`).

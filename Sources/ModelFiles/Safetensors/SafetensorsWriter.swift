@@ -110,37 +110,17 @@ public struct SafetensorsWriter {
         return out + "\""
     }
 
-    /// Writes the file (to a temporary name first, renamed into place when complete).
+    /// Writes the file atomically: readers see the old file or the complete new one.
     public func write(to path: String) throws {
-        let temporary = path + ".incomplete"
-        guard let handle = fopen(temporary, "wb") else {
-            throw SystemError("\(path): cannot create: \(String(cString: strerror(errno)))")
-        }
-        var closed = false
-        defer {
-            if !closed { fclose(handle); unlink(temporary) }
-        }
-        func put(_ bytes: UnsafeRawBufferPointer) throws {
-            guard bytes.count == 0 || fwrite(bytes.baseAddress, 1, bytes.count, handle) == bytes.count else {
-                throw SystemError("\(path): write failed: \(String(cString: strerror(errno)))")
+        try AtomicFile.write(to: path) { handle in
+            try handle.write(contentsOf: header())
+            for t in ordered {
+                let values = try t.values()
+                guard values.count * t.type.blockBytes == t.byteCount else {
+                    throw InputError(at: "tensor \(t.name)", "\(values.count) values for shape \(t.shape)")
+                }
+                try handle.write(contentsOf: Self.encode(values, as: t.type))
             }
-        }
-        try header().withUnsafeBytes(put)
-        for t in ordered {
-            let values = try t.values()
-            guard values.count * t.type.blockBytes == t.byteCount else {
-                throw InputError(at: "tensor \(t.name)", "\(values.count) values for shape \(t.shape)")
-            }
-            try Self.encode(values, as: t.type).withUnsafeBytes(put)
-        }
-        closed = true
-        guard fclose(handle) == 0 else {
-            unlink(temporary)
-            throw SystemError("\(path): write failed: \(String(cString: strerror(errno)))")
-        }
-        guard rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw SystemError("\(path): cannot rename into place: \(String(cString: strerror(errno)))")
         }
     }
 

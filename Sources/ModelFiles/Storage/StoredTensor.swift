@@ -14,11 +14,27 @@ public struct StoredTensor: @unchecked Sendable {
     let file: MappedFile
 
     init(name: String, type: StorageType, shape: [Int], file: MappedFile, offset: Int, byteCount: Int) {
+        self.init(name: name, type: type, shape: shape, file: file,
+                  bytes: UnsafeRawBufferPointer(start: file.pointer(at: offset), count: byteCount))
+    }
+
+    private init(name: String, type: StorageType, shape: [Int], file: MappedFile, bytes: UnsafeRawBufferPointer) {
         self.name = name
         self.type = type
         self.shape = shape
         self.file = file
-        bytes = UnsafeRawBufferPointer(start: file.pointer(at: offset), count: byteCount)
+        self.bytes = bytes
+    }
+
+    /// The first `rows` rows of a matrix, sharing this tensor's bytes (for measurements and tests
+    /// on part of a large matrix).
+    func leadingRows(_ rows: Int) throws -> StoredTensor {
+        guard shape.count == 2, (0...shape[0]).contains(rows), shape[0] > 0 else {
+            throw error("cannot take \(rows) leading rows of shape \(shape)")
+        }
+        let rowBytes = bytes.count / shape[0]
+        return StoredTensor(name: name, type: type, shape: [rows, shape[1]], file: file,
+                            bytes: UnsafeRawBufferPointer(rebasing: bytes[0..<(rows * rowBytes)]))
     }
 
     /// The file the tensor lives in.

@@ -3,9 +3,12 @@ import MedtuneCore
 /// A frozen weight matrix W [out × in] (rows are output features), multiplied in whatever type its
 /// file stores it: f32, f16, bf16 or a GGML block quantisation.
 ///
-/// The stored bytes stay in the file's mapping. Products decode a block of rows at a time into
-/// scratch and hand it to `Matmul`, so the whole matrix never exists in float32; the matrix–vector
-/// product (token-by-token decoding) decodes and multiplies each row in one pass instead.
+/// The stored bytes stay in the file's mapping and the whole matrix never exists in float32:
+/// - one input row (token-by-token decoding): fused decode-and-dot kernels, parallel over rows;
+/// - a few input rows (batched decoding): each weight row decoded once into a small buffer and
+///   multiplied with every input row there;
+/// - many input rows (prompts, training): blocks of rows decoded into scratch and multiplied by
+///   `Matmul.gemm`. The transposed product of backward passes works the same way.
 ///
 /// `T` is Float for real work; Double exists for gradient checks and decodes through Float.
 public final class LinearWeight: @unchecked Sendable {
@@ -51,19 +54,26 @@ public final class LinearWeight: @unchecked Sendable {
     // MARK: Products
 
     /// y[n × out] = x[n × in] · Wᵀ (added to y when `accumulate`).
+    ///
+    /// Float takes the fastest path for its size: fused rows for one input row, each weight row
+    /// decoded once and used for every input row up to `smallBatchLimit`, decoded blocks and sgemm
+    /// beyond (f32 weights go to sgemm directly).
     public func product<T: Scalar>(_ x: UnsafePointer<T>, rows n: Int, into y: UnsafeMutablePointer<T>, accumulate: Bool = false) {
         guard n > 0, outFeatures > 0 else { return }
-        if n == 1, T.self == Float.self {
-            vectorProduct(UnsafeRawPointer(x).assumingMemoryBound(to: Float.self),
-                          into: UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self), accumulate: accumulate)
-            return
+        if T.self == Float.self {
+            let xf = UnsafeRawPointer(x).assumingMemoryBound(to: Float.self)
+            let yf = UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self)
+            if n == 1 { return vectorProduct(xf, into: yf, accumulate: accumulate) }
+            if let w = storedFloats {
+                return Matmul.gemm(transB: true, m: n, n: outFeatures, k: inFeatures, a: xf, b: w, beta: accumulate ? 1 : 0, c: yf)
+            }
+            if n <= Self.smallBatchLimit { return smallBatchProduct(xf, rows: n, into: yf, accumulate: accumulate) }
         }
-        if T.self == Float.self, let w = storedFloats {
-            Matmul.gemm(transB: true, m: n, n: outFeatures, k: inFeatures,
-                        a: x, b: UnsafeRawPointer(w).assumingMemoryBound(to: T.self),
-                        beta: accumulate ? 1 : 0, c: y)
-            return
-        }
+        blockedProduct(x, rows: n, into: y, accumulate: accumulate)
+    }
+
+    /// `product` through decoded blocks of rows and sgemm/dgemm.
+    func blockedProduct<T: Scalar>(_ x: UnsafePointer<T>, rows n: Int, into y: UnsafeMutablePointer<T>, accumulate: Bool) {
         forEachDecodedBlock(T.self) { rows, block in
             Matmul.gemm(transB: true, m: n, n: rows.count, k: inFeatures, a: x, b: block, ldb: inFeatures,
                         beta: accumulate ? 1 : 0, c: y + rows.lowerBound, ldc: outFeatures)
@@ -92,18 +102,56 @@ public final class LinearWeight: @unchecked Sendable {
     /// y[out] = W · x (added to y when `accumulate`), each output row decoded and multiplied in one
     /// pass, in parallel over rows.
     public func vectorProduct(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
-        let type = self.type, inFeatures = self.inFeatures
-        Parallel.forRanges(outFeatures, grain: max(1, 32768 / max(inFeatures, 1))) { rows in
-            for r in rows {
-                let value = RowCodec.dot(type, row(r), x, count: inFeatures)
-                y[r] = accumulate ? y[r] + value : value
+        FloatInput.prepare(x, count: inFeatures, for: type) { input in
+            Parallel.forRanges(outFeatures, grain: chunkRows) { rows in
+                vectorProduct(input, rows: rows, into: y, accumulate: accumulate)
+            }
+        }
+    }
+
+    /// y[r] = row r · x for `rows`, on the calling thread.
+    func vectorProduct(_ input: FloatInput, rows: Range<Int>, into y: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        RowCodec.dots(type, rows: rows, of: base, rowBytes: rowBytes, input, count: inFeatures) { r, value in
+            y[r] = accumulate ? y[r] + value : value
+        }
+    }
+
+    /// Rows per parallel chunk of a product by a few input rows: about 64 KB of stored weights,
+    /// enough work to outweigh handing the chunk to another thread while leaving several chunks
+    /// per thread even for a 128-row projection.
+    private var chunkRows: Int { max(1, (1 << 16) / max(rowBytes, 1)) }
+
+    /// Up to this many input rows, `product` decodes each weight row once and multiplies it with
+    /// every input row while it is in L1 (weights read once, nothing large written); above it,
+    /// decoded blocks and sgemm win.
+    public static let smallBatchLimit = 16
+
+    /// y[n × out] = x[n × in] · Wᵀ for a few rows of x, parallel over weight rows: pairs of weight
+    /// rows are decoded into an L1 buffer and multiplied with four input rows at a time, so each
+    /// loaded weight vector feeds four products and each input vector two.
+    func smallBatchProduct(_ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
+        let type = self.type, inFeatures = self.inFeatures, outFeatures = self.outFeatures
+        Parallel.forRanges(outFeatures, grain: chunkRows) { rows in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * inFeatures) { buffer in
+                let w0 = buffer.baseAddress!, w1 = w0 + inFeatures
+                var r = rows.lowerBound
+                while r < rows.upperBound {
+                    let pair = r + 1 < rows.upperBound
+                    RowCodec.dequantize(type, row(r), into: w0, count: inFeatures)
+                    if pair { RowCodec.dequantize(type, row(r + 1), into: w1, count: inFeatures) }
+                    Dot.products(w0, pair ? w1 : nil, x, inputs: n, count: inFeatures) { j, i, value in
+                        let target = y + i * outFeatures + r + j
+                        target.pointee = accumulate ? target.pointee + value : value
+                    }
+                    r += pair ? 2 : 1
+                }
             }
         }
     }
 
     /// The reference path for `vectorProduct`: decode every row, then one BLAS matrix–vector
     /// product. Kept for measuring the fused kernels against.
-    public func decodedVectorProduct(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>) {
+    func decodedVectorProduct(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>) {
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: outFeatures * inFeatures)
         defer { scratch.deallocate() }
         decodeRows(0..<outFeatures, into: scratch)

@@ -5,5 +5,6 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure medtune's speed against a reference measured in the same run.",
-        subcommands: [BenchBLASCommand.self, BenchTokenizerCommand.self, BenchScoreCommand.self])
+        subcommands: [BenchBLASCommand.self, BenchWeightsCommand.self, BenchTokenizerCommand.self, BenchGenerateCommand.self,
+                      BenchTrainCommand.self, BenchScoreCommand.self])
 }

@@ -54,7 +54,7 @@ struct BenchScoreCommand: ParsableCommand {
         print("medtune: \(pairs) pairs in \(String(format: "%.2f", seconds)) s (load \(String(format: "%.2f", loaded.timeIntervalSince(start))) s)"
               + " = \(String(format: "%.1f", Double(pairs) / seconds)) pairs/s, \(Parallel.threads) threads; \(ours.hash.description)")
 
-        guard let peer = try PythonPeer.run(bert: bert, layer: layer, candidates: candidates, references: references) else { return }
+        guard let peer = try BERTScorePeer.run(bert: bert, layer: layer, candidates: candidates, references: references) else { return }
         print("bert_score \(peer.version) (\(peer.python), torch \(peer.threads) threads, CPU): \(pairs) pairs in "
               + "\(String(format: "%.2f", peer.seconds)) s = \(String(format: "%.1f", Double(pairs) / peer.seconds)) pairs/s")
         let deviation = zip(ours.scores, peer.f1).map { abs($0.f1 - $1) }.max() ?? 0
@@ -63,7 +63,7 @@ struct BenchScoreCommand: ParsableCommand {
 }
 
 /// The Python bert_score package run on the same pairs in a child process.
-enum PythonPeer {
+enum BERTScorePeer {
     struct Result: Decodable {
         var seconds: Double
         var f1: [Double]
@@ -86,45 +86,18 @@ enum PythonPeer {
 
     /// nil, with a note, when no Python with bert_score is at hand.
     static func run(bert: String, layer: Int, candidates: [String], references: [String]) throws -> Result? {
-        let python = ProcessInfo.processInfo.environment["MEDTUNE_PYTHON"].flatMap { $0.isEmpty ? nil : $0 } ?? "python3"
-        let request = FileManager.default.temporaryDirectory.appendingPathComponent("medtune-bench-score-\(UUID().uuidString).json")
-        defer { try? FileManager.default.removeItem(at: request) }
-        let body: [String: Any] = ["bert": URL(fileURLWithPath: bert).standardizedFileURL.path, "layer": layer,
-                                   "candidates": candidates, "references": references]
-        try JSONSerialization.data(withJSONObject: body).write(to: request)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [python, "-c", script, request.path]
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        do { try process.run() } catch {
-            print("peer: cannot start \(python): \(error.localizedDescription); skipped")
-            return nil
+        try PythonPeer.withTemporaryFolder { folder in
+            let request = folder.appendingPathComponent("request.json")
+            let body: [String: Any] = ["bert": URL(fileURLWithPath: bert).standardizedFileURL.path, "layer": layer,
+                                       "candidates": candidates, "references": references]
+            try JSONSerialization.data(withJSONObject: body).write(to: request)
+            let (json, unavailable) = try PythonPeer(script: script).run(arguments: [request.path], in: folder)
+            guard let json, let data = try? JSONSerialization.data(withJSONObject: json),
+                  let result = try? JSONDecoder().decode(Result.self, from: data) else {
+                print("peer: bert_score not run (\(unavailable ?? "unexpected output")); skipped")
+                return nil
+            }
+            return result
         }
-        // Drain stderr concurrently so a chatty child cannot fill the pipe and stall.
-        let errorData = Locked(Data())
-        let drain = Thread { errorData.value = errors.fileHandleForReading.readDataToEndOfFile() }
-        drain.start()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        while !drain.isFinished { Thread.sleep(forTimeInterval: 0.01) }
-        guard process.terminationStatus == 0, let result = try? JSONDecoder().decode(Result.self, from: data) else {
-            let tail = String(decoding: errorData.value, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
-            print("peer: \(python) could not run bert_score (\(tail)); skipped")
-            return nil
-        }
-        return result
-    }
-}
-
-/// A value shared with one other thread.
-final class Locked<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: Value
-    init(_ value: Value) { stored = value }
-    var value: Value {
-        get { lock.lock(); defer { lock.unlock() }; return stored }
-        set { lock.lock(); stored = newValue; lock.unlock() }
     }
 }

@@ -147,66 +147,30 @@ private struct PeerBenchmark {
         """
 
     func run(_ workloads: [[String]], repeats: Int) throws -> (results: [Result], unavailable: String?) {
-        let python = ProcessInfo.processInfo.environment["MEDTUNE_PYTHON"].flatMap { $0.isEmpty ? nil : $0 } ?? "python3"
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("medtune-bench-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-
-        let tokenizerFile: URL
-        if let bpe = tokenizer as? BPETokenizer {
-            tokenizerFile = folder.appendingPathComponent("tokenizer.json")
-            try bpe.huggingFaceJSON().write(to: tokenizerFile)
-        } else {
-            var isDirectory: ObjCBool = false
-            _ = FileManager.default.fileExists(atPath: modelPath, isDirectory: &isDirectory)
-            let candidate = isDirectory.boolValue ? URL(fileURLWithPath: modelPath).appendingPathComponent("tokenizer.json")
-                : URL(fileURLWithPath: modelPath)
-            guard candidate.pathExtension == "json", FileManager.default.fileExists(atPath: candidate.path) else {
-                return ([], "the peer needs a tokenizer.json for a WordPiece vocabulary")
+        try PythonPeer.withTemporaryFolder { folder in
+            let tokenizerFile: URL
+            if let bpe = tokenizer as? BPETokenizer {
+                tokenizerFile = folder.appendingPathComponent("tokenizer.json")
+                try bpe.huggingFaceJSON().write(to: tokenizerFile)
+            } else {
+                var isDirectory: ObjCBool = false
+                _ = FileManager.default.fileExists(atPath: modelPath, isDirectory: &isDirectory)
+                let candidate = isDirectory.boolValue ? URL(fileURLWithPath: modelPath).appendingPathComponent("tokenizer.json")
+                    : URL(fileURLWithPath: modelPath)
+                guard candidate.pathExtension == "json", FileManager.default.fileExists(atPath: candidate.path) else {
+                    return ([], "the peer needs a tokenizer.json for a WordPiece vocabulary")
+                }
+                tokenizerFile = candidate
             }
-            tokenizerFile = candidate
+            let texts = folder.appendingPathComponent("texts.json")
+            try JSONSerialization.data(withJSONObject: workloads).write(to: texts)
+            let (json, unavailable) = try PythonPeer(script: Self.script)
+                .run(arguments: [tokenizerFile.path, texts.path, String(max(1, repeats))], in: folder)
+            guard let parsed = json as? [[String: Any]] else { return ([], unavailable ?? "unexpected output") }
+            let results = parsed.map {
+                Result(tokens: $0["tokens"] as? Int ?? 0, seconds: $0["seconds"] as? Double ?? .nan, checksum: $0["checksum"] as? Int ?? -1)
+            }
+            return (results, nil)
         }
-        let texts = folder.appendingPathComponent("texts.json")
-        try JSONSerialization.data(withJSONObject: workloads).write(to: texts)
-        let script = folder.appendingPathComponent("peer.py")
-        try Self.script.write(to: script, atomically: true, encoding: .utf8)
-
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [python, script.path, tokenizerFile.path, texts.path, String(max(1, repeats))]
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        do { try process.run() } catch { return ([], "cannot start \(python)") }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0,
-              let parsed = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else {
-            let reason = errorText.split(separator: "\n").last.map(String.init) ?? "exit \(process.terminationStatus)"
-            return ([], "\(python): \(reason)")
-        }
-        let results = parsed.map {
-            Result(tokens: $0["tokens"] as? Int ?? 0, seconds: $0["seconds"] as? Double ?? .nan, checksum: $0["checksum"] as? Int ?? -1)
-        }
-        return (results, nil)
-    }
-}
-
-/// Resident memory of this process from /proc (zero where /proc is absent).
-private struct MemoryUsage {
-    var resident: Double
-    var peak: Double
-
-    static func current() -> MemoryUsage {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else {
-            return MemoryUsage(resident: 0, peak: 0)
-        }
-        func kilobytes(_ key: String) -> Double {
-            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(key) }) else { return 0 }
-            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
-            return fields.count > 1 ? (Double(fields[1]) ?? 0) * 1024 : 0
-        }
-        return MemoryUsage(resident: kilobytes("VmRSS:"), peak: kilobytes("VmHWM:"))
     }
 }

@@ -50,7 +50,7 @@ struct GenerateCommand: ParsableCommand {
         let session = try ModelSession(model)
         let generator = session.textGenerator(stopStrings: sampling.stop)
         let encoded = try rendered.map {
-            try generator.encode($0, allowSpecial: template?.usesSpecialTokens ?? true, maxNewTokens: options.maxNewTokens)
+            try generator.encode($0, template: template, maxNewTokens: options.maxNewTokens)
         }
         let useAdapter = session.adapter != nil && !noAdapter
         let streaming = !json && texts.count == 1

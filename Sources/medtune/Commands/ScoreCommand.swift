@@ -174,7 +174,7 @@ struct ScoreCommand: ParsableCommand {
         let generator = session.textGenerator(stopStrings: sampling.stop)
         let options = try sampling.options()
         let encoded = try prompts.map {
-            try generator.encode($0, allowSpecial: template.usesSpecialTokens, maxNewTokens: options.maxNewTokens)
+            try generator.encode($0, template: template, maxNewTokens: options.maxNewTokens)
         }
         let startsInReasoning = if case .deepSeekR1 = template { true } else { false }
         func answers(useAdapter: Bool) -> [String] {

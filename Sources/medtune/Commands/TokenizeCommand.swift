@@ -43,7 +43,7 @@ struct TokenizeCommand: ParsableCommand {
                 print("[" + ids.map(String.init).joined(separator: ",") + "]")
             } else {
                 print("ids:    " + ids.map(String.init).joined(separator: " "))
-                print("tokens: " + ids.map { Self.quoted(tokenizer.tokenText($0) ?? "?") }.joined(separator: " "))
+                print("tokens: " + ids.map { Self.display(tokenizer, $0) }.joined(separator: " "))
             }
         }
     }
@@ -63,6 +63,16 @@ struct TokenizeCommand: ParsableCommand {
         }
         if lines.last == "" { lines.removeLast() }
         return lines
+    }
+
+    /// A byte-level token as the text it stands for, or as its bytes in hex when it is part of a
+    /// character ("<e6 82>"); other tokens as the vocabulary spells them.
+    private static func display(_ tokenizer: any Tokenizer, _ id: Int) -> String {
+        if let bpe = tokenizer as? BPETokenizer, let bytes = bpe.tokenBytes(id), !bpe.isSpecial(id) {
+            if let text = String(validating: bytes, as: UTF8.self) { return quoted(text) }
+            return "<" + bytes.map { String(format: "%02x", $0) }.joined(separator: " ") + ">"
+        }
+        return quoted(tokenizer.tokenText(id) ?? "?")
     }
 
     /// A token as a JSON string, so that spaces, newlines and controls stay visible.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Generator
+import Hub
 import MedtuneCore
 import ModelFiles
 import Tokenizers
@@ -8,11 +9,19 @@ import Transformer
 
 /// Where the model comes from, for every command that runs one.
 struct ModelOptions: ParsableArguments {
-    @Option(name: .long, help: "The model: a Hugging Face folder (config.json, *.safetensors, tokenizer.json) or a .gguf file.")
+    @Option(name: .long, help: "The model: a Hugging Face folder (config.json, *.safetensors, tokenizer.json), a .gguf file, or a repository id (owner/name[@revision]) resolved through the download cache.")
     var model: String
 
-    @Option(name: .long, help: "A PEFT LoRA adapter folder (adapter_config.json, adapter_model.safetensors).")
+    @Option(name: .long, help: "A PEFT LoRA adapter folder (adapter_config.json, adapter_model.safetensors) or repository id.")
     var adapter: String?
+
+    @Flag(name: .long, help: "Download a repository id that is not in the cache yet.")
+    var download = false
+
+    /// The local paths of the model and the adapter.
+    func resolved() throws -> (model: String, adapter: String?) {
+        (try Hub.resolveModel(model, allowDownload: download).path, try adapter.map { try Hub.resolveModel($0, allowDownload: download).path })
+    }
 }
 
 /// Sampling flags shared by generate, compare and score.
@@ -60,12 +69,13 @@ struct ModelSession {
 
     init(_ options: ModelOptions, adapterDropout: Double? = nil) throws {
         try OpenBLAS.load()
-        (model, checkpoint) = try Qwen2Model<Float>.load(path: options.model)
-        tokenizer = try TokenizerLoader.loadBPE(path: options.model)
+        let paths = try options.resolved()
+        (model, checkpoint) = try Qwen2Model<Float>.load(path: paths.model)
+        tokenizer = try TokenizerLoader.loadBPE(path: paths.model)
         guard tokenizer.vocabularySize <= model.vocabulary else {
             throw InputError(file: options.model, "the tokenizer has \(tokenizer.vocabularySize) tokens but the model only \(model.vocabulary)")
         }
-        if let path = options.adapter {
+        if let path = paths.adapter {
             adapter = try PEFTAdapter.load(path, into: model, dropout: adapterDropout)
         } else {
             adapter = nil

@@ -1,0 +1,108 @@
+import Foundation
+import MedtuneCore
+import ModelFiles
+import Transformer
+
+/// A checkpoint folder: the adapter in PEFT's format, the optimiser's state tensors, and the
+/// trainer's progress (step, dropout RNG, logging interval, best validation loss). The folder is
+/// written under a temporary name and renamed into place, so a checkpoint is whole or absent.
+public enum Checkpoint {
+    public static let optimizerFile = "optimizer.safetensors"
+    public static let stateFile = "trainer_state.json"
+
+    public struct State: Codable, Equatable, Sendable {
+        public var progress: TrainingProgress
+        public var optimizerSteps: Int
+        public var totalSteps: Int
+        public var trainExamples: Int
+        /// Where the next step starts in the data order (also derivable from the step).
+        public var epoch: Int
+        public var nextMicroBatch: Int
+
+        enum CodingKeys: String, CodingKey {
+            case progress
+            case optimizerSteps = "optimizer_steps"
+            case totalSteps = "total_steps"
+            case trainExamples = "train_examples"
+            case epoch
+            case nextMicroBatch = "next_micro_batch"
+        }
+    }
+
+    public static func write<T: Scalar>(_ trainer: LoRATrainer<T>, to path: String) throws {
+        let fm = FileManager.default
+        let temporary = path + ".incomplete", previous = path + ".old"
+        try? fm.removeItem(atPath: temporary)
+        try fm.createDirectory(atPath: temporary, withIntermediateDirectories: true)
+        try PEFTAdapter.save(trainer.model, config: adapterConfig(trainer.config), to: temporary)
+
+        var writer = SafetensorsWriter(metadata: ["format": "pt"])
+        for (name, tensor) in trainer.optimizer.stateTensors() { try writer.add(name, tensor: tensor) }
+        try writer.write(to: temporary + "/" + optimizerFile)
+
+        let position = trainer.plan.position(ofStep: trainer.progress.step)
+        let state = State(progress: trainer.progress, optimizerSteps: trainer.optimizer.steps, totalSteps: trainer.totalSteps,
+                          trainExamples: trainer.data.train.count, epoch: position.epoch, nextMicroBatch: position.microBatch)
+        try AtomicFile.write(JSON.encode(state), to: temporary + "/" + stateFile)
+
+        try? fm.removeItem(atPath: previous)
+        if fm.fileExists(atPath: path) { try fm.moveItem(atPath: path, toPath: previous) }
+        guard rename(temporary, path) == 0 else {
+            throw SystemError("\(path): cannot move the checkpoint into place (\(String(cString: strerror(errno))))")
+        }
+        try? fm.removeItem(atPath: previous)
+    }
+
+    public static func readState(_ path: String) throws -> State {
+        let file = path + "/" + stateFile
+        guard let data = FileManager.default.contents(atPath: file) else { throw InputError(file: file, "cannot read the checkpoint state") }
+        do { return try JSONDecoder().decode(State.self, from: data) } catch {
+            throw InputError(file: file, "not a medtune checkpoint state (\(error))")
+        }
+    }
+
+    /// Puts a checkpoint's (or any PEFT) adapter on the model, checking that it is the adapter the
+    /// configuration describes: same rank, alpha and target modules.
+    public static func attachAdapter<T: Scalar>(from directory: String, to model: Qwen2Model<T>, config: TrainingConfig) throws {
+        for layer in model.layers { for projection in layer.projections { projection.linear.adapter = nil } }
+        let saved = try PEFTAdapter.load(directory, into: model, dropout: config.loraDropout)
+        let file = directory + "/" + PEFTAdapter.configFile
+        if saved.r != config.loraR { throw InputError(file: file, "the adapter has r = \(saved.r), the run's lora_r is \(config.loraR)") }
+        if saved.loraAlpha != config.loraAlpha {
+            throw InputError(file: file, "the adapter has lora_alpha = \(saved.loraAlpha), the run's lora_alpha is \(config.loraAlpha)")
+        }
+        if saved.useRSLoRA != config.useRSLoRA { throw InputError(file: file, "the adapter's use_rslora differs from the run's") }
+        if Set(saved.targetModules) != Set(config.targetModules) {
+            throw InputError(file: file, "the adapter targets \(saved.targetModules.joined(separator: ", ")), the run targets \(config.targetModules.joined(separator: ", "))")
+        }
+    }
+
+    /// Restores the optimiser and progress of a checkpoint into a trainer built on a model that
+    /// carries the checkpoint's adapter (`attachAdapter`).
+    public static func restore<T: Scalar>(_ trainer: LoRATrainer<T>, from path: String) throws {
+        let state = try readState(path)
+        guard state.totalSteps == trainer.totalSteps, state.trainExamples == trainer.data.train.count else {
+            throw InputError(file: path, "the checkpoint was made for \(state.totalSteps) steps over \(state.trainExamples) records; this run has \(trainer.totalSteps) over \(trainer.data.train.count) (different data or settings)")
+        }
+        let file = try SafetensorsFile(path: path + "/" + optimizerFile)
+        var tensors: [String: [T]] = [:]
+        for entry in file.tensorEntries { tensors[entry.name] = try file.tensor(named: entry.name).floats().map { T($0) } }
+        trainer.optimizer.steps = state.optimizerSteps
+        try trainer.optimizer.restore(tensors, parameters: trainer.parameters)
+        trainer.progress = state.progress
+    }
+
+    static func adapterConfig(_ config: TrainingConfig) -> PEFTAdapterConfig {
+        PEFTAdapterConfig(r: config.loraR, loraAlpha: config.loraAlpha, targetModules: config.targetModules,
+                          loraDropout: config.loraDropout, useRSLoRA: config.useRSLoRA, baseModelNameOrPath: config.resolvedBaseModelName)
+    }
+}
+
+/// Pretty, key-sorted JSON for the small files a run writes.
+enum JSON {
+    static func encode<V: Encodable>(_ value: V) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(value)
+    }
+}

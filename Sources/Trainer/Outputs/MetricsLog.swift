@@ -1,0 +1,64 @@
+import Foundation
+import MedtuneCore
+
+/// One line of metrics.jsonl: a logged training loss, a validation loss, or both.
+public struct MetricsRecord: Codable, Equatable, Sendable {
+    public var step: Int
+    public var epoch: Double
+    public var loss: Double?
+    public var learningRate: Double?
+    public var gradNorm: Double?
+    public var tokensPerSecond: Double?
+    public var valLoss: Double?
+
+    public init(step: Int, epoch: Double, loss: Double? = nil, learningRate: Double? = nil, gradNorm: Double? = nil,
+                tokensPerSecond: Double? = nil, valLoss: Double? = nil) {
+        self.step = step; self.epoch = epoch; self.loss = loss; self.learningRate = learningRate
+        self.gradNorm = gradNorm; self.tokensPerSecond = tokensPerSecond; self.valLoss = valLoss
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case step, epoch, loss
+        case learningRate = "learning_rate"
+        case gradNorm = "grad_norm"
+        case tokensPerSecond = "tokens_per_second"
+        case valLoss = "val_loss"
+    }
+}
+
+/// metrics.jsonl: appended a line at a time, so that whatever happens the lines written stay.
+public final class MetricsLog {
+    public let path: String
+    public private(set) var records: [MetricsRecord]
+
+    /// Opens (or creates) the log; with `keepThrough`, lines after that step are dropped first
+    /// (a resumed run rewrites them from its checkpoint on).
+    public init(path: String, keepThrough step: Int? = nil) throws {
+        self.path = path
+        var records: [MetricsRecord] = []
+        if let data = FileManager.default.contents(atPath: path) {
+            for (i, line) in data.split(separator: UInt8(ascii: "\n")).enumerated() where !line.isEmpty {
+                do { records.append(try JSONDecoder().decode(MetricsRecord.self, from: Data(line))) } catch {
+                    throw InputError(file: path, at: "line \(i + 1)", "not a metrics record")
+                }
+            }
+        }
+        if let step { records.removeAll { $0.step > step } }
+        self.records = records
+        try AtomicFile.write(Data(records.map(Self.line).joined().utf8), to: path)
+    }
+
+    public func append(_ record: MetricsRecord) throws {
+        guard let handle = FileHandle(forWritingAtPath: path) else { throw SystemError("\(path): cannot open for appending") }
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(Self.line(record).utf8))
+        records.append(record)
+    }
+
+    static func line(_ record: MetricsRecord) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: (try? encoder.encode(record)) ?? Data(), as: UTF8.self) + "\n"
+    }
+}

@@ -1,0 +1,99 @@
+import Dispatch
+import Foundation
+
+/// Progress on the terminal: on a TTY, a bar redrawn after every step (step/total, loss,
+/// tokens/s, time left) with logged values printed above it; otherwise plain log lines only.
+public final class ConsoleProgress: TrainingObserver {
+    let interactive: Bool
+    let write: (String) -> Void
+    private var total = 0
+    private var startStep = 0
+    private var started: UInt64 = 0
+    private var tokens = 0
+    private var lastLoss: Double?
+    private var barShown = false
+
+    public init(interactive: Bool = isatty(STDOUT_FILENO) != 0, write: @escaping (String) -> Void = { print($0, terminator: ""); fflush(stdout) }) {
+        self.interactive = interactive
+        self.write = write
+    }
+
+    public func started(totalSteps: Int, at step: Int) {
+        total = totalSteps
+        startStep = step
+        started = DispatchTime.now().uptimeNanoseconds
+        note(step > 0 ? "resuming at step \(step) of \(totalSteps)" : "training for \(totalSteps) steps")
+    }
+
+    public func stepped(_ result: StepResult, totalSteps: Int) {
+        tokens += result.inputTokens
+        lastLoss = result.loss
+        guard interactive else { return }
+        let done = result.step - startStep
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        let left = elapsed / Double(max(done, 1)) * Double(totalSteps - result.step)
+        let width = 24, filled = Int(Double(width) * Double(result.step) / Double(max(totalSteps, 1)))
+        let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
+        let line = "step \(result.step)/\(totalSteps) \(bar) loss \(Self.number(result.loss)) · "
+            + String(format: "%.0f tok/s · %@ left", Double(tokens) / max(elapsed, 1e-9), Self.duration(left))
+        write("\r\u{1B}[2K" + line)
+        barShown = true
+    }
+
+    public func logged(_ record: MetricsRecord) {
+        var parts = ["step \(record.step)/\(total)", String(format: "epoch %.2f", record.epoch)]
+        if let loss = record.loss { parts.append("loss \(Self.number(loss))") }
+        if let valLoss = record.valLoss { parts.append("val_loss \(Self.number(valLoss))") }
+        if let rate = record.learningRate { parts.append(String(format: "lr %.3g", rate)) }
+        if let norm = record.gradNorm { parts.append(String(format: "grad_norm %.3f", norm)) }
+        if let speed = record.tokensPerSecond { parts.append(String(format: "%.0f tok/s", speed)) }
+        note(parts.joined(separator: "  "))
+    }
+
+    public func note(_ message: String) {
+        write((barShown ? "\r\u{1B}[2K" : "") + message + "\n")
+        barShown = false
+    }
+
+    static func number(_ value: Double) -> String { String(format: "%.4f", value) }
+
+    static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite else { return "?" }
+        let s = Int(seconds.rounded())
+        if s >= 3600 { return "\(s / 3600)h\(String(format: "%02d", s % 3600 / 60))m" }
+        if s >= 60 { return "\(s / 60)m\(String(format: "%02d", s % 60))s" }
+        return "\(s)s"
+    }
+}
+
+/// Ctrl-C as a request: the first SIGINT raises a flag that the training loop reads between
+/// steps (it then writes a checkpoint and stops); a second one exits at once.
+public final class InterruptFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var raised = false
+    private var source: DispatchSourceSignal?
+
+    public init() {}
+
+    public func install(onFirst: @escaping @Sendable () -> Void = {}) {
+        signal(SIGINT, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        source.setEventHandler { [weak self] in
+            guard let self else { return }
+            self.lock.lock()
+            let again = self.raised
+            self.raised = true
+            self.lock.unlock()
+            if again { exit(130) }
+            onFirst()
+        }
+        source.resume()
+        self.source = source
+    }
+
+    public var isRaised: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return raised
+    }
+}

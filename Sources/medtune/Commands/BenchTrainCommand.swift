@@ -1,0 +1,141 @@
+import ArgumentParser
+import Foundation
+import MedtuneCore
+import Trainer
+import Transformer
+
+/// `medtune bench train`: tokens/s of full LoRA training steps (forward, backward, clipping,
+/// AdamW), the matrix GFLOP/s they reach against this machine's sgemm, and the same step in HF
+/// transformers + PEFT (float32 and bfloat16) measured in the same run.
+struct BenchTrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Tokens/s of a full LoRA training step beside HF transformers + PEFT.",
+        discussion: """
+            Without --model, both sides use a randomly initialised model with Qwen2.5-0.5B's shapes \
+            (24 layers, hidden 896, 14 heads, 2 KV heads, intermediate 4864, vocabulary 151936). The peer \
+            runs when $MEDTUNE_PYTHON (else python3) imports torch, transformers and peft.
+            """)
+
+    @Option(help: ArgumentHelp("A GGUF file or HF folder to train instead of the random model.", valueName: "PATH"))
+    var model: String?
+    @Option(help: "Sequences per micro-batch.")
+    var batch = 2
+    @Option(help: "Tokens per sequence.")
+    var length = 512
+    @Option(help: "LoRA rank.")
+    var rank = 16
+    @Option(help: "LoRA target modules, comma-separated.")
+    var targets = "q_proj,v_proj"
+    @Option(help: "Timed steps (after one warm-up step); the fastest is reported.")
+    var steps = 2
+    @Flag(help: "Recompute layers in backward (activation checkpointing).")
+    var checkpointing = false
+    @Option(help: "Threads for the peer (medtune uses every core).")
+    var threads = Parallel.threads
+    @Flag(help: "Skip the HF transformers + PEFT peer.")
+    var noPeer = false
+
+    func run() throws {
+        try OpenBLAS.load()
+        var config = TrainingConfig()
+        config.loraR = rank
+        config.loraAlpha = Double(2 * rank)
+        config.targetModules = targets.split(separator: ",").map { String($0) }
+        config.gradientCheckpointing = checkpointing
+        config.model = model ?? "random"
+        config.data = "random"
+        try config.validate(source: "--targets")
+
+        let loaded: Qwen2Model<Float>
+        if let model {
+            loaded = try Qwen2Model<Float>.load(path: model).model
+            print("model: \(model) (\(loaded.layers.count) layers, hidden \(loaded.hiddenSize), vocabulary \(loaded.vocabulary))")
+        } else {
+            loaded = TrainingStepBenchmark.randomModel(.qwen25HalfB)
+            print("model: random float32 Qwen2 with Qwen2.5-0.5B's shapes (\(TrainingStepBenchmark.Shape.qwen25HalfB.summary))")
+        }
+        print("step: micro-batch \(batch) × \(length) tokens, LoRA r \(rank) on \(config.targetModules.joined(separator: ", ")), AdamW, clipping"
+              + (checkpointing ? ", activation checkpointing" : ""))
+        let sgemm = GEMMProbe.gflops(m: 1024, n: 4864, k: 896)
+        let ours = try TrainingStepBenchmark.run(model: loaded, config: config, batch: batch, length: length, steps: steps)
+        let memory = MemoryUsage.current()
+        let peer = noPeer ? PeerFigures(notes: ["peer skipped"]) : try huggingFace()
+
+        print(String(repeating: "-", count: 78))
+        print(String(format: "sgemm 1024×896·896×4864 in this process: %.1f GFLOP/s", sgemm))
+        print(String(format: "matrix work per step: %.2f TFLOP", ours.flopsPerStep / 1e12))
+        print(pad("", 26) + pad("step s", 10) + pad("tok/s", 10) + pad("GFLOP/s", 10) + pad("of sgemm", 10) + "medtune ÷ peer")
+        print(pad("medtune float32", 26) + pad(String(format: "%.2f", ours.best), 10) + pad(String(format: "%.1f", ours.tokensPerSecond), 10)
+              + pad(String(format: "%.1f", ours.gflops), 10) + pad(String(format: "%.0f%%", 100 * ours.gflops / sgemm), 10) + "-")
+        for (name, seconds) in peer.seconds.sorted(by: { $0.key > $1.key }) {
+            let rate = Double(batch * length) / seconds
+            print(pad("HF+PEFT \(name)", 26) + pad(String(format: "%.2f", seconds), 10) + pad(String(format: "%.1f", rate), 10)
+                  + pad(String(format: "%.1f", ours.flopsPerStep / seconds / 1e9), 10) + pad("", 10)
+                  + String(format: "%.2f", ours.tokensPerSecond / rate))
+        }
+        print(String(format: "medtune peak resident memory: %.0f MB", memory.peak / 1e6))
+        peer.notes.forEach { print("peer: \($0)") }
+    }
+
+    private func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count) }
+
+    struct PeerFigures {
+        var seconds: [String: Double] = [:]
+        var notes: [String] = []
+    }
+
+    static let peerScript = """
+        import json, os, sys, time
+        import torch
+        from transformers import AutoModelForCausalLM, Qwen2Config, Qwen2ForCausalLM
+        from peft import LoraConfig, get_peft_model
+        path, batch, length, rank, targets, steps, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5].split(","), int(sys.argv[6]), int(sys.argv[7])
+        checkpointing = sys.argv[8] == "1"
+        torch.set_num_threads(threads)
+        torch.manual_seed(0)
+        def build(dtype):
+            if path == "random":
+                config = Qwen2Config(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
+                                     num_attention_heads=14, num_key_value_heads=2, tie_word_embeddings=True, rope_theta=1e6)
+                return Qwen2ForCausalLM(config).to(dtype)
+            if path.endswith(".gguf"):
+                return AutoModelForCausalLM.from_pretrained(os.path.dirname(os.path.abspath(path)), gguf_file=os.path.basename(path), dtype=dtype)
+            return AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+        results = {}
+        for name in ["float32", "bfloat16"]:
+            model = build(getattr(torch, name))
+            if checkpointing:
+                model.gradient_checkpointing_enable()
+                model.enable_input_require_grads()
+            model = get_peft_model(model, LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.05, target_modules=targets, task_type="CAUSAL_LM"))
+            model.train()
+            trainable = [p for p in model.parameters() if p.requires_grad]
+            optimizer = torch.optim.AdamW(trainable, lr=1e-4)
+            ids = torch.randint(0, model.config.vocab_size, (batch, length))
+            def step():
+                loss = model(input_ids=ids, labels=ids).loss
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+                optimizer.step()
+                optimizer.zero_grad()
+            step()
+            times = []
+            for _ in range(steps):
+                start = time.perf_counter(); step(); times.append(time.perf_counter() - start)
+            results[name] = min(times)
+            del model, optimizer
+        print(json.dumps(results))
+        """
+
+    private func huggingFace() throws -> PeerFigures {
+        try PythonPeer.withTemporaryFolder { folder in
+            let (json, unavailable) = try PythonPeer(script: Self.peerScript).run(
+                arguments: [model ?? "random", String(batch), String(length), String(rank), targets, String(steps), String(threads),
+                            checkpointing ? "1" : "0"],
+                in: folder)
+            guard let seconds = json as? [String: Double] else { return PeerFigures(notes: ["HF transformers + PEFT not run (\(unavailable ?? "no output"))"]) }
+            return PeerFigures(seconds: seconds, notes: ["HF transformers + PEFT, \(threads) threads, same shapes, random tokens, best of \(steps) steps"])
+        }
+    }
+}

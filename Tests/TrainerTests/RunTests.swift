@@ -1,0 +1,169 @@
+import Foundation
+import MedtuneCore
+import ModelFiles
+import TestSupport
+@testable import Trainer
+import Transformer
+import XCTest
+
+/// Whole runs on a tiny model: outputs, checkpoints, interruption and resumption, NaN handling.
+final class RunTests: XCTestCase {
+    var directory: URL!
+    override func setUpWithError() throws { directory = try TestPaths.temporaryDirectory("medtune-run") }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
+
+    let config = Fixture.config { c in
+        c.loraR = 2; c.loraAlpha = 4; c.loraDropout = 0.1
+        c.targetModules = ["q_proj", "v_proj", "up_proj"]
+        c.microBatchSize = 1; c.gradientAccumulationSteps = 2
+        c.maxSteps = 6; c.learningRate = 1e-2; c.warmupSteps = 2
+        c.loggingSteps = 1; c.evalSteps = 2; c.saveSteps = 0; c.validationCount = 2
+    }
+
+    var data: TrainingData {
+        let texts = (0..<12).map { "record \($0): " + String(repeating: "ab", count: 1 + $0 % 4) }
+        return try! TrainingData.prepare(Fixture.records(texts.map { ["text": $0] }), file: "t.jsonl", config: config, tokenizer: ByteTokenizer())
+    }
+
+    func start(_ name: String, mode: RunFolder.Mode = .fresh, stopAt: Int? = nil) throws -> (TrainingRun<Float>, RunFolder) {
+        let folder = try RunFolder.prepare(directory.appendingPathComponent(name).path, mode: mode)
+        let model: Qwen2Model<Float> = Fixture.model(config)
+        let trainer = try LoRATrainer.prepare(model: model, data: data, config: config, padID: 0,
+                                              resumeFrom: mode == .resume ? folder.checkpoints.last?.path : nil)
+        if mode != .resume { try folder.writeRunFiles(config: config, data: data) }
+        let metrics = try MetricsLog(path: folder.metricsFile, keepThrough: trainer.progress.step)
+        return (TrainingRun(trainer: trainer, folder: folder, metrics: metrics, shouldStop: { trainer.progress.step == stopAt }), folder)
+    }
+
+    /// Six steps straight, and three + interrupt + three after rebuilding everything from the
+    /// checkpoint, give the same adapter bit for bit and the same logged losses.
+    func testInterruptedAndResumedRunEqualsAnUninterruptedOne() throws {
+        let (straight, straightFolder) = try start("straight")
+        XCTAssertEqual(try straight.run(), .finished(step: 6))
+
+        let (first, folder) = try start("resumed", stopAt: 3)
+        XCTAssertEqual(try first.run(), .interrupted(step: 3, checkpoint: folder.checkpoint(step: 3)))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder.path + "/" + PEFTAdapter.weightsFile))
+        let state = try Checkpoint.readState(folder.checkpoint(step: 3))
+        XCTAssertEqual(state.progress.step, 3)
+        XCTAssertEqual(state.epoch, 0)
+        XCTAssertEqual(state.nextMicroBatch, 6)
+        XCTAssertThrowsError(try RunFolder.prepare(folder.path, mode: .fresh)) { error in
+            XCTAssertTrue("\(error)".contains("pass --resume to continue it or --overwrite to start again"), "\(error)")
+        }
+
+        let (second, _) = try start("resumed", mode: .resume)
+        XCTAssertEqual(second.trainer.progress.step, 3)
+        XCTAssertEqual(try second.run(), .finished(step: 6))
+
+        let a = try Data(contentsOf: URL(fileURLWithPath: straightFolder.path + "/" + PEFTAdapter.weightsFile))
+        let b = try Data(contentsOf: URL(fileURLWithPath: folder.path + "/" + PEFTAdapter.weightsFile))
+        XCTAssertEqual(a, b, "adapters differ")
+        XCTAssertEqual(straight.trainer.parameters.flatMap { $0.value.array.map(\.bitPattern) },
+                       second.trainer.parameters.flatMap { $0.value.array.map(\.bitPattern) })
+        func losses(_ run: TrainingRun<Float>) throws -> [[Double?]] {
+            try MetricsLog(path: run.folder.metricsFile).records.map { [Double($0.step), $0.loss, $0.valLoss, $0.learningRate, $0.gradNorm] }
+        }
+        XCTAssertEqual(try losses(straight).count, 6)
+        XCTAssertEqual(try losses(straight), try losses(second))
+    }
+
+    func testRunWritesItsOutputs() throws {
+        let (run, folder) = try start("outputs")
+        _ = try run.run()
+        let fm = FileManager.default
+        for file in ["adapter_config.json", "adapter_model.safetensors", "config.yaml", "heldout_ids.json", "metrics.jsonl",
+                     "loss_curve.png", "loss_curve.svg", "checkpoint-6/trainer_state.json", "checkpoint-best/adapter_model.safetensors"] {
+            XCTAssertTrue(fm.fileExists(atPath: folder.path + "/" + file), file)
+        }
+        let held = try JSONDecoder().decode([Int].self, from: Data(contentsOf: URL(fileURLWithPath: folder.heldOutFile)))
+        XCTAssertEqual(held, data.heldOutIndices)
+        XCTAssertEqual(held.count, 2)
+        XCTAssertEqual(try TrainingConfig.resolve(yaml: String(contentsOfFile: folder.configFile, encoding: .utf8)), config)
+
+        let records = try MetricsLog(path: folder.metricsFile).records
+        XCTAssertEqual(records.map(\.step), [1, 2, 3, 4, 5, 6])
+        XCTAssertEqual(records.compactMap(\.valLoss).count, 3)
+        XCTAssertTrue(records.allSatisfy { $0.loss != nil && $0.learningRate != nil && $0.gradNorm != nil && ($0.tokensPerSecond ?? 0) > 0 })
+        XCTAssertEqual(records[0].learningRate, 0, "the first warm-up step has rate 0")
+        XCTAssertEqual(records[1].learningRate!, 5e-3, accuracy: 1e-15)
+        XCTAssertEqual(records.last!.epoch, 1.2, accuracy: 1e-12, "10 records in micro-batches of 1 × 2 make 5 steps an epoch")
+
+        // The best checkpoint is the one with the lowest validation loss.
+        let best = try Checkpoint.readState(folder.bestCheckpoint)
+        let lowest = records.compactMap { r in r.valLoss.map { (r.step, $0) } }.min { $0.1 < $1.1 }!
+        XCTAssertEqual(best.progress.bestStep, lowest.0)
+        XCTAssertEqual(best.progress.step, lowest.0)
+
+        // The saved adapter is PEFT's format and loads back into the model it came from.
+        let saved = try PEFTAdapterConfig(file: folder.path + "/adapter_config.json")
+        XCTAssertEqual(saved.r, 2)
+        XCTAssertEqual(saved.targetModules, ["q_proj", "v_proj", "up_proj"])
+        let model: Qwen2Model<Float> = Fixture.model(config, seed: 99)
+        try Checkpoint.attachAdapter(from: folder.path, to: model, config: config)
+        XCTAssertEqual(LoRASetup.parameters(of: model).map { $0.value.array }, run.trainer.parameters.map { $0.value.array })
+        let file = try SafetensorsFile(path: folder.path + "/adapter_model.safetensors")
+        XCTAssertEqual(file.tensorEntries.first { $0.name == "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight" }?.shape, [2, 16])
+        XCTAssertEqual(file.tensorEntries.first { $0.name == "base_model.model.model.layers.1.mlp.up_proj.lora_B.weight" }?.shape, [24, 2])
+    }
+
+    func testInitAdapterStartsFromAnExistingAdapterAndMustMatch() throws {
+        let (run, folder) = try start("source")
+        _ = try run.run()
+        var continued = config
+        continued.initAdapter = folder.path
+        let model: Qwen2Model<Float> = Fixture.model(continued)
+        let trainer = try LoRATrainer.prepare(model: model, data: data, config: continued, padID: 0)
+        XCTAssertEqual(trainer.parameters.map { $0.value.array }, run.trainer.parameters.map { $0.value.array })
+        XCTAssertEqual(trainer.progress.step, 0)
+        var otherRank = continued
+        otherRank.loraR = 4
+        XCTAssertThrowsError(try LoRATrainer.prepare(model: Fixture.model(otherRank) as Qwen2Model<Float>, data: data, config: otherRank, padID: 0)) { error in
+            XCTAssertTrue("\(error)".hasSuffix("the adapter has r = 2, the run's lora_r is 4"), "\(error)")
+        }
+    }
+
+    /// A NaN that enters the computation (here through a frozen norm weight) stops the run at the
+    /// next step without applying it, and the state after the last good step is saved.
+    func testNonFiniteStepStopsAndKeepsTheLastGoodState() throws {
+        let folder = try RunFolder.prepare(directory.appendingPathComponent("nan").path, mode: .fresh)
+        let model: Qwen2Model<Float> = Fixture.model(config)
+        let trainer = try LoRATrainer.prepare(model: model, data: data, config: config, padID: 0)
+        var good: [[Float]] = []
+        let run = TrainingRun(trainer: trainer, folder: folder, metrics: try MetricsLog(path: folder.metricsFile), shouldStop: {
+            if trainer.progress.step == 2 {
+                good = trainer.parameters.map { $0.value.array }
+                model.layers[1].inputNorm[0] = .nan
+            }
+            return false
+        })
+        XCTAssertThrowsError(try run.run()) { error in
+            XCTAssertTrue(error is TrainingStopped)
+            XCTAssertTrue("\(error)".hasPrefix("step 3: the "), "\(error)")
+            XCTAssertTrue("\(error)".hasSuffix("the last good state is in \(folder.checkpoint(step: 2)) (--resume continues from it)"), "\(error)")
+        }
+        XCTAssertEqual(trainer.progress.step, 2)
+        XCTAssertEqual(good, trainer.parameters.map { $0.value.array }, "the failed step changed nothing")
+        let reloaded: Qwen2Model<Float> = Fixture.model(config)
+        try Checkpoint.attachAdapter(from: folder.checkpoint(step: 2), to: reloaded, config: config)
+        XCTAssertEqual(LoRASetup.parameters(of: reloaded).map { $0.value.array }, good)
+    }
+
+    func testOutputFolderIsNeverOverwrittenByAccident() throws {
+        let path = directory.appendingPathComponent("user").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        try Data("notes".utf8).write(to: URL(fileURLWithPath: path + "/notes.txt"))
+        XCTAssertThrowsError(try RunFolder.prepare(path, mode: .fresh))
+        XCTAssertThrowsError(try RunFolder.prepare(path, mode: .overwrite)) { error in
+            XCTAssertTrue("\(error)".contains("not a medtune run"), "\(error)")
+        }
+        XCTAssertThrowsError(try RunFolder.prepare(path, mode: .resume)) { error in
+            XCTAssertTrue("\(error)".contains("no checkpoint to resume from"), "\(error)")
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path + "/notes.txt"))
+        let (run, folder) = try start("again")
+        _ = try run.run()
+        let emptied = try RunFolder.prepare(folder.path, mode: .overwrite)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: emptied.path), [])
+    }
+}
