@@ -97,29 +97,29 @@ public final class BERTScorer: Sendable {
         let emptyLength = tokenizer.encode("").count
         let padding = paddingFlags(candidates: candidateIndex.map { sentences.ids[$0].count },
                                    references: referenceIndex.map { sentences.ids[$0].count })
+        func side(_ sentence: Int, padded: Bool, states: TokenStates, row: Int) -> GreedyMatching.Side {
+            GreedyMatching.Side(vectors: states.rows(row), weights: sentences.ids[sentence].map(weights.weight),
+                                padded: padded, empty: sentences.ids[sentence].count == emptyLength)
+        }
 
         var raw = [PRF](repeating: PRF(precision: 0, recall: 0, f1: 0), count: pairCandidates.count)
         for chunk in chunks(candidateIndex: candidateIndex, referenceIndex: referenceIndex, sentences: sentences) {
             let states = try encoder.hiddenStates(ids: chunk.sentences.map { sentences.ids[$0] }, layer: options.layer)
             GreedyMatching.normalizeRows(states.values.pointer, rows: states.offsets.last!, dimension: states.width)
-            var row: [Int: Int] = [:]
-            for (position, sentence) in chunk.sentences.enumerated() { row[sentence] = position }
+            let row = Dictionary(uniqueKeysWithValues: chunk.sentences.enumerated().map { ($1, $0) })
             raw.withUnsafeMutableBufferPointer { out in
-                SingleThreadedBLAS.run { Parallel.forEach(chunk.pairs.count) { k in
-                    let pair = chunk.pairs[k]
-                    let c = row[candidateIndex[pair]]!, r = row[referenceIndex[pair]]!
-                    let m = states.length(c), n = states.length(r)
-                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(m * n, 1))
-                    defer { scratch.deallocate() }
-                    let candidate = GreedyMatching.Side(
-                        vectors: states.rows(c), weights: sentences.ids[candidateIndex[pair]].map(weights.weight),
-                        padded: padding.candidate[pair], empty: sentences.ids[candidateIndex[pair]].count == emptyLength)
-                    let reference = GreedyMatching.Side(
-                        vectors: states.rows(r), weights: sentences.ids[referenceIndex[pair]].map(weights.weight),
-                        padded: padding.reference[pair], empty: sentences.ids[referenceIndex[pair]].count == emptyLength)
-                    out[pair] = GreedyMatching.score(candidate: candidate, reference: reference,
-                                                     dimension: states.width, scratch: scratch)
-                } }
+                SingleThreadedBLAS.run {
+                    Parallel.forEach(chunk.pairs.count) { k in
+                        let pair = chunk.pairs[k]
+                        let c = row[candidateIndex[pair]]!, r = row[referenceIndex[pair]]!
+                        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(states.length(c) * states.length(r), 1))
+                        defer { scratch.deallocate() }
+                        out[pair] = GreedyMatching.score(
+                            candidate: side(candidateIndex[pair], padded: padding.candidate[pair], states: states, row: c),
+                            reference: side(referenceIndex[pair], padded: padding.reference[pair], states: states, row: r),
+                            dimension: states.width, scratch: scratch)
+                    }
+                }
             }
         }
 
