@@ -52,3 +52,25 @@ final class Qwen2EncoderTests: XCTestCase {
                                             modelName: "qwen2:tiny", options: BERTScoreOptions(layer: 3)))
     }
 }
+
+/// The real Qwen2.5-Coder-0.5B GGUF as `--bert`.
+final class Qwen2ScoringModelTests: XCTestCase {
+    func testGGUFModelScoresWithItsOwnSettingsString() throws {
+        let path = try TestPaths.require(TestPaths.qwenGGUF).path
+        let model = try ScoringModel.open(path)
+        XCTAssertEqual(model.name, "qwen2:qwen2.5-coder-0.5b-instruct-q4_k_m")
+        XCTAssertNil(model.defaultLayer)
+        XCTAssertEqual(model.encoder.layerCount, 24)
+        let endOfText = 151643
+        XCTAssertEqual(model.tokenizer.encode("  "), [endOfText])
+        XCTAssertEqual(model.tokenizer.encode(" 患者 ").first, endOfText)
+        let scorer = try BERTScorer(tokenizer: model.tokenizer, encoder: model.encoder, modelName: model.name,
+                                    options: BERTScoreOptions(layer: 2))
+        let result = try scorer.score(candidates: ["患者应每天服用阿司匹林。", "患者应每天服用阿司匹林。", ""],
+                                      references: ["患者应每天服用阿司匹林。", "The weather is nice today.", "x"])
+        XCTAssertEqual(result.scores[0].f1, 1, accuracy: 1e-5)
+        XCTAssertLessThan(result.scores[1].f1, result.scores[0].f1)
+        XCTAssertEqual(result.scores[2], PRF(precision: 0, recall: 0, f1: 0))
+        XCTAssertEqual(result.hash.description, "qwen2:qwen2.5-coder-0.5b-instruct-q4_k_m_L2_no-idf_version=0.3.12(medtune)")
+    }
+}

@@ -54,6 +54,10 @@ final class ReportTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("entry 0"), "\(error)")
         }
         XCTAssertThrowsError(try HeldOutSelection(recordCount: 50, adapterDirectory: dir.path, limit: 3, requested: [50]))
+        // A checkpoint folder inside the run folder finds the run's file.
+        let checkpoint = dir.appendingPathComponent("checkpoint-best")
+        try FileManager.default.createDirectory(at: checkpoint, withIntermediateDirectories: true)
+        XCTAssertEqual(try HeldOutSelection(recordCount: 50, adapterDirectory: checkpoint.path, limit: 2).records, [40, 12])
     }
 
     func testPairFileReadsSingleAndSeveralReferencesAndReportsBadLines() throws {

@@ -105,7 +105,7 @@ public final class BERTScorer: Sendable {
             var row: [Int: Int] = [:]
             for (position, sentence) in chunk.sentences.enumerated() { row[sentence] = position }
             raw.withUnsafeMutableBufferPointer { out in
-                Parallel.forEach(chunk.pairs.count) { k in
+                SingleThreadedBLAS.run { Parallel.forEach(chunk.pairs.count) { k in
                     let pair = chunk.pairs[k]
                     let c = row[candidateIndex[pair]]!, r = row[referenceIndex[pair]]!
                     let m = states.length(c), n = states.length(r)
@@ -119,7 +119,7 @@ public final class BERTScorer: Sendable {
                         padded: padding.reference[pair], empty: sentences.ids[referenceIndex[pair]].count == emptyLength)
                     out[pair] = GreedyMatching.score(candidate: candidate, reference: reference,
                                                      dimension: states.width, scratch: scratch)
-                }
+                } }
             }
         }
 

@@ -12,8 +12,8 @@ public protocol BERTWeightSource {
 /// feed-forward block, each with a residual connection and LayerNorm. Any layer's hidden states
 /// can be read; layers above it are not computed.
 ///
-/// Sequences are processed ragged (no padding): dense products run over all tokens of a batch at
-/// once, attention per sequence and head, in parallel.
+/// Sequences are processed ragged (no padding): dense products run over all tokens of a pass at
+/// once, attention per sequence and head; passes run in parallel.
 public final class BERTModel: ContextualEncoder, @unchecked Sendable {
     public let config: BERTConfig
     let wordEmbeddings: Tensor<Float>
@@ -103,14 +103,24 @@ public final class BERTModel: ContextualEncoder, @unchecked Sendable {
         for sequence in ids { offsets.append(offsets.last! + sequence.count) }
         let h = hiddenSize
         let result = Tensor<Float>([offsets.last!, h])
-        // Consecutive sequences up to `tokensPerPass` tokens per pass (a longer one alone).
+        // Consecutive sequences form passes of up to `tokensPerPass` tokens (a longer sequence
+        // alone), small enough that every core gets one. Passes run at once, each on one thread
+        // with single-threaded BLAS: no core waits on another between operations.
+        let perPass = max(1, min(tokensPerPass, (offsets.last! + Parallel.threads - 1) / Parallel.threads))
+        var passes: [Range<Int>] = []
         var first = 0
         while first < ids.count {
             var last = first + 1
-            while last < ids.count && offsets[last + 1] - offsets[first] <= tokensPerPass { last += 1 }
-            let passOffsets = offsets[first...last].map { $0 - offsets[first] }
-            forward(Array(ids[first..<last]), offsets: passOffsets, layer: layer, into: result.pointer + offsets[first] * h)
+            while last < ids.count && offsets[last + 1] - offsets[first] <= perPass { last += 1 }
+            passes.append(first..<last)
             first = last
+        }
+        SingleThreadedBLAS.run {
+            Parallel.forEach(passes.count) { p in
+                let pass = passes[p]
+                let passOffsets = offsets[pass.lowerBound...pass.upperBound].map { $0 - offsets[pass.lowerBound] }
+                forward(Array(ids[pass]), offsets: passOffsets, layer: layer, into: result.pointer + offsets[pass.lowerBound] * h)
+            }
         }
         return TokenStates(values: result, offsets: offsets)
     }
@@ -120,8 +130,8 @@ public final class BERTModel: ContextualEncoder, @unchecked Sendable {
         let h = hiddenSize, rows = offsets.last!
         let word = wordEmbeddings.pointer, position = positionEmbeddings.pointer, type = tokenTypeEmbeddings.pointer
         // bert_score passes no token types, so every token is of type 0.
-        Parallel.forEach(ids.count) { s in
-            for (p, id) in ids[s].enumerated() {
+        for (s, sequence) in ids.enumerated() {
+            for (p, id) in sequence.enumerated() {
                 let row = x + (offsets[s] + p) * h
                 for j in 0..<h { row[j] = word[id * h + j] + position[p * h + j] + type[j] }
             }

@@ -1,8 +1,8 @@
 import Foundation
 import MedtuneCore
 
-/// Forward-only kernels of a BERT encoder. Matrix products go through `Matmul`; everything runs
-/// over rows in parallel.
+/// Forward-only kernels of a BERT encoder, each on one thread: the encoder runs several passes
+/// at once (see `BERTModel.hiddenStates`). Matrix products go through `Matmul`.
 enum EncoderKernels {
     /// y = x·Wᵀ + b for `rows` rows, W stored [out × in] as PyTorch's `Linear` stores it.
     static func linear(_ x: UnsafePointer<Float>, rows: Int, weight: Tensor<Float>, bias: Tensor<Float>,
@@ -10,11 +10,9 @@ enum EncoderKernels {
         let out = weight.shape[0], inFeatures = weight.shape[1]
         Matmul.gemm(transB: true, m: rows, n: out, k: inFeatures, a: x, b: weight.pointer, c: y)
         let b = bias.pointer
-        Parallel.forRanges(rows, grain: max(1, 16_384 / out)) { range in
-            for r in range {
-                let row = y + r * out
-                for j in 0..<out { row[j] += b[j] }
-            }
+        for r in 0..<rows {
+            let row = y + r * out
+            for j in 0..<out { row[j] += b[j] }
         }
     }
 
@@ -23,65 +21,52 @@ enum EncoderKernels {
     static func addLayerNorm(_ x: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?, rows: Int, width: Int,
                              gain: Tensor<Float>, bias: Tensor<Float>, eps: Double) {
         let g = gain.pointer, b = bias.pointer
-        Parallel.forRanges(rows, grain: max(1, 16_384 / width)) { range in
-            for r in range {
-                let row = x + r * width
-                if let residual {
-                    let add = residual + r * width
-                    for j in 0..<width { row[j] += add[j] }
-                }
-                var sum = 0.0
-                for j in 0..<width { sum += Double(row[j]) }
-                let mean = sum / Double(width)
-                var squares = 0.0
-                for j in 0..<width {
-                    let d = Double(row[j]) - mean
-                    squares += d * d
-                }
-                let inverse = 1 / (squares / Double(width) + eps).squareRoot()
-                for j in 0..<width { row[j] = Float((Double(row[j]) - mean) * inverse) * g[j] + b[j] }
+        for r in 0..<rows {
+            let row = x + r * width
+            if let residual {
+                let add = residual + r * width
+                for j in 0..<width { row[j] += add[j] }
             }
+            var sum = 0.0
+            for j in 0..<width { sum += Double(row[j]) }
+            let mean = sum / Double(width)
+            var squares = 0.0
+            for j in 0..<width {
+                let d = Double(row[j]) - mean
+                squares += d * d
+            }
+            let inverse = 1 / (squares / Double(width) + eps).squareRoot()
+            for j in 0..<width { row[j] = Float((Double(row[j]) - mean) * inverse) * g[j] + b[j] }
         }
     }
 
     /// GELU with erf, x·Φ(x) = x/2·(1 + erf(x/√2)), in place (BERT's `hidden_act: "gelu"`, not
     /// the tanh approximation).
     static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        Parallel.forRanges((count + 15) / 16, grain: 1024) { blocks in
-            let start = blocks.lowerBound * 16
-            forEachBlock(x + start, count: min(blocks.upperBound * 16, count) - start, padding: 0) { v in
-                0.5 * v * (1 + erf(v * 0.70710678118654752))
-            }
-        }
+        forEachBlock(x, count: count, padding: 0) { v in 0.5 * v * (1 + erf(v * 0.70710678118654752)) }
     }
 
     /// Bidirectional multi-head self-attention over ragged sequences: each sequence (rows
     /// `offsets[s]..<offsets[s+1]`) attends to all of its own tokens and to nothing else, which is
     /// what a padding mask achieves on a padded batch. `qkv` is `[rows × 3·hidden]` (queries, keys,
     /// values side by side); the context goes to `context` `[rows × hidden]`.
-    ///
-    /// The (sequence, head) products are small, so they run on all cores at once with OpenBLAS
-    /// kept to one thread: its own threads would only contend with ours.
     static func attention(qkv: UnsafePointer<Float>, offsets: [Int], heads: Int, headDim: Int,
                           into context: UnsafeMutablePointer<Float>) {
         let hidden = heads * headDim, stride = 3 * hidden
         let scale = 1 / Float(headDim).squareRoot()
-        let items = (0..<(offsets.count - 1) * heads).filter { offsets[$0 / heads + 1] > offsets[$0 / heads] }
         let longest = zip(offsets.dropFirst(), offsets).map { $0 - $1 }.max() ?? 0
-        SingleThreadedBLAS.run {
-            Parallel.forRanges(items.count) { range in
-                let scores = UnsafeMutablePointer<Float>.allocate(capacity: longest * longest)
-                defer { scores.deallocate() }
-                for item in items[range] {
-                    let s = item / heads, h = item % heads
-                    let start = offsets[s], length = offsets[s + 1] - start
-                    let q = qkv + start * stride + h * headDim
-                    Matmul.gemm(transB: true, m: length, n: length, k: headDim, alpha: scale, a: q, lda: stride,
-                                b: q + hidden, ldb: stride, c: scores, ldc: length)
-                    for i in 0..<length { softmax(scores + i * length, count: length) }
-                    Matmul.gemm(m: length, n: headDim, k: length, a: scores, lda: length, b: q + 2 * hidden, ldb: stride,
-                                c: context + start * hidden + h * headDim, ldc: hidden)
-                }
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(longest * longest, 1))
+        defer { scores.deallocate() }
+        for s in 0..<(offsets.count - 1) {
+            let start = offsets[s], length = offsets[s + 1] - start
+            guard length > 0 else { continue }
+            for h in 0..<heads {
+                let q = qkv + start * stride + h * headDim
+                Matmul.gemm(transB: true, m: length, n: length, k: headDim, alpha: scale, a: q, lda: stride,
+                            b: q + hidden, ldb: stride, c: scores, ldc: length)
+                for i in 0..<length { softmax(scores + i * length, count: length) }
+                Matmul.gemm(m: length, n: headDim, k: length, a: scores, lda: length, b: q + 2 * hidden, ldb: stride,
+                            c: context + start * hidden + h * headDim, ldc: hidden)
             }
         }
     }
@@ -200,8 +185,9 @@ enum EncoderKernels {
     }
 }
 
-/// Runs work with OpenBLAS limited to one thread, restoring its thread count after. For regions
-/// that call many small products from all cores at once.
+/// Runs work with OpenBLAS limited to one thread, restoring its thread count after: for regions
+/// that call matrix products from all cores at once, where OpenBLAS's own threads would only
+/// contend with them (and spin while waiting).
 enum SingleThreadedBLAS {
     private static let lock = NSLock()
 

@@ -3,7 +3,7 @@ import MedtuneCore
 
 /// Which records of a data file to evaluate an adapter on. `medtune train` writes the indices of
 /// the records it kept out of training to `heldout_ids.json` (a JSON array of 0-based record
-/// indices into the data file) beside the adapter; evaluating on those measures generalisation,
+/// indices into the data file) in its run folder, beside the adapter; evaluating on those measures generalisation,
 /// evaluating on training records mostly measures memorisation, so that draws a warning.
 public struct HeldOutSelection: Equatable, Sendable {
     public static let fileName = "heldout_ids.json"
@@ -42,9 +42,12 @@ public struct HeldOutSelection: Equatable, Sendable {
         }
     }
 
+    /// The adapter's folder holds the file, or, for a checkpoint inside a run folder
+    /// (`checkpoint-best/`), the run folder does.
     static func readHeldOut(directory: String, recordCount: Int) throws -> [Int]? {
-        let path = URL(fileURLWithPath: directory).appendingPathComponent(fileName).path
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let folder = URL(fileURLWithPath: directory)
+        let candidates = [folder, folder.deletingLastPathComponent()].map { $0.appendingPathComponent(fileName).path }
+        guard let path = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else { return nil }
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw InputError(file: path, "cannot read: \(error.localizedDescription)")

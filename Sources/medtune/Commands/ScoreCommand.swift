@@ -40,7 +40,7 @@ struct ScoreCommand: ParsableCommand {
     @Option(help: "bert_score baseline file (LAYER,P,R,F rows) to rescale scores with.")
     var rescaleBaseline: String?
 
-    @Flag(help: "Print JSON instead of a table.")
+    @Flag(help: "Print the report as JSON instead of a table.")
     var json = false
 
     @Option(help: "Field holding the candidate answer in --candidates records.")
@@ -143,9 +143,10 @@ struct ScoreCommand: ParsableCommand {
         }
         let template = try PromptTemplate(name: self.template, system: system)
         let prompts = try chosen.map { try template.render($0.fields, questionField: questionField) }
+        // Opened first, so that a wrong --bert fails before minutes of generation.
+        let scorer = try scorer()
         let answers = try generateAnswers(model: model, adapter: adapter, prompts: prompts, template: template)
 
-        let scorer = try scorer()
         let references = chosen.map { [$0.reference] }
         let base = try scorer.score(candidates: answers.base, references: references)
         let tuned = try scorer.score(candidates: answers.tuned, references: references)
@@ -157,14 +158,18 @@ struct ScoreCommand: ParsableCommand {
                                baseAnswer: answers.base[i], tunedAnswer: answers.tuned[i], base: baseMetrics[i], tuned: tunedMetrics[i])
         }
         let report = ComparisonReport(hash: base.hash.description, questions: questions, seed: bootstrapSeed)
-        print(report.tutorialLine)
-        print(report.table())
+        if json {
+            FileHandle.standardOutput.write(try report.json() + Data("\n".utf8))
+        } else {
+            print(report.tutorialLine)
+            print(report.table())
+        }
         let folder = URL(fileURLWithPath: output ?? URL(fileURLWithPath: adapter).appendingPathComponent("evaluation").path)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try AtomicFile.write(try report.json(), to: folder.appendingPathComponent("results.json").path)
         try AtomicFile.write(Data(report.csv().utf8), to: folder.appendingPathComponent("results.csv").path)
         try AtomicFile.write(Data(report.markdown().utf8), to: folder.appendingPathComponent("results.md").path)
-        print("per-question results: \(folder.path)/results.{json,csv,md}")
+        FileHandle.standardError.write(Data("per-question results: \(folder.path)/results.{json,csv,md}\n".utf8))
     }
 
     /// The base model's and the adapter's answers to every prompt; the model is released before
