@@ -95,3 +95,14 @@ final class AttentionTests: XCTestCase {
         for h in 0..<2 { XCTAssertEqual(out[8 + h * 2], v[4], accuracy: 1e-12, "row 2 attends only to key 2") }
     }
 }
+
+extension AttentionTests {
+    func testNaNScoresPropagate() {
+        let op = CausalAttention(batch: 1, queryLength: 2, keyLength: 2, queryHeads: 1, kvHeads: 1, headDim: 2)
+        let q = Tensor<Double>([1, 2, 1, 2], [1, .nan, 0.5, 0.5]), k = Tensor<Double>([1, 2, 1, 2], [1, 2, 3, 4])
+        let out = Tensor<Double>(q.shape), probs = Tensor<Double>([op.probabilityCount])
+        op.forward(q: q.pointer, k: k.pointer, v: k.pointer, keyMask: nil, out: out.pointer, probs: probs.pointer)
+        XCTAssertTrue(out[0].isNaN && out[1].isNaN, "the NaN query's output is NaN")
+        XCTAssertFalse(out[2].isNaN || out[3].isNaN, "other rows are unaffected")
+    }
+}

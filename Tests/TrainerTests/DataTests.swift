@@ -45,6 +45,20 @@ final class DataTests: XCTestCase {
         XCTAssertEqual(cut.labels, [58, 97, 98, 124, 99, ignore])
     }
 
+    /// A tokenizer that starts every text with BOS gives each record one, never trained on.
+    func testRecordsStartWithTheTokenizersBOS() throws {
+        struct WithBOS: TrainingTokenizer {
+            func encode(_ text: String) throws -> [Int32] { text.utf8.map { Int32($0) } }
+            var eosTokenID: Int32 { 256 }
+            var bosTokenID: Int32? { 257 }
+        }
+        let config = tinyTemplate { $0.lossOn = .all }
+        let records = Fixture.records([["Question": "ab", "Complex_CoT": "c", "Response": "d"]])
+        let e = try ExampleBuilder(config: config, records: records, file: "d.jsonl").example(records[0], tokenizer: WithBOS())
+        XCTAssertEqual(e.tokens, [257, 81, 58, 97, 98, 124, 99, 124, 100, 256])
+        XCTAssertEqual(e.labels, [81, 58, 97, 98, 124, 99, 124, 100, 256, ignore])
+    }
+
     func testFieldMappingReadsOtherKeys() throws {
         let mapped = try example(tinyTemplate { $0.fields = ["Question": "q", "Response": "r"] },
                                  ["q": "ab", "Complex_CoT": "c", "r": "d"])

@@ -60,4 +60,13 @@ final class RealModelTests: XCTestCase {
         XCTAssertLessThan(worstNorm, 5e-3, "worst relative error of a LoRA gradient's norm")
         XCTAssertLessThan(worstUpdate, 1e-4, "worst parameter difference after the AdamW step (lr 1e-3)")
     }
+
+    /// DeepSeek-R1-Distill's tokenizer starts every text with BOS (as HF's tokenizer(text) does
+    /// for the tutorial), Qwen2.5's does not.
+    func testRecordsStartWithBOSOnlyWhereTheModelsTokenizerAddsOne() throws {
+        let deepSeek = try TestPaths.require(TestPaths.deepSeekR1Header).path
+        XCTAssertEqual(try ModelTokenizer(TokenizerLoader.load(path: deepSeek), path: deepSeek).bosTokenID, 151_646)
+        let qwen = try TestPaths.require(TestPaths.qwenGGUF).path
+        XCTAssertNil(try ModelTokenizer(TokenizerLoader.load(path: qwen), path: qwen).bosTokenID)
+    }
 }

@@ -64,7 +64,7 @@ final class RunTests: XCTestCase {
         func losses(_ run: TrainingRun<Float>) throws -> [[Double?]] {
             try MetricsLog(path: run.folder.metricsFile).records.map { [Double($0.step), $0.loss, $0.valLoss, $0.learningRate, $0.gradNorm] }
         }
-        XCTAssertEqual(try losses(straight).count, 6)
+        XCTAssertEqual(try losses(straight).count, 7)
         XCTAssertEqual(try losses(straight), try losses(second))
     }
 
@@ -81,9 +81,11 @@ final class RunTests: XCTestCase {
         XCTAssertEqual(held.count, 2)
         XCTAssertEqual(try TrainingConfig.resolve(yaml: String(contentsOfFile: folder.configFile, encoding: .utf8)), config)
 
-        let records = try MetricsLog(path: folder.metricsFile).records
-        XCTAssertEqual(records.map(\.step), [1, 2, 3, 4, 5, 6])
-        XCTAssertEqual(records.compactMap(\.valLoss).count, 3)
+        var records = try MetricsLog(path: folder.metricsFile).records
+        XCTAssertEqual(records.map(\.step), [0, 1, 2, 3, 4, 5, 6])
+        XCTAssertEqual(records.compactMap(\.valLoss).count, 4, "the baseline and every second step")
+        XCTAssertNil(records[0].loss)
+        records.removeFirst()
         XCTAssertTrue(records.allSatisfy { $0.loss != nil && $0.learningRate != nil && $0.gradNorm != nil && ($0.tokensPerSecond ?? 0) > 0 })
         XCTAssertEqual(records[0].learningRate, 0, "the first warm-up step has rate 0")
         XCTAssertEqual(records[1].learningRate!, 5e-3, accuracy: 1e-15)

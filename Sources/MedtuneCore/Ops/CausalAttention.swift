@@ -64,7 +64,14 @@ public struct CausalAttention {
     /// Softmax over the first `visible` entries of a row, skipping masked keys; the rest become 0.
     private func softmaxRow<T: Scalar>(_ row: UnsafeMutablePointer<T>, visible: Int, mask: UnsafePointer<UInt8>?) {
         var maximum = -T.infinity
-        for s in 0..<visible where mask?[s] ?? 1 != 0 { maximum = max(maximum, row[s]) }
+        for s in 0..<visible where mask?[s] ?? 1 != 0 {
+            // A NaN score must poison the row (and the loss), not vanish through max().
+            if row[s].isNaN {
+                row.update(repeating: .nan, count: keyLength)
+                return
+            }
+            maximum = max(maximum, row[s])
+        }
         if maximum == -T.infinity {
             row.update(repeating: 0, count: keyLength)
             return

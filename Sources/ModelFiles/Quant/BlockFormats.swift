@@ -20,10 +20,24 @@ protocol BlockFormat {
                     _ acc: inout SIMD16<Float>, _ offset: inout Float)
 }
 
+/// The two f16 values in the four bytes at `offset`, converted together. A 32-bit load
+/// zero-extends into its vector register, where converting a single 16-bit load compiles to an
+/// insert that waits on the register's previous contents (a false dependence that made one
+/// block of decoding wait on the last).
 @inline(__always)
-private func halfAt(_ block: UnsafeRawPointer, _ offset: Int) -> Float {
-    HalfFloat.float(fromHalf: UInt16(littleEndian: block.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
+private func halfPair(_ block: UnsafeRawPointer, _ offset: Int) -> SIMD2<Float> {
+    let bits = UInt32(littleEndian: block.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+    #if !(os(macOS) && arch(x86_64))
+    let halves = unsafeBitCast(bits, to: SIMD2<Float16>.self)
+    return SIMD2(Float(halves[0]), Float(halves[1]))
+    #else
+    return SIMD2(HalfFloat.float(fromHalf: UInt16(truncatingIfNeeded: bits)), HalfFloat.float(fromHalf: UInt16(bits >> 16)))
+    #endif
 }
+
+/// The f16 scale at the start of a block.
+@inline(__always)
+private func leadingHalf(_ block: UnsafeRawPointer) -> Float { halfPair(block, 0)[0] }
 
 @inline(__always)
 private func store(_ v: SIMD16<Float>, _ out: UnsafeMutablePointer<Float>, _ i: Int) {
@@ -47,7 +61,7 @@ enum Q4_0: BlockFormat {
 
     @inline(__always)
     static func dequantize(_ block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
-        let d = splat(halfAt(block, 0))
+        let d = splat(leadingHalf(block))
         let q = Lanes.bytes(block, 2)
         store(d * Lanes.float((q & 15) &- 8), out, 0)
         store(d * Lanes.float((q &>> 4) &- 8), out, 16)
@@ -56,7 +70,7 @@ enum Q4_0: BlockFormat {
     @inline(__always)
     static func dot(_ block: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ sums: UnsafePointer<Float>,
                     _ acc: inout SIMD16<Float>, _ offset: inout Float) {
-        let d = halfAt(block, 0)
+        let d = leadingHalf(block)
         let q = Lanes.bytes(block, 2)
         var s = Lanes.float(q & 15) * Lanes.load(x, 0)
         s.addProduct(Lanes.float(q &>> 4), Lanes.load(x, 16))
@@ -83,7 +97,7 @@ enum Q5_0: BlockFormat {
 
     @inline(__always)
     static func dequantize(_ block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
-        let d = splat(halfAt(block, 0))
+        let d = splat(leadingHalf(block))
         let (low, high) = values(block)
         store(d * Lanes.float(low &- 16), out, 0)
         store(d * Lanes.float(high &- 16), out, 16)
@@ -92,7 +106,7 @@ enum Q5_0: BlockFormat {
     @inline(__always)
     static func dot(_ block: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ sums: UnsafePointer<Float>,
                     _ acc: inout SIMD16<Float>, _ offset: inout Float) {
-        let d = halfAt(block, 0)
+        let d = leadingHalf(block)
         let (low, high) = values(block)
         var s = Lanes.float(low) * Lanes.load(x, 0)
         s.addProduct(Lanes.float(high), Lanes.load(x, 16))
@@ -108,7 +122,7 @@ enum Q8_0: BlockFormat {
 
     @inline(__always)
     static func dequantize(_ block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
-        let d = splat(halfAt(block, 0))
+        let d = splat(leadingHalf(block))
         store(d * Lanes.signedBytes(block, 2), out, 0)
         store(d * Lanes.signedBytes(block, 18), out, 16)
     }
@@ -118,7 +132,7 @@ enum Q8_0: BlockFormat {
                     _ acc: inout SIMD16<Float>, _ offset: inout Float) {
         var s = Lanes.signedBytes(block, 2) * Lanes.load(x, 0)
         s.addProduct(Lanes.signedBytes(block, 18), Lanes.load(x, 16))
-        acc.addProduct(s, splat(halfAt(block, 0)))
+        acc.addProduct(s, splat(leadingHalf(block)))
     }
 }
 
@@ -139,7 +153,7 @@ func scaleMinK4(_ j: Int, _ q: UnsafePointer<UInt8>) -> (scale: UInt8, min: UInt
 @inline(__always)
 private func dequantizeK<Values>(_ block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>, _ values: Values)
 where Values: KQuantGroups {
-    let d = halfAt(block, 0), dmin = halfAt(block, 2)
+    let (d, dmin) = (halfPair(block, 0)[0], halfPair(block, 0)[1])
     let scales = block.assumingMemoryBound(to: UInt8.self) + 4
     for pair in 0..<4 {
         let (sc1, m1) = scaleMinK4(2 * pair, scales)
@@ -159,7 +173,7 @@ where Values: KQuantGroups {
 private func dotK<Values>(_ block: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ sums: UnsafePointer<Float>,
                           _ acc: inout SIMD16<Float>, _ offset: inout Float, _ values: Values)
 where Values: KQuantGroups {
-    let d = halfAt(block, 0), dmin = halfAt(block, 2)
+    let (d, dmin) = (halfPair(block, 0)[0], halfPair(block, 0)[1])
     let scales = block.assumingMemoryBound(to: UInt8.self) + 4
     var mins: Float = 0
     for pair in 0..<4 {
@@ -265,7 +279,7 @@ enum Q6_K: BlockFormat {
 
     @inline(__always)
     static func dequantize(_ block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
-        let d = halfAt(block, 208)
+        let d = halfPair(block, 206)[1]
         let scales = (block + 192).assumingMemoryBound(to: Int8.self)
         for half in 0..<2 {
             let sc = scales + 8 * half
@@ -283,7 +297,7 @@ enum Q6_K: BlockFormat {
     @inline(__always)
     static func dot(_ block: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ sums: UnsafePointer<Float>,
                     _ acc: inout SIMD16<Float>, _ offset: inout Float) {
-        let d = halfAt(block, 208)
+        let d = halfPair(block, 206)[1]
         let scales = (block + 192).assumingMemoryBound(to: Int8.self)
         var shifted: Float = 0
         for half in 0..<2 {

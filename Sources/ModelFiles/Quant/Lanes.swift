@@ -1,18 +1,11 @@
 /// Vector building blocks of the row kernels.
 ///
-/// The standard library's generic SIMD conversions, and its integer operators on vectors of more
-/// than sixteen lanes, can compile to scalar loops; conversions written out lane by lane, and
-/// integer operators on vectors of at most sixteen lanes, compile to single vector instructions
-/// (checked in the release binary's assembly: vpmovzxbd, vcvtdq2ps, vcvtph2ps, vpdpbusd).
+/// The standard library's generic SIMD conversions, its integer operators on vectors of more than
+/// sixteen lanes and its vector-with-scalar integer operators can compile to scalar loops;
+/// conversions written out lane by lane, and integer operators between vectors of at most sixteen
+/// lanes, compile to single vector instructions (checked in the release binary's assembly:
+/// vpmovzxbd, vpmovsxbd, vcvtdq2ps and vcvtph2ps on 512-bit registers).
 enum Lanes {
-
-    @inline(__always)
-    static func float(_ v: SIMD16<UInt8>) -> SIMD16<Float> {
-        SIMD16<Float>(
-            Float(v[0]), Float(v[1]), Float(v[2]), Float(v[3]), Float(v[4]), Float(v[5]), Float(v[6]), Float(v[7]),
-            Float(v[8]), Float(v[9]), Float(v[10]), Float(v[11]), Float(v[12]), Float(v[13]), Float(v[14]), Float(v[15]))
-    }
-
     @inline(__always)
     static func float(_ v: SIMD16<Int8>) -> SIMD16<Float> {
         SIMD16<Float>(
@@ -41,24 +34,6 @@ enum Lanes {
             UInt32(v[8]), UInt32(v[9]), UInt32(v[10]), UInt32(v[11]), UInt32(v[12]), UInt32(v[13]), UInt32(v[14]), UInt32(v[15]))
     }
 
-    @inline(__always)
-    static func int32(_ v: SIMD32<UInt8>) -> SIMD32<Int32> {
-        SIMD32<Int32>(
-            Int32(v[0]), Int32(v[1]), Int32(v[2]), Int32(v[3]), Int32(v[4]), Int32(v[5]), Int32(v[6]), Int32(v[7]),
-            Int32(v[8]), Int32(v[9]), Int32(v[10]), Int32(v[11]), Int32(v[12]), Int32(v[13]), Int32(v[14]), Int32(v[15]),
-            Int32(v[16]), Int32(v[17]), Int32(v[18]), Int32(v[19]), Int32(v[20]), Int32(v[21]), Int32(v[22]), Int32(v[23]),
-            Int32(v[24]), Int32(v[25]), Int32(v[26]), Int32(v[27]), Int32(v[28]), Int32(v[29]), Int32(v[30]), Int32(v[31]))
-    }
-
-    @inline(__always)
-    static func int32(_ v: SIMD32<Int8>) -> SIMD32<Int32> {
-        SIMD32<Int32>(
-            Int32(v[0]), Int32(v[1]), Int32(v[2]), Int32(v[3]), Int32(v[4]), Int32(v[5]), Int32(v[6]), Int32(v[7]),
-            Int32(v[8]), Int32(v[9]), Int32(v[10]), Int32(v[11]), Int32(v[12]), Int32(v[13]), Int32(v[14]), Int32(v[15]),
-            Int32(v[16]), Int32(v[17]), Int32(v[18]), Int32(v[19]), Int32(v[20]), Int32(v[21]), Int32(v[22]), Int32(v[23]),
-            Int32(v[24]), Int32(v[25]), Int32(v[26]), Int32(v[27]), Int32(v[28]), Int32(v[29]), Int32(v[30]), Int32(v[31]))
-    }
-
     #if !(os(macOS) && arch(x86_64))
     @inline(__always)
     static func float(_ v: SIMD16<Float16>) -> SIMD16<Float> {
@@ -84,12 +59,5 @@ enum Lanes {
     @inline(__always)
     static func signedBytes(_ p: UnsafeRawPointer, _ offset: Int) -> SIMD16<Float> {
         float(p.loadUnaligned(fromByteOffset: offset, as: SIMD16<Int8>.self))
-    }
-
-    /// Σ zext(a)·sext(b) over 32 lanes: one vpdpbusd (AVX-512 VNNI/AVX-VNNI) and a horizontal
-    /// add; the pattern LLVM matches is exactly this reduction of a widened product.
-    @inline(__always)
-    static func dot(_ a: SIMD32<UInt8>, _ b: SIMD32<Int8>) -> Int32 {
-        (int32(a) &* int32(b)).wrappedSum()
     }
 }

@@ -38,8 +38,9 @@ public final class LinearWeight: @unchecked Sendable {
     /// [out, in].
     public var shape: [Int] { [outFeatures, inFeatures] }
 
-    /// Rows decoded per block: about a megabyte of float32 scratch, at least 64 rows.
-    private var blockRows: Int { max(64, min(outFeatures, (1 << 18) / max(inFeatures, 1))) }
+    /// Rows decoded per block: about 4 MB of float32 scratch (at least 256 rows), so that each
+    /// sgemm call is large enough to run near its peak.
+    private var blockRows: Int { min(outFeatures, max(256, (1 << 20) / max(inFeatures, 1))) }
 
     /// Row `r`'s stored bytes.
     @inline(__always)

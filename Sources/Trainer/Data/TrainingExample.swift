@@ -1,9 +1,15 @@
 import MedtuneCore
 
-/// What training needs of a tokenizer: plain encoding (no special tokens added) and the EOS id.
+/// What training needs of a tokenizer: plain encoding (no special tokens added), the EOS id,
+/// and the BOS id when the model's tokenizer starts every text with one.
 public protocol TrainingTokenizer {
     func encode(_ text: String) throws -> [Int32]
     var eosTokenID: Int32 { get }
+    var bosTokenID: Int32? { get }
+}
+
+extension TrainingTokenizer {
+    public var bosTokenID: Int32? { nil }
 }
 
 /// One tokenized record: its tokens and, aligned with them, the token each position must predict
@@ -110,6 +116,8 @@ public struct ExampleBuilder {
                 (try tokenizer.encode(try answer.render(value)), true),
             ]
         }
+        // A record is one text to the model: BOS (never predicted) where the tokenizer adds one.
+        if let bos = tokenizer.bosTokenID { pieces.insert(([bos], false), at: 0) }
         if addEOS { pieces.append(([tokenizer.eosTokenID], true)) }
         return TrainingExample(recordIndex: record.index, pieces: pieces, maxLength: maxLength)
     }

@@ -4,10 +4,12 @@ import Tokenizers
 import Transformer
 
 /// A model's own tokenizer as training uses it: special-token text in templates (`<|im_start|>`,
-/// `<｜User｜>`) becomes the special token; nothing is added around the text.
+/// `<｜User｜>`) becomes the special token; each record starts with BOS when the tokenizer puts
+/// one before every text (DeepSeek-R1-Distill does, Qwen2.5 does not), as HF's tokenizer(text) does.
 public struct ModelTokenizer: TrainingTokenizer {
     public let base: any Tokenizer
     public let eosTokenID: Int32
+    public let bosTokenID: Int32?
 
     public init(_ base: any Tokenizer, path: String) throws {
         guard let eos = base.eosTokenId ?? base.padTokenId else {
@@ -15,6 +17,8 @@ public struct ModelTokenizer: TrainingTokenizer {
         }
         self.base = base
         eosTokenID = Int32(eos)
+        let wrapped = base.encode("", allowSpecial: false, addSpecialTokens: true)
+        bosTokenID = wrapped.count == 1 && wrapped[0] == base.bosTokenId ? Int32(wrapped[0]) : nil
     }
 
     public func encode(_ text: String) throws -> [Int32] {

@@ -32,7 +32,7 @@ public final class TrainingRun<T: Scalar> {
     public let trainer: LoRATrainer<T>
     public let folder: RunFolder
     public let metrics: MetricsLog
-    public weak var observer: TrainingObserver?
+    public var observer: TrainingObserver?
     let shouldStop: () -> Bool
     private var savedStep: Int?
     private var intervalTokens = 0
@@ -48,6 +48,12 @@ public final class TrainingRun<T: Scalar> {
 
     public func run() throws -> TrainingOutcome {
         observer?.started(totalSteps: trainer.totalSteps, at: trainer.progress.step)
+        // The untrained model's validation loss, the baseline of the curve (not a candidate for best).
+        if trainer.progress.step == 0, !metrics.records.contains(where: { $0.step == 0 }), let baseline = trainer.validationLoss() {
+            let entry = MetricsRecord(step: 0, epoch: 0, valLoss: baseline)
+            try metrics.append(entry)
+            observer?.logged(entry)
+        }
         while !trainer.isFinished {
             if shouldStop() {
                 let path = try saveCheckpoint()

@@ -47,7 +47,9 @@ public struct NonFiniteError: MedtuneError {
     public var loss: Double
     public var gradNorm: Double
     public var description: String {
-        "step \(step): the \(loss.isFinite ? "gradient norm" : "loss") is \(loss.isFinite ? gradNorm : loss); training stopped before applying it"
+        let (what, value) = loss.isFinite ? ("gradient norm", gradNorm) : ("loss", loss)
+        // NaN's sign is meaningless; print it as plain nan.
+        return "step \(step): the \(what) is \(value.isNaN ? "nan" : "\(value)"); training stopped before applying it"
     }
 }
 

@@ -17,12 +17,18 @@ struct BenchWeightsCommand: ParsableCommand {
     @Option(help: "Timed repetitions per measurement (the best is kept).")
     var repeats = 10
 
+    @Option(help: "Input rows of the few-row product (batched decoding).")
+    var fewRows = 4
+
+    @Option(help: "Input rows of the prompt-sized product.")
+    var matrixRows = 512
+
     func run() throws {
         try OpenBLAS.load()
         let path = model ?? BenchTokenizerCommand.defaultModel()
         let checkpoint = try ModelCheckpoint.open(path)
         print("model: \(path), \(Parallel.threads) cores, OpenBLAS kernel \(OpenBLAS.shared.coreName)")
-        for result in try WeightBenchmark.measure(checkpoint.source, repeats: repeats) {
+        for result in try WeightBenchmark.measure(checkpoint.source, repeats: repeats, fewRows: fewRows, matrixRows: matrixRows) {
             result.lines.forEach { print($0) }
         }
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Evaluator
 import Foundation
+import Hub
 import Generator
 import MedtuneCore
 
@@ -106,7 +107,7 @@ struct ScoreCommand: ParsableCommand {
     }
 
     private func scorer() throws -> BERTScorer {
-        let scoring = try ScoringModel.open(bert)
+        let scoring = try ScoringModel.open(try Hub.resolveModel(bert, allowDownload: false).path)
         guard let layer = numLayers ?? scoring.defaultLayer else {
             throw InputError(file: bert, "bert_score has no default layer for \(scoring.name); choose one with --num-layers (0...\(scoring.encoder.layerCount))")
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Hub
 import MedtuneCore
 import Trainer
 
@@ -47,6 +48,10 @@ struct TrainCommand: ParsableCommand {
             yaml = DemoRecipe.yaml
         }
         var resolved = try TrainingConfig.resolve(yaml: yaml, source: source, overrides: overrides)
+        // Repository ids (owner/name[@revision]) stand for their folders in the download cache.
+        resolved.model = try Hub.resolveModel(resolved.model, allowDownload: false).path
+        resolved.tokenizer = try resolved.tokenizer.map { try Hub.resolveModel($0, allowDownload: false).path }
+        resolved.initAdapter = try resolved.initAdapter.map { try Hub.resolveModel($0, allowDownload: false).path }
         if resume {
             let saved = RunFolder(path: resolved.resolvedOutputDir).configFile
             guard let text = FileManager.default.contents(atPath: saved) else { throw InputError(file: saved, "no run to resume here") }
