@@ -60,4 +60,14 @@ enum Lanes {
     static func signedBytes(_ p: UnsafeRawPointer, _ offset: Int) -> SIMD16<Float> {
         float(p.loadUnaligned(fromByteOffset: offset, as: SIMD16<Int8>.self))
     }
+
+    /// The sum of the sixteen lanes as a tree of vector additions (the standard library's `sum()`
+    /// adds the lanes one after another: a chain of 15 dependent scalar additions).
+    @inline(__always)
+    static func sum(_ v: SIMD16<Float>) -> Float {
+        let eight = v.lowHalf + v.highHalf
+        let four = eight.lowHalf + eight.highHalf
+        let two = four.lowHalf + four.highHalf
+        return two[0] + two[1]
+    }
 }

@@ -126,7 +126,7 @@ public enum RowCodec {
         if b < blocks {
             Q.dot(row + b * Q.blockBytes, input.x + b * Q.blockSize, input.sums + b * groups, &acc0, &offset0)
         }
-        return (acc0 + acc1).sum() + (offset0 + offset1)
+        return Lanes.sum(acc0 + acc1) + (offset0 + offset1)
     }
 
     /// A row of 16-bit floats: sixteen lanes converted in registers, then the tail one by one.
@@ -145,7 +145,7 @@ public enum RowCodec {
             acc0.addProduct(vector(row, i), Lanes.load(x, i))
             i += 16
         }
-        var sum = (acc0 + acc1).sum()
+        var sum = Lanes.sum(acc0 + acc1)
         while i < count {
             sum += scalar(row, i) * x[i]
             i += 1
@@ -182,7 +182,7 @@ struct FloatInput {
         let groups = type.isQuantized ? count / 16 : 0
         return withUnsafeTemporaryAllocation(of: Float.self, capacity: max(groups, 1)) { buffer in
             let sums = buffer.baseAddress!
-            for g in 0..<groups { sums[g] = Lanes.load(x, 16 * g).sum() }
+            for g in 0..<groups { sums[g] = Lanes.sum(Lanes.load(x, 16 * g)) }
             return body(FloatInput(x: x, sums: sums))
         }
     }
@@ -204,7 +204,7 @@ public enum Dot {
             acc0.addProduct(Lanes.load(a, i), Lanes.load(b, i))
             i += 16
         }
-        var sum = (acc0 + acc1).sum()
+        var sum = Lanes.sum(acc0 + acc1)
         while i < count {
             sum += a[i] * b[i]
             i += 1
@@ -231,10 +231,10 @@ public enum Dot {
                     b0.addProduct(v, y0); b1.addProduct(v, y1); b2.addProduct(v, y2); b3.addProduct(v, y3)
                     k += 16
                 }
-                write(0, i, a0.sum() + tail(w0, x0, k, count)); write(0, i + 1, a1.sum() + tail(w0, x1, k, count))
-                write(0, i + 2, a2.sum() + tail(w0, x2, k, count)); write(0, i + 3, a3.sum() + tail(w0, x3, k, count))
-                write(1, i, b0.sum() + tail(w1, x0, k, count)); write(1, i + 1, b1.sum() + tail(w1, x1, k, count))
-                write(1, i + 2, b2.sum() + tail(w1, x2, k, count)); write(1, i + 3, b3.sum() + tail(w1, x3, k, count))
+                write(0, i, Lanes.sum(a0) + tail(w0, x0, k, count)); write(0, i + 1, Lanes.sum(a1) + tail(w0, x1, k, count))
+                write(0, i + 2, Lanes.sum(a2) + tail(w0, x2, k, count)); write(0, i + 3, Lanes.sum(a3) + tail(w0, x3, k, count))
+                write(1, i, Lanes.sum(b0) + tail(w1, x0, k, count)); write(1, i + 1, Lanes.sum(b1) + tail(w1, x1, k, count))
+                write(1, i + 2, Lanes.sum(b2) + tail(w1, x2, k, count)); write(1, i + 3, Lanes.sum(b3) + tail(w1, x3, k, count))
             } else {
                 var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
                 var k = 0
@@ -244,8 +244,8 @@ public enum Dot {
                     a2.addProduct(u, Lanes.load(x2, k)); a3.addProduct(u, Lanes.load(x3, k))
                     k += 16
                 }
-                write(0, i, a0.sum() + tail(w0, x0, k, count)); write(0, i + 1, a1.sum() + tail(w0, x1, k, count))
-                write(0, i + 2, a2.sum() + tail(w0, x2, k, count)); write(0, i + 3, a3.sum() + tail(w0, x3, k, count))
+                write(0, i, Lanes.sum(a0) + tail(w0, x0, k, count)); write(0, i + 1, Lanes.sum(a1) + tail(w0, x1, k, count))
+                write(0, i + 2, Lanes.sum(a2) + tail(w0, x2, k, count)); write(0, i + 3, Lanes.sum(a3) + tail(w0, x3, k, count))
             }
             i += 4
         }
