@@ -23,6 +23,18 @@ final class Qwen2ParityTests: XCTestCase {
         check(model, golden.prompts, golden.base.last_logits, useAdapter: false, "adapter switched off")
     }
 
+    /// The other direction: an adapter written by `medtune train`, loaded by PEFT onto the HF model
+    /// (scripts/golden/peft_loads_medtune_adapter.py), gives the logits medtune gives with it.
+    func testPEFTLoadsAnAdapterTrainedByMedtune() throws {
+        struct Golden: Decodable { var last_logits: [QwenGolden.Logits] }
+        let golden = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: TestPaths.golden("Transformer/medtune_adapter_logits.json")))
+        let model = try Qwen2Model<Float>.load(path: try TestPaths.require(TestPaths.qwenGGUF).path).model
+        let config = try PEFTAdapter.load(TestPaths.golden("Transformer/medtune-adapter").path, into: model)
+        XCTAssertEqual(config.targetModules, ["q_proj"])
+        XCTAssertTrue(model.adapters.contains { $0.adapter.b.array.contains { $0 != 0 } }, "the trained adapter is not the identity")
+        check(model, try QwenGolden.load().prompts, golden.last_logits, useAdapter: true, "medtune-trained adapter in PEFT")
+    }
+
     private func check(_ model: Qwen2Model<Float>, _ prompts: [[Int32]], _ expected: [QwenGolden.Logits], useAdapter: Bool, _ what: String) {
         XCTAssertEqual(prompts.count, expected.count)
         for (prompt, reference) in zip(prompts, expected) {
@@ -40,3 +52,4 @@ final class Qwen2ParityTests: XCTestCase {
         }
     }
 }
+
