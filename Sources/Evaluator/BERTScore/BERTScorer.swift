@@ -108,7 +108,7 @@ public final class BERTScorer: Sendable {
             GreedyMatching.normalizeRows(states.values.pointer, rows: states.offsets.last!, dimension: states.width)
             let row = Dictionary(uniqueKeysWithValues: chunk.sentences.enumerated().map { ($1, $0) })
             raw.withUnsafeMutableBufferPointer { out in
-                SingleThreadedBLAS.run {
+                OpenBLAS.shared.withOneThread {
                     Parallel.forEach(chunk.pairs.count) { k in
                         let pair = chunk.pairs[k]
                         let c = row[candidateIndex[pair]]!, r = row[referenceIndex[pair]]!

@@ -115,7 +115,7 @@ public final class BERTModel: ContextualEncoder, @unchecked Sendable {
             passes.append(first..<last)
             first = last
         }
-        SingleThreadedBLAS.run {
+        OpenBLAS.shared.withOneThread {
             Parallel.forEach(passes.count) { p in
                 let pass = passes[p]
                 let passOffsets = offsets[pass.lowerBound...pass.upperBound].map { $0 - offsets[pass.lowerBound] }

@@ -184,21 +184,3 @@ enum EncoderKernels {
         return c * p / q
     }
 }
-
-/// Runs work with OpenBLAS limited to one thread, restoring its thread count after: for regions
-/// that call matrix products from all cores at once, where OpenBLAS's own threads would only
-/// contend with them (and spin while waiting).
-enum SingleThreadedBLAS {
-    private static let lock = NSLock()
-
-    static func run(_ body: () -> Void) {
-        // Serialised, so overlapping regions cannot restore each other's setting wrongly.
-        lock.lock()
-        defer { lock.unlock() }
-        let blas = OpenBLAS.shared
-        let threads = blas.threads
-        blas.threads = 1
-        defer { blas.threads = threads }
-        body()
-    }
-}

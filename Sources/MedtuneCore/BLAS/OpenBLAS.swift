@@ -98,6 +98,21 @@ public final class OpenBLAS: @unchecked Sendable {
         set { setThreadsFn?(Int32(newValue)) }
     }
 
+    private let singleThreadLock = NSLock()
+
+    /// Runs `body` with OpenBLAS limited to one thread, then restores its thread count: for
+    /// regions that call small matrix products from every core at once, where OpenBLAS's own
+    /// threads would only contend with them (and spin while waiting). Such regions are
+    /// serialised, so overlapping ones cannot restore each other's setting wrongly.
+    public func withOneThread<R>(_ body: () throws -> R) rethrows -> R {
+        singleThreadLock.lock()
+        defer { singleThreadLock.unlock() }
+        let saved = threads
+        threads = 1
+        defer { threads = saved }
+        return try body()
+    }
+
     @inline(__always)
     private func trans(_ t: Bool) -> Int32 { t ? Int32(MedtuneCblasTrans.rawValue) : Int32(MedtuneCblasNoTrans.rawValue) }
     private var rowMajor: Int32 { Int32(MedtuneCblasRowMajor.rawValue) }
