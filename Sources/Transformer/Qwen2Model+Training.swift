@@ -45,7 +45,7 @@ extension Qwen2Model {
         norm.forward(x.pointer, weight: finalNorm.pointer, rows: rows, into: normed.pointer, rstd: rstd.pointer)
         let dNormed = Tensor<T>([rows, hiddenSize])
         let result = labels.withUnsafeBufferPointer { labels in
-            ChunkedCrossEntropy(chunkRows: chunkRows)(hidden: normed.pointer, rows: rows, head: lmHead, labels: labels.baseAddress!,
+            ChunkedCrossEntropy(chunkRows: chunkRows, precision: pass.matrixPrecision)(hidden: normed.pointer, rows: rows, head: lmHead, labels: labels.baseAddress!,
                                                       gradScale: gradScale, dHidden: dNormed.pointer)
         }
         let dx = Tensor<T>([rows, hiddenSize])
@@ -69,7 +69,7 @@ extension Qwen2Model {
     public func loss(tokens: [Int32], labels: [Int32], pass: ForwardPass, chunkRows: Int = 64) -> (loss: Double, count: Int) {
         let hidden = hiddenStates(tokens: tokens, pass: pass)
         return labels.withUnsafeBufferPointer { labels in
-            ChunkedCrossEntropy(chunkRows: chunkRows)(hidden: hidden.pointer, rows: pass.rows, head: lmHead,
+            ChunkedCrossEntropy(chunkRows: chunkRows, precision: pass.matrixPrecision)(hidden: hidden.pointer, rows: pass.rows, head: lmHead,
                                                       labels: labels.baseAddress!, dHidden: nil)
         }
     }

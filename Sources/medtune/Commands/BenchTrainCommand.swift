@@ -5,8 +5,9 @@ import Trainer
 import Transformer
 
 /// `medtune bench train`: tokens/s of full LoRA training steps (forward, backward, clipping,
-/// AdamW), the matrix GFLOP/s they reach against this machine's sgemm, and the same step in HF
-/// transformers + PEFT (float32 and bfloat16) measured in the same run.
+/// AdamW) with the frozen-weight products in float32 and in bfloat16 (where the CPU has
+/// AVX-512 BF16), the matrix GFLOP/s they reach against this machine's sgemm, and the same step
+/// in HF transformers + PEFT (float32 and bfloat16) measured in the same run.
 struct BenchTrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
@@ -58,21 +59,31 @@ struct BenchTrainCommand: ParsableCommand {
         print("step: micro-batch \(batch) × \(length) tokens, LoRA r \(rank) on \(config.targetModules.joined(separator: ", ")), AdamW, clipping"
               + (checkpointing ? ", activation checkpointing" : ""))
         let sgemm = GEMMProbe.gflops(m: 1024, n: 4864, k: 896)
-        let ours = try TrainingStepBenchmark.run(model: loaded, config: config, batch: batch, length: length, steps: steps)
+        let precisions = MatrixPrecision.allCases.filter(\.isSupported)
+        let ours = try precisions.map { precision in
+            config.matmulPrecision = .init(precision)
+            return (precision, try TrainingStepBenchmark.run(model: loaded, config: config, batch: batch, length: length, steps: steps))
+        }
         let memory = MemoryUsage.current()
         let peer = noPeer ? PeerFigures(notes: ["peer skipped"]) : try huggingFace()
 
         print(String(repeating: "-", count: 78))
         print(String(format: "sgemm 1024×896·896×4864 in this process: %.1f GFLOP/s", sgemm))
-        print(String(format: "matrix work per step: %.2f TFLOP", ours.flopsPerStep / 1e12))
-        print(pad("", 26) + pad("step s", 10) + pad("tok/s", 10) + pad("GFLOP/s", 10) + pad("of sgemm", 10) + "medtune ÷ peer")
-        print(pad("medtune float32", 26) + pad(String(format: "%.2f", ours.best), 10) + pad(String(format: "%.1f", ours.tokensPerSecond), 10)
-              + pad(String(format: "%.1f", ours.gflops), 10) + pad(String(format: "%.0f%%", 100 * ours.gflops / sgemm), 10) + "-")
+        let flopsPerStep = ours[0].1.flopsPerStep
+        print(String(format: "matrix work per step: %.2f TFLOP", flopsPerStep / 1e12))
+        if precisions.count == 1 { print("medtune bfloat16: not available (the CPU lacks AVX-512 BF16)") }
+        print(pad("", 26) + pad("step s", 10) + pad("tok/s", 10) + pad("GFLOP/s", 10) + pad("of sgemm", 10)
+              + ours.map { pad("\($0.0.rawValue) ÷ peer", 18) }.joined())
+        for (precision, result) in ours {
+            print(pad("medtune \(precision.rawValue)", 26) + pad(String(format: "%.2f", result.best), 10)
+                  + pad(String(format: "%.1f", result.tokensPerSecond), 10) + pad(String(format: "%.1f", result.gflops), 10)
+                  + pad(String(format: "%.0f%%", 100 * result.gflops / sgemm), 10))
+        }
         for (name, seconds) in peer.seconds.sorted(by: { $0.key > $1.key }) {
             let rate = Double(batch * length) / seconds
             print(pad("HF+PEFT \(name)", 26) + pad(String(format: "%.2f", seconds), 10) + pad(String(format: "%.1f", rate), 10)
-                  + pad(String(format: "%.1f", ours.flopsPerStep / seconds / 1e9), 10) + pad("", 10)
-                  + String(format: "%.2f", ours.tokensPerSecond / rate))
+                  + pad(String(format: "%.1f", flopsPerStep / seconds / 1e9), 10) + pad("", 10)
+                  + ours.map { pad(String(format: "%.2f", $0.1.tokensPerSecond / rate), 18) }.joined())
         }
         print(String(format: "medtune peak resident memory: %.0f MB", memory.peak / 1e6))
         peer.notes.forEach { print("peer: \($0)") }
