@@ -1,6 +1,11 @@
 // A GotoBLAS-style matrix product on AVX-512 BF16 (`vdpbf16ps`): float32 operands rounded to
 // bfloat16 while packing, products summed in float32.
 //
+// Rounding is `vcvtne2ps2bf16`: to nearest, ties to even, as `medtune_bf16_bits` and PyTorch,
+// except that it reads subnormal float32 as zero. `vdpbf16ps` reads subnormal bf16 as zero and
+// flushes subnormal results anyway, so the products differ from those of PyTorch-rounded entries
+// only for entries within 2⁻¹³⁴ below the smallest normal float32, which PyTorch rounds up to it.
+//
 // `vdpbf16ps` multiplies adjacent bf16 pairs and adds both products to one float32 lane, so the
 // packed layouts hold k in pairs: a packed B panel is, for each k pair, 32 columns of (k, k+1)
 // pairs (two vectors); a packed A panel is, for each k pair, MR rows of one pair each, which the
@@ -28,16 +33,6 @@ enum {
     NC_MAX = 2048,    // columns of a packed block of B
 };
 
-/// 16 float32 (as bits) plus the rounding increment of torch's float → bf16 conversion; the high
-/// halves of the result are the bf16 values. NaNs become 0xFFFF, as in PyTorch.
-static INLINE AVX512_BF16 __m512i round16(__m512i u) {
-    const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-    const __m512i rounded = _mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7FFF)));
-    const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7FFFFFFF)),
-                                                  _mm512_set1_epi32(0x7F800000));
-    return _mm512_mask_mov_epi32(rounded, nan, _mm512_set1_epi32((int)0xFFFF0000u));
-}
-
 static INLINE __mmask16 first(ptrdiff_t count) {
     return count >= 16 ? (__mmask16)0xFFFF : count <= 0 ? (__mmask16)0 : (__mmask16)((1u << count) - 1);
 }
@@ -47,7 +42,9 @@ static INLINE __mmask16 first(ptrdiff_t count) {
 /// Used where k runs down the rows of the source: B as stored, or A transposed.
 static AVX512_BF16 void pack_across_rows(const float *src, ptrdiff_t ld, int width, ptrdiff_t krows,
                                           uint32_t *dst, int W) {
-    const __m512i high = _mm512_set1_epi32((int)0xFFFF0000u);
+    // Interleaves the 16 bf16 of the even row (words 0-15) with those of the odd row (16-31).
+    const __m512i interleave = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
+                                                23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
     const ptrdiff_t pairs = (krows + 1) / 2;
     for (ptrdiff_t p = 0; p < pairs; p++) {
         const float *even = src + 2 * p * ld;
@@ -56,9 +53,9 @@ static AVX512_BF16 void pack_across_rows(const float *src, ptrdiff_t ld, int wid
             const __mmask16 load = first(width - j0), store = first(W - j0);
             __m512i v = _mm512_setzero_si512();
             if (load) {
-                const __m512i e = round16(_mm512_maskz_loadu_epi32(load, even + j0));
-                const __m512i o = hasOdd ? round16(_mm512_maskz_loadu_epi32(load, even + ld + j0)) : _mm512_setzero_si512();
-                v = _mm512_or_si512(_mm512_srli_epi32(e, 16), _mm512_and_si512(o, high));
+                const __m512 e = _mm512_maskz_loadu_ps(load, even + j0);
+                const __m512 o = hasOdd ? _mm512_maskz_loadu_ps(load, even + ld + j0) : _mm512_setzero_ps();
+                v = _mm512_permutexvar_epi16(interleave, (__m512i)_mm512_cvtne2ps_pbh(o, e));
             }
             _mm512_mask_storeu_epi32(dst + p * W + j0, store, v);
         }
@@ -98,9 +95,6 @@ static INLINE AVX512_BF16 void transpose16(__m512i r[16]) {
 /// registers and stored a pair row at a time.
 static AVX512_BF16 void pack_within_rows(const float *src, ptrdiff_t ld, int width, ptrdiff_t kcount,
                                           uint32_t *dst, int W) {
-    // Picks the high (bf16) half of each 32-bit word of two vectors: 32 bf16 = 16 pairs.
-    const __m512i highHalves = _mm512_set_epi16(63, 61, 59, 57, 55, 53, 51, 49, 47, 45, 43, 41, 39, 37, 35, 33,
-                                                31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
     const ptrdiff_t pairs = (kcount + 1) / 2;
     for (int j0 = 0; j0 < W; j0 += 16) {
         const int rows = width - j0 < 0 ? 0 : width - j0 > 16 ? 16 : width - j0;
@@ -112,9 +106,7 @@ static AVX512_BF16 void pack_within_rows(const float *src, ptrdiff_t ld, int wid
             for (int i = 0; i < 16; i++) {
                 if (i < rows) {
                     const float *s = src + (j0 + i) * ld + 2 * p0;
-                    const __m512i lo = round16(_mm512_maskz_loadu_epi32(m0, s));
-                    const __m512i hi = round16(_mm512_maskz_loadu_epi32(m1, s + 16));
-                    r[i] = _mm512_permutex2var_epi16(lo, highHalves, hi);
+                    r[i] = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(m1, s + 16), _mm512_maskz_loadu_ps(m0, s));
                 } else {
                     r[i] = _mm512_setzero_si512();
                 }
@@ -132,7 +124,12 @@ static AVX512_BF16 void pack_within_rows(const float *src, ptrdiff_t ld, int wid
 static INLINE AVX512_BF16 void tile(const int mr, ptrdiff_t pairs, const uint32_t *ap, const uint32_t *bp,
                                     float *c, ptrdiff_t ldc, float alpha, float beta, __mmask16 mask0, __mmask16 mask1) {
     __m512 acc0[MR], acc1[MR];
-    for (int i = 0; i < mr; i++) acc0[i] = acc1[i] = _mm512_setzero_ps();
+    for (int i = 0; i < mr; i++) {
+        acc0[i] = acc1[i] = _mm512_setzero_ps();
+        // C is needed only at the end: ask for its lines now, so that they arrive meanwhile.
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + 16), _MM_HINT_T0);
+    }
     for (ptrdiff_t p = 0; p < pairs; p++) {
         const __m512bh b0 = (__m512bh)_mm512_load_si512(bp), b1 = (__m512bh)_mm512_load_si512(bp + 16);
         for (int i = 0; i < mr; i++) {

@@ -22,7 +22,8 @@ float medtune_bf16_value(uint16_t bits);
 
 /// C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C, all row-major float32. op(A) is A, or
 /// Aᵀ when `transA`; likewise B. `lda`, `ldb`, `ldc` are row strides as stored. The entries of
-/// A and B are rounded to bfloat16 (`medtune_bf16_bits`) and their products summed in float32.
+/// A and B are rounded to bfloat16 (as `medtune_bf16_bits`; subnormals count as zero, as they do
+/// in the `vdpbf16ps` instruction) and their products summed in float32.
 /// With beta 0, C is not read. Runs on the calling thread.
 /// Returns 0, or -1 without touching C when the CPU lacks the instructions (see
 /// `medtune_bf16_gemm_supported`) or memory for packing cannot be had.
