@@ -45,13 +45,15 @@ public enum CrossEntropy {
 
 /// Cross-entropy of hidden states through a language-model head, computed a chunk of rows at a
 /// time, so that at most `chunkRows × vocabulary` logits exist at once (151,936 columns for
-/// Qwen2: a full 1,024-token batch would otherwise take 620 MB). Rows with ignored labels are
-/// skipped before the head is applied. `precision` is that of the head's matrix products.
+/// Qwen2: a full 1,024-token batch would otherwise take 620 MB, 256 rows take 155 MB). Rows with
+/// ignored labels are skipped before the head is applied. Each chunk reads the whole head twice
+/// (forward and input gradient), so chunks much smaller than 256 rows leave those products
+/// waiting on memory rather than computing. `precision` is that of the head's matrix products.
 public struct ChunkedCrossEntropy {
     public var chunkRows: Int
     public var precision: MatrixPrecision
 
-    public init(chunkRows: Int = 64, precision: MatrixPrecision = .float32) {
+    public init(chunkRows: Int = 256, precision: MatrixPrecision = .float32) {
         precondition(chunkRows > 0)
         self.chunkRows = chunkRows
         self.precision = precision
