@@ -236,7 +236,7 @@ extension TrainingConfig {
         .warmupRatio: "Warm-up as a fraction of all steps (rounded up); used when warmup_steps is 0.",
         .maxGradNorm: "Clip gradients to this global L2 norm (0 disables).",
         .gradientCheckpointing: "Recompute each layer during backward instead of keeping its activations.",
-        .matmulPrecision: "Products with the frozen weights in float32 or bfloat16 (entries rounded to bf16, sums in float32: about 1.5x faster); auto: bfloat16 where the CPU has AVX-512 BF16. The run's config.yaml records the one used.",
+        .matmulPrecision: "Products with the frozen weights in float32, or in bfloat16 (entries rounded to bf16, sums in float32; needs AVX-512 BF16, about 1.6x the speed of float32 sgemm); auto: bfloat16 where the CPU has it. The run's config.yaml records the one used.",
         .loggingSteps: "Log the mean training loss every this many steps.",
         .evalSteps: "Compute the validation loss every this many steps and at the end (0: only at the end).",
         .saveSteps: "Write a checkpoint every this many steps (0: only at the end and on interrupt).",

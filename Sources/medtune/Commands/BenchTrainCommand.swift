@@ -11,7 +11,7 @@ import Transformer
 struct BenchTrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Tokens/s of a full LoRA training step beside HF transformers + PEFT.",
+        abstract: "Tokens/s of a full LoRA training step (float32 and bfloat16 products) beside HF transformers + PEFT.",
         discussion: """
             Without --model, both sides use a randomly initialised model with Qwen2.5-0.5B's shapes \
             (24 layers, hidden 896, 14 heads, 2 KV heads, intermediate 4864, vocabulary 151936). The peer \
