@@ -52,9 +52,14 @@ fetch_llama_cpp() {
   rm -rf "$src" && mkdir -p "$src"
   tar xzf "$archive" -C "$src" --strip-components=3 "llama_cpp_python-$LLAMA_CPP_PYTHON/vendor/llama.cpp"
   say "building llama-bench (several minutes)"
-  cmake -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
-    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF >/dev/null
-  cmake --build "$src/build" --target llama-bench -j "$(nproc)" >/dev/null
+  local log="$PEERS/llama.cpp-build.log"
+  if ! { cmake -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
+           -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF &&
+         cmake --build "$src/build" --target llama-bench -j "$(nproc)"; } >"$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    say "error: building llama-bench failed (whole log: $log)"
+    exit 1
+  fi
   ln -sf "$src/build/bin/llama-bench" "$bin"
   say "llama-bench: $bin"
 }
