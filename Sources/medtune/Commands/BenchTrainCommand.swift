@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MedtuneCore
+import ModelFiles
 import Trainer
 import Transformer
 
@@ -20,6 +21,10 @@ struct BenchTrainCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("A GGUF file or HF folder to train instead of the random model.", valueName: "PATH"))
     var model: String?
+    @Option(help: "The random model's shapes: 0.5b (Qwen2.5-0.5B) or 7b (DeepSeek-R1-Distill-Qwen-7B; no peer).")
+    var shape: RandomShape = .halfB
+    @Option(help: "How the random model stores its frozen matrices: f32, f16 or bf16.")
+    var storage: RandomStorage = .f32
     @Option(help: "Sequences per micro-batch.")
     var batch = 2
     @Option(help: "Tokens per sequence.")
@@ -53,8 +58,8 @@ struct BenchTrainCommand: ParsableCommand {
             loaded = try Qwen2Model<Float>.load(path: model).model
             print("model: \(model) (\(loaded.layers.count) layers, hidden \(loaded.hiddenSize), vocabulary \(loaded.vocabulary))")
         } else {
-            loaded = TrainingStepBenchmark.randomModel(.qwen25HalfB)
-            print("model: random float32 Qwen2 with Qwen2.5-0.5B's shapes (\(TrainingStepBenchmark.Shape.qwen25HalfB.summary))")
+            loaded = try TrainingStepBenchmark.randomModel(shape.shape, storage: storage.type)
+            print("model: random Qwen2, frozen matrices stored as \(storage.type.name) (\(shape.shape.summary))")
         }
         print("step: micro-batch \(batch) × \(length) tokens, LoRA r \(rank) on \(config.targetModules.joined(separator: ", ")), AdamW, clipping"
               + (checkpointing ? ", activation checkpointing" : ""))
@@ -65,7 +70,7 @@ struct BenchTrainCommand: ParsableCommand {
             return (precision, try TrainingStepBenchmark.run(model: loaded, config: config, batch: batch, length: length, steps: steps))
         }
         let memory = MemoryUsage.current()
-        let peer = noPeer ? PeerFigures(notes: ["peer skipped"]) : try huggingFace()
+        let peer = noPeer || (model == nil && shape != .halfB) ? PeerFigures(notes: ["peer skipped"]) : try huggingFace()
 
         print(String(repeating: "-", count: 78))
         print(String(format: "sgemm 1024×896·896×4864 in this process: %.1f GFLOP/s", sgemm))
@@ -87,6 +92,16 @@ struct BenchTrainCommand: ParsableCommand {
         }
         print(String(format: "medtune peak resident memory: %.0f MB", memory.peak / 1e6))
         peer.notes.forEach { print("peer: \($0)") }
+    }
+
+    enum RandomShape: String, ExpressibleByArgument, CaseIterable {
+        case halfB = "0.5b", sevenB = "7b"
+        var shape: TrainingStepBenchmark.Shape { self == .halfB ? .qwen25HalfB : .qwen2SevenB }
+    }
+
+    enum RandomStorage: String, ExpressibleByArgument, CaseIterable {
+        case f32, f16, bf16
+        var type: StorageType { self == .f32 ? .f32 : self == .f16 ? .f16 : .bf16 }
     }
 
     private func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count) }
