@@ -104,13 +104,14 @@ public enum TrainingStepBenchmark {
         public var gflops: Double { flopsPerStep / best / 1e9 }
     }
 
-    /// Attaches LoRA as `config` says and times `steps` training steps after one warm-up step,
-    /// each over one micro-batch of `batch` × `length` random tokens.
-    public static func run(model: Qwen2Model<Float>, config: TrainingConfig, batch: Int, length: Int, steps: Int) throws -> Result {
+    /// Attaches LoRA as `config` says and times `steps` training steps after `warmUp` untimed
+    /// ones, each over one micro-batch of `batch` × `length` random tokens.
+    public static func run(model: Qwen2Model<Float>, config: TrainingConfig, batch: Int, length: Int,
+                           steps: Int, warmUp: Int = 1) throws -> Result {
         var config = config
         config.microBatchSize = batch
         config.gradientAccumulationSteps = 1
-        config.maxSteps = steps + 1
+        config.maxSteps = warmUp + steps
         config.validationCount = 0
         var rng = SplitMix64(seed: config.seed)
         let examples = (0..<batch).map { i in
@@ -122,10 +123,10 @@ public enum TrainingStepBenchmark {
         LoRASetup.attach(to: model, config: config)
         let trainer = try LoRATrainer(model: model, data: data, config: config, padID: 0)
         var seconds: [Double] = []
-        for index in 0...steps {
+        for index in 0..<(warmUp + steps) {
             let start = DispatchTime.now().uptimeNanoseconds
             _ = try trainer.step()
-            if index > 0 { seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
+            if index >= warmUp { seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
         }
         return Result(seconds: seconds, tokensPerStep: batch * length,
                       flopsPerStep: matrixFLOPs(model, batch: batch, length: length, checkpointing: config.gradientCheckpointing))
