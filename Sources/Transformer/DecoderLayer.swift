@@ -80,6 +80,7 @@ public final class DecoderLayer<T: Scalar>: @unchecked Sendable {
 
     /// Runs the layer on the residual stream x [pass.rows × hidden], in place. With a cache, the
     /// new keys and values are appended to it and attention covers everything cached.
+    @_specialize(where T == Float)
     func forward(_ x: Tensor<T>, pass: ForwardPass, rope: (cos: [T], sin: [T]), cache: KVCache<T>?,
                  save: Bool) -> LayerActivations<T>? {
         let rows = pass.rows, hidden = hiddenSize, intermediate = gate.outFeatures

@@ -42,6 +42,35 @@ final class ForwardConsistencyTests: XCTestCase {
         assertRow(step, 1, equals: longNext, 0)
     }
 
+    /// float32 decoding steps (their own code path) of a left-padded batch, adapters on and off,
+    /// agree with the full forward of each sequence alone.
+    func testFloatDecodingStepsMatchEachSequenceAlone() {
+        let model: Qwen2Model<Float> = TinyQwen.make(seed: 4)
+        let short: [Int32] = [5, 2], long: [Int32] = [1, 4, 9, 2]
+        for useAdapter in [true, false] {
+            let cache = model.makeCache(batch: 2, capacity: 8)
+            var mask: [UInt8] = [0, 0, 1, 1,  1, 1, 1, 1]
+            _ = model.logits(tokens: [0, 0] + short + long, pass: ForwardPass(batch: 2, length: 4, positions: [0, 0, 0, 1, 0, 1, 2, 3],
+                                                                              keyMask: mask, useAdapter: useAdapter),
+                             cache: cache, rows: [3, 7])
+            var sequences = [short, long]
+            for next: [Int32] in [[3, 6], [7, 10], [8, 1]] {
+                mask = Array(mask[0..<cache.length]) + [1] + Array(mask[cache.length...]) + [1]
+                let step = model.logits(tokens: next, pass: ForwardPass(batch: 2, length: 1, positions: sequences.map(\.count),
+                                                                        keyMask: mask, useAdapter: useAdapter),
+                                        cache: cache, rows: [0, 1])
+                for b in 0..<2 {
+                    sequences[b].append(next[b])
+                    let alone = model.logits(tokens: sequences[b], pass: ForwardPass(batch: 1, length: sequences[b].count, useAdapter: useAdapter),
+                                             rows: [sequences[b].count - 1])
+                    for c in 0..<model.vocabulary {
+                        XCTAssertEqual(step[b * model.vocabulary + c], alone[c], accuracy: 1e-5, "adapter \(useAdapter), sequence \(b)")
+                    }
+                }
+            }
+        }
+    }
+
     func testAdapterSwitchedOffIsTheBaseModelBitForBit() {
         var withAdapters = TinyQwen.Shape()
         withAdapters.targets = ["q_proj", "v_proj", "down_proj"]

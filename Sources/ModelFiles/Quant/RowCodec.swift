@@ -179,7 +179,12 @@ struct FloatInput {
 
     /// Calls `body` with x prepared for rows of `type` (group sums only for block types).
     static func prepare<R>(_ x: UnsafePointer<Float>, count: Int, for type: StorageType, _ body: (FloatInput) -> R) -> R {
-        let groups = type.isQuantized ? count / 16 : 0
+        prepare(x, count: count, sums: type.isQuantized, body)
+    }
+
+    /// Calls `body` with x and, when `sums`, its group sums.
+    static func prepare<R>(_ x: UnsafePointer<Float>, count: Int, sums: Bool, _ body: (FloatInput) -> R) -> R {
+        let groups = sums ? count / 16 : 0
         return withUnsafeTemporaryAllocation(of: Float.self, capacity: max(groups, 1)) { buffer in
             let sums = buffer.baseAddress!
             for g in 0..<groups { sums[g] = Lanes.sum(Lanes.load(x, 16 * g)) }
