@@ -305,24 +305,24 @@ enum Q6_K: BlockFormat {
         }
     }
 
+    /// The sixteen scales are converted together, one vector, and the −32 of every element
+    /// enters as one vector product of those scales with the sixteen group sums of x, added
+    /// lane by lane to the accumulator (whose lanes are summed in the end anyway).
     @inline(__always)
     static func dot(_ block: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ sums: UnsafePointer<Float>,
                     _ acc: inout SIMD16<Float>, _ offset: inout Float) {
-        let d = halfPair(block, 206)[1]
-        let scales = (block + 192).assumingMemoryBound(to: Int8.self)
-        var shifted: Float = 0
+        let scales = Lanes.signedBytes(block, 192) * splat(halfPair(block, 206)[1])
+        acc.addProduct(scales * splat(-32), Lanes.load(sums, 0))
         for half in 0..<2 {
-            let sc = scales + 8 * half
             let xh = x + 128 * half
             for g in 0..<2 {
                 let (q1, q2, q3, q4) = groups(block, half, g)
-                acc.addProduct(Lanes.float(q1) * Lanes.load(xh, 16 * g), splat(d * Float(sc[g])))
-                acc.addProduct(Lanes.float(q2) * Lanes.load(xh, 32 + 16 * g), splat(d * Float(sc[g + 2])))
-                acc.addProduct(Lanes.float(q3) * Lanes.load(xh, 64 + 16 * g), splat(d * Float(sc[g + 4])))
-                acc.addProduct(Lanes.float(q4) * Lanes.load(xh, 96 + 16 * g), splat(d * Float(sc[g + 6])))
+                let k = 8 * half + g
+                acc.addProduct(Lanes.float(q1) * Lanes.load(xh, 16 * g), splat(scales[k]))
+                acc.addProduct(Lanes.float(q2) * Lanes.load(xh, 32 + 16 * g), splat(scales[k + 2]))
+                acc.addProduct(Lanes.float(q3) * Lanes.load(xh, 64 + 16 * g), splat(scales[k + 4]))
+                acc.addProduct(Lanes.float(q4) * Lanes.load(xh, 96 + 16 * g), splat(scales[k + 6]))
             }
         }
-        for k in 0..<16 { shifted += Float(scales[k]) * sums[k] }
-        offset -= 32 * d * shifted
     }
 }
