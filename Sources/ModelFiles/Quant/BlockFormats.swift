@@ -180,28 +180,35 @@ where Values: KQuantGroups {
     }
 }
 
+/// The 6-bit scales and mins of the eight sub-blocks are unpacked four at a time with 32-bit
+/// word operations (ggml's `utmp` masks) and converted as vectors; the mins enter as one vector
+/// product with the pairwise sums of x's groups, added lane by lane to the accumulator.
 @inline(__always)
 private func dotK<Values>(_ block: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ sums: UnsafePointer<Float>,
                           _ acc: inout SIMD16<Float>, _ offset: inout Float, _ values: Values)
 where Values: KQuantGroups {
-    let (d, dmin) = (halfPair(block, 0)[0], halfPair(block, 0)[1])
-    let scales = block.assumingMemoryBound(to: UInt8.self) + 4
-    var mins: Float = 0
+    let dm = halfPair(block, 0)
+    let w0 = UInt32(littleEndian: block.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+    let w1 = UInt32(littleEndian: block.loadUnaligned(fromByteOffset: 8, as: UInt32.self))
+    let w2 = UInt32(littleEndian: block.loadUnaligned(fromByteOffset: 12, as: UInt32.self))
+    // Sub-blocks 0–3 keep six bits of bytes 0–3 (scales) and 4–7 (mins); 4–7 join a nibble of
+    // bytes 8–11 with the top two bits of bytes 0–3 (scales) and 4–7 (mins).
+    let packedScales = SIMD2<UInt32>(w0 & 0x3F3F_3F3F, (w2 & 0x0F0F_0F0F) | ((w0 >> 6) & 0x0303_0303) << 4)
+    let packedMins = SIMD2<UInt32>(w1 & 0x3F3F_3F3F, ((w2 >> 4) & 0x0F0F_0F0F) | ((w1 >> 6) & 0x0303_0303) << 4)
+    let scales = Lanes.float(unsafeBitCast(packedScales, to: SIMD8<UInt8>.self)) * SIMD8(repeating: dm[0])
+    let mins = Lanes.float(unsafeBitCast(packedMins, to: SIMD8<UInt8>.self)) * SIMD8(repeating: -dm[1])
+    let groupSums = Lanes.load(sums, 0)
+    acc += SIMD16(lowHalf: mins * (groupSums.evenHalf + groupSums.oddHalf), highHalf: .zero)
     for pair in 0..<4 {
-        let (sc1, m1) = scaleMinK4(2 * pair, scales)
-        let (sc2, m2) = scaleMinK4(2 * pair + 1, scales)
         let (a, b, c, e) = values.groups(block, pair)
         let xp = x + 64 * pair
         var s1 = Lanes.float(a) * Lanes.load(xp, 0)
         s1.addProduct(Lanes.float(b), Lanes.load(xp, 16))
         var s2 = Lanes.float(c) * Lanes.load(xp, 32)
         s2.addProduct(Lanes.float(e), Lanes.load(xp, 48))
-        acc.addProduct(s1, splat(d * Float(sc1)))
-        acc.addProduct(s2, splat(d * Float(sc2)))
-        let sp = sums + 4 * pair
-        mins += Float(m1) * (sp[0] + sp[1]) + Float(m2) * (sp[2] + sp[3])
+        acc.addProduct(s1, splat(scales[2 * pair]))
+        acc.addProduct(s2, splat(scales[2 * pair + 1]))
     }
-    offset -= dmin * mins
 }
 
 /// The quantized values of one pair of K sub-blocks, in four groups of sixteen elements.
