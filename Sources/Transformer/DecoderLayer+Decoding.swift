@@ -103,7 +103,7 @@ extension DecoderLayer where T == Float {
                         into out: UnsafeMutablePointer<Float>) {
         let batch = cache.batch, length = cache.length + 1, capacity = cache.capacity
         let headDim = self.headDim, heads = self.heads, group = heads / kvHeads, kvStride = kvHeads * headDim
-        let keys = UnsafePointer(cache.keys[index].pointer), values = UnsafePointer(cache.values[index].pointer)
+        let keys = UnsafePointer(cache.keys(index)), values = UnsafePointer(cache.values(index))
         let scale = 1 / Float(headDim).squareRoot()
         let scores = Tensor<Float>([batch * heads, length])
         Parallel.forEach(batch * heads, grain: max(1, (1 << 14) / (length * headDim))) { task in

@@ -40,7 +40,7 @@ public final class Qwen2Model<T: Scalar>: @unchecked Sendable {
         let count = min(stopAfterLayer ?? layers.count, layers.count)
         if count < layers.count || !decodeStep(x, pass: pass, rope: rope, cache: cache) {
             for layer in layers[..<count] {
-                _ = layer.forward(x, pass: pass, rope: rope, cache: cache, save: false)
+                _ = layer.forward(x, pass: pass, rope: rope, cache: cache, save: false, lean: pass.dropoutSeed == nil)
             }
         }
         if let cache {

@@ -71,6 +71,34 @@ final class ForwardConsistencyTests: XCTestCase {
         }
     }
 
+    /// A left-padded batch longer than one attention block and one MLP block (inference runs
+    /// both in blocks) gives, at every position, the logits of feeding each sequence alone one
+    /// token at a time through the cache.
+    func testLongBatchedPromptMatchesTokenByToken() {
+        let model: Qwen2Model<Double> = TinyQwen.make(seed: 6)
+        var rng = SplitMix64(seed: 11)
+        let lengths = [300, 261]
+        let sequences = lengths.map { n in (0..<n).map { _ in Int32(rng.next() % UInt64(model.vocabulary)) } }
+        let longest = lengths.max()!
+        var tokens: [Int32] = [], mask: [UInt8] = [], positions: [Int] = []
+        for sequence in sequences {
+            let padding = longest - sequence.count
+            tokens += Array(repeating: 0, count: padding) + sequence
+            mask += Array(repeating: 0, count: padding) + Array(repeating: 1, count: sequence.count)
+            positions += Array(repeating: 0, count: padding) + Array(0..<sequence.count)
+        }
+        let checked = Array(stride(from: 0, to: longest, by: 23)) + [longest - 1]
+        let rows = (0..<2).flatMap { b in checked.filter { $0 >= longest - lengths[b] }.map { b * longest + $0 } }
+        let batched = model.logits(tokens: tokens, pass: ForwardPass(batch: 2, length: longest, positions: positions, keyMask: mask), rows: rows)
+        for (b, sequence) in sequences.enumerated() {
+            let cache = model.makeCache(batch: 1, capacity: sequence.count)
+            for (t, token) in sequence.enumerated() {
+                let step = model.logits(tokens: [token], pass: ForwardPass(batch: 1, length: 1, positions: [t]), cache: cache, rows: [0])
+                if let i = rows.firstIndex(of: b * longest + longest - sequence.count + t) { assertRow(batched, i, equals: step, 0) }
+            }
+        }
+    }
+
     func testAdapterSwitchedOffIsTheBaseModelBitForBit() {
         var withAdapters = TinyQwen.Shape()
         withAdapters.targets = ["q_proj", "v_proj", "down_proj"]
