@@ -85,15 +85,14 @@ extension DecoderLayer where T == Float {
            let gateWeight = gate.base as? LinearWeight, let upWeight = up.base as? LinearWeight {
             LinearWeight.pairedProducts(gateWeight, upWeight, of: input, rows: rows, into: g, u) { columns in
                 for r in 0..<rows {
-                    let offset = r * intermediate
-                    SwiGLU.forward(gate: g + offset + columns.lowerBound, up: u + offset + columns.lowerBound,
-                                   count: columns.count, into: h + offset + columns.lowerBound)
+                    let offset = r * intermediate + columns.lowerBound
+                    SwiGLU.forwardFloat(gate: g + offset, up: u + offset, count: columns.count, into: h + offset)
                 }
             }
             return
         }
         project([(gate, g), (up, u)], input, rows: rows, pass: pass)
-        SwiGLU.forward(gate: g, up: u, count: rows * intermediate, into: h)
+        SwiGLU.forwardFloat(gate: g, up: u, count: rows * intermediate, into: h)
     }
 
     /// Attention of each sequence's one new query over its cached keys (the new one included),
@@ -123,17 +122,36 @@ extension DecoderLayer where T == Float {
             // A NaN score poisons the output and masked-out sequences get zeros, as in `CausalAttention`.
             result.update(repeating: poisoned ? .nan : 0, count: headDim)
             if poisoned || maximum == -.infinity { return }
-            var sum: Float = 0
-            for s in 0..<length {
-                let e = mask?[s] ?? 1 != 0 ? Float.exp(p[s] - maximum) : 0
-                p[s] = e
-                sum += e
-            }
-            let inverse = 1 / sum
+            let inverse = 1 / Self.exponentials(p, count: length, maximum: maximum, mask: mask)
             for s in 0..<length where p[s] != 0 {
                 let weight = p[s] * inverse, row = v + s * kvStride
                 for j in 0..<headDim { result[j] += weight * row[j] }
             }
         }
+    }
+
+    /// p[s] = exp(p[s] − maximum), sixteen at a time, then 0 where the mask hides the key;
+    /// returns Σ p.
+    private static func exponentials(_ p: UnsafeMutablePointer<Float>, count: Int, maximum: Float,
+                                     mask: UnsafePointer<UInt8>?) -> Float {
+        var s = 0
+        while s + 16 <= count {
+            let e = VectorExp.exp(UnsafeRawPointer(p + s).loadUnaligned(as: SIMD16<Float>.self) - maximum)
+            UnsafeMutableRawPointer(p + s).storeBytes(of: e, as: SIMD16<Float>.self)
+            s += 16
+        }
+        for t in s..<count { p[t] = Float.exp(p[t] - maximum) }
+        if let mask {
+            for t in 0..<count where mask[t] == 0 { p[t] = 0 }
+        }
+        var lanes = SIMD16<Float>()
+        s = 0
+        while s + 16 <= count {
+            lanes += UnsafeRawPointer(p + s).loadUnaligned(as: SIMD16<Float>.self)
+            s += 16
+        }
+        var sum = lanes.sum()
+        for t in s..<count { sum += p[t] }
+        return sum
     }
 }
