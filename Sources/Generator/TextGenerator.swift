@@ -34,6 +34,7 @@ public struct TokenGenerator<T: Scalar> {
     /// Generates a continuation of each prompt.
     /// `onToken(sequence, id)` runs as each token is chosen and returns true to stop that sequence
     /// (a stop string, say). `useAdapter` chooses the tuned model or the untouched base.
+    @_specialize(where T == Float)
     public func generate(prompts: [[Int32]], options: SamplingOptions, useAdapter: Bool, topLogprobs: Int = 0,
                          onToken: (Int, Int32) -> Bool = { _, _ in false }) -> [Generation] {
         precondition(prompts.allSatisfy { !$0.isEmpty }, "empty prompt")

@@ -84,57 +84,90 @@ public final class DecoderLayer<T: Scalar>: @unchecked Sendable {
 
     /// Runs the layer on the residual stream x [pass.rows × hidden], in place. With a cache, the
     /// new keys and values are appended to it and attention covers everything cached.
+    ///
+    /// `lean` (inference, never with `save`) bounds the activation memory of long or batched
+    /// prompts: attention runs sequence by sequence over blocks of `leanQueries` queries and the
+    /// MLP over blocks of `leanRows` rows, so that neither the [heads × L × L] probabilities nor
+    /// the [rows × intermediate] activations of the whole pass exist at once.
+    @_specialize(where T == Float)
     func forward(_ x: Tensor<T>, pass: ForwardPass, rope: (cos: [T], sin: [T]), cache: KVCache<T>?,
-                 save: Bool) -> LayerActivations<T>? {
+                 save: Bool, lean: Bool = false) -> LayerActivations<T>? {
+        precondition(!(save && lean), "a lean pass keeps no activations")
         let rows = pass.rows, hidden = hiddenSize, intermediate = gate.outFeatures
         let input = save ? x.copy() : x
         let norm1 = Tensor<T>([rows, hidden]), rstd1 = Tensor<T>([rows])
         norm.forward(x.pointer, weight: inputNorm.pointer, rows: rows, into: norm1.pointer, rstd: rstd1.pointer)
 
         var lora: [LoRASaved<T>?] = []
-        func project(_ linear: LoRALinear<T>, _ input: Tensor<T>, _ slot: Int) -> Tensor<T> {
+        func project(_ linear: LoRALinear<T>, _ input: UnsafePointer<T>, rows: Int, _ slot: Int) -> Tensor<T> {
             let out = Tensor<T>([rows, linear.outFeatures])
-            lora.append(linear.forward(input.pointer, rows: rows, into: out.pointer, useAdapter: pass.useAdapter,
-                                       dropoutSeed: pass.dropoutSeed(layer: index, projection: slot), precision: pass.matrixPrecision))
+            let saved = linear.forward(input, rows: rows, into: out.pointer, useAdapter: pass.useAdapter,
+                                       dropoutSeed: pass.dropoutSeed(layer: index, projection: slot), precision: pass.matrixPrecision)
+            if save { lora.append(saved) }
             return out
         }
-        let qOut = project(q, norm1, 0), kOut = project(k, norm1, 1), vOut = project(v, norm1, 2)
+        let qOut = project(q, norm1.pointer, rows: rows, 0), kOut = project(k, norm1.pointer, rows: rows, 1)
+        let vOut = project(v, norm1.pointer, rows: rows, 2)
         rotary.forward(qOut.pointer, tokens: rows, heads: heads, cos: rope.cos, sin: rope.sin)
         rotary.forward(kOut.pointer, tokens: rows, heads: kvHeads, cos: rope.cos, sin: rope.sin)
 
-        let past = cache?.length ?? 0
-        let attentionOp = CausalAttention(batch: pass.batch, queryLength: pass.length, keyLength: past + pass.length,
-                                          queryHeads: heads, kvHeads: kvHeads, headDim: headDim,
-                                          keyCapacity: cache?.capacity ?? pass.length)
-        let probs = Tensor<T>([attentionOp.probabilityCount])
+        let past = cache?.length ?? 0, keyCapacity = cache?.capacity ?? pass.length
+        var probs = Tensor<T>([0])
         let attention = Tensor<T>([rows, heads * headDim])
         let keys: UnsafePointer<T>, values: UnsafePointer<T>
         if let cache {
             cache.store(layer: index, keys: kOut.pointer, values: vOut.pointer, count: pass.length)
-            keys = UnsafePointer(cache.keys[index].pointer); values = UnsafePointer(cache.values[index].pointer)
+            keys = UnsafePointer(cache.keys(index)); values = UnsafePointer(cache.values(index))
         } else {
             keys = UnsafePointer(kOut.pointer); values = UnsafePointer(vOut.pointer)
         }
         withMask(pass.keyMask) { mask in
-            attentionOp.forward(q: qOut.pointer, k: keys, v: values, keyMask: mask, out: attention.pointer, probs: probs.pointer)
+            // Sequence by sequence, block by block of queries; the whole pass at once without `lean`.
+            let (sequences, block) = lean ? (pass.batch, Self.leanQueries) : (1, max(pass.length, 1))
+            let batch = lean ? 1 : pass.batch, keyLength = past + pass.length
+            for b in 0..<sequences {
+                for start in stride(from: 0, to: pass.length, by: block) {
+                    let count = min(block, pass.length - start)
+                    let op = CausalAttention(batch: batch, queryLength: count, keyLength: past + start + count,
+                                             queryHeads: heads, kvHeads: kvHeads, headDim: headDim, keyCapacity: keyCapacity)
+                    if probs.count < op.probabilityCount { probs = Tensor<T>([op.probabilityCount]) }
+                    let queries = (b * pass.length + start) * heads * headDim, cached = b * keyCapacity * kvHeads * headDim
+                    op.forward(q: qOut.pointer + queries, k: keys + cached, v: values + cached, keyMask: mask.map { $0 + b * keyLength },
+                               out: attention.pointer + queries, probs: probs.pointer)
+                }
+            }
         }
-        let attended = project(o, attention, 3)
-        add(attended, into: x)
+        let attended = project(o, attention.pointer, rows: rows, 3)
+        add(attended.pointer, into: x.pointer, count: rows * hidden)
         let middle = save ? x.copy() : x
 
-        let norm2 = Tensor<T>([rows, hidden]), rstd2 = Tensor<T>([rows])
-        norm.forward(x.pointer, weight: postAttentionNorm.pointer, rows: rows, into: norm2.pointer, rstd: rstd2.pointer)
-        let gateOut = project(gate, norm2, 4), upOut = project(up, norm2, 5)
-        let activated = Tensor<T>([rows, intermediate])
-        SwiGLU.forward(gate: gateOut.pointer, up: upOut.pointer, count: rows * intermediate, into: activated.pointer)
-        let mlp = project(down, activated, 6)
-        add(mlp, into: x)
-
-        guard save else { return nil }
+        // x += down(swiglu(gate(n), up(n))), n = norm(x), over `count` rows from `first`.
+        func addMLP(_ first: Int, _ count: Int) -> (norm2: Tensor<T>, rstd2: Tensor<T>, gate: Tensor<T>, up: Tensor<T>, hidden: Tensor<T>) {
+            let rowsX = x.pointer + first * hidden
+            let norm2 = Tensor<T>([count, hidden]), rstd2 = Tensor<T>([count])
+            norm.forward(rowsX, weight: postAttentionNorm.pointer, rows: count, into: norm2.pointer, rstd: rstd2.pointer)
+            let gateOut = project(gate, norm2.pointer, rows: count, 4), upOut = project(up, norm2.pointer, rows: count, 5)
+            let activated = Tensor<T>([count, intermediate])
+            SwiGLU.forward(gate: gateOut.pointer, up: upOut.pointer, count: count * intermediate, into: activated.pointer)
+            let mlp = project(down, activated.pointer, rows: count, 6)
+            add(mlp.pointer, into: rowsX, count: count * hidden)
+            return (norm2, rstd2, gateOut, upOut, activated)
+        }
+        guard save else {
+            let blockRows = lean ? Self.leanRows : max(rows, 1)
+            for first in stride(from: 0, to: rows, by: blockRows) { _ = addMLP(first, min(blockRows, rows - first)) }
+            return nil
+        }
+        let mlp = addMLP(0, rows)
         return LayerActivations(input: input, norm1: norm1, rstd1: rstd1, q: qOut, k: kOut, v: vOut, probs: probs,
-                                attention: attention, middle: middle, norm2: norm2, rstd2: rstd2,
-                                gate: gateOut, up: upOut, hidden: activated, lora: lora)
+                                attention: attention, middle: middle, norm2: mlp.norm2, rstd2: mlp.rstd2,
+                                gate: mlp.gate, up: mlp.up, hidden: mlp.hidden, lora: lora)
     }
+
+    /// Queries per attention block and rows per MLP block of a lean pass: large enough for
+    /// efficient matrix products, small enough that a block's intermediates stay in tens of MB.
+    static var leanQueries: Int { 128 }
+    static var leanRows: Int { 512 }
 
     /// Given ∂loss/∂output in dx, replaces it with ∂loss/∂input and accumulates LoRA gradients.
     func backward(_ dx: Tensor<T>, pass: ForwardPass, rope: (cos: [T], sin: [T]), saved s: LayerActivations<T>) {
@@ -168,8 +201,8 @@ public final class DecoderLayer<T: Scalar>: @unchecked Sendable {
                       rows: rows, dx: dx.pointer, dWeight: nil)
     }
 
-    private func add(_ delta: Tensor<T>, into x: Tensor<T>) {
-        Parallel.forRanges(x.count, grain: 8192) { range in
+    private func add(_ delta: UnsafePointer<T>, into x: UnsafeMutablePointer<T>, count: Int) {
+        Parallel.forRanges(count, grain: 8192) { range in
             for i in range { x[i] += delta[i] }
         }
     }

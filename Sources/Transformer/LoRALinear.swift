@@ -68,6 +68,13 @@ public final class LoRALinear<T: Scalar>: @unchecked Sendable {
     public func forward(_ x: UnsafePointer<T>, rows: Int, into y: UnsafeMutablePointer<T>,
                         useAdapter: Bool, dropoutSeed: UInt64? = nil, precision: MatrixPrecision = .float32) -> LoRASaved<T>? {
         base.forward(x, rows: rows, into: y, precision: precision)
+        return addBiasAndAdapter(x, rows: rows, into: y, useAdapter: useAdapter, dropoutSeed: dropoutSeed)
+    }
+
+    /// The rest of `forward` once y holds (or has had added to it) x·Wᵀ: the bias and the
+    /// adapter's update are added to y, so callers may compute the frozen product themselves.
+    func addBiasAndAdapter(_ x: UnsafePointer<T>, rows: Int, into y: UnsafeMutablePointer<T>,
+                           useAdapter: Bool, dropoutSeed: UInt64? = nil) -> LoRASaved<T>? {
         if let bias {
             let out = outFeatures
             Parallel.forEach(rows, grain: 16) { r in

@@ -33,12 +33,15 @@ public final class Qwen2Model<T: Scalar>: @unchecked Sendable {
     /// With a cache, the pass continues the cached sequences and the cache grows by pass.length.
     /// `stopAfterLayer` returns the residual stream after that many layers instead (no final norm),
     /// as HF's `hidden_states[n]`; n = layer count gives the final normed states.
+    @_specialize(where T == Float)
     public func hiddenStates(tokens: [Int32], pass: ForwardPass, cache: KVCache<T>? = nil, stopAfterLayer: Int? = nil) -> Tensor<T> {
         let x = embed(tokens, pass: pass)
         let rope: (cos: [T], sin: [T]) = ropeTable(pass)
         let count = min(stopAfterLayer ?? layers.count, layers.count)
-        for layer in layers[..<count] {
-            _ = layer.forward(x, pass: pass, rope: rope, cache: cache, save: false)
+        if count < layers.count || !decodeStep(x, pass: pass, rope: rope, cache: cache) {
+            for layer in layers[..<count] {
+                _ = layer.forward(x, pass: pass, rope: rope, cache: cache, save: false, lean: pass.dropoutSeed == nil)
+            }
         }
         if let cache {
             // Layers past `count` did not store their keys; a partial pass leaves the cache unusable.
@@ -51,6 +54,7 @@ public final class Qwen2Model<T: Scalar>: @unchecked Sendable {
 
     /// Logits [rows.count × vocabulary] for the selected rows of the pass (e.g. each sequence's
     /// last token), so that the 151,936-wide head is applied only where it is needed.
+    @_specialize(where T == Float)
     public func logits(tokens: [Int32], pass: ForwardPass, cache: KVCache<T>? = nil, rows: [Int]) -> Tensor<T> {
         let hidden = hiddenStates(tokens: tokens, pass: pass, cache: cache)
         let selected = Tensor<T>([rows.count, hiddenSize])

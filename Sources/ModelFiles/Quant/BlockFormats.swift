@@ -53,6 +53,11 @@ private func splat(_ v: Int32) -> SIMD16<Int32> { SIMD16(repeating: v) }
 /// Lane k holds k (the element index inside a sixteen-element group).
 private let laneIndex = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
 
+/// Lane k holds the left shift that moves bit k to bit 31. Kept a global rather than a literal
+/// in the kernel: with the shifts known, the optimiser rewrites Q5_0's bit tests into a mask
+/// sequence several times slower than the two shifts.
+private let bitToSign = SIMD16<Int32>(31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16)
+
 /// 32 elements: f16 scale d, then 16 bytes of 4-bit values (low nibbles: elements 0–15, high: 16–31);
 /// value = d · (q − 8).
 enum Q4_0: BlockFormat {
@@ -103,15 +108,21 @@ enum Q5_0: BlockFormat {
         store(d * Lanes.float(high &- 16), out, 16)
     }
 
+    /// Decodes q − 16 itself rather than q: shifting element k's fifth bit into the sign and
+    /// spreading it (an arithmetic shift) gives all ones where the bit is clear once inverted,
+    /// which sign-extends the nibble to nibble − 16, and nothing where it is set. The compiler
+    /// turns this into a sign test and a masked OR, with no offset to carry through x's sums.
     @inline(__always)
     static func dot(_ block: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ sums: UnsafePointer<Float>,
                     _ acc: inout SIMD16<Float>, _ offset: inout Float) {
         let d = leadingHalf(block)
-        let (low, high) = values(block)
-        var s = Lanes.float(low) * Lanes.load(x, 0)
-        s.addProduct(Lanes.float(high), Lanes.load(x, 16))
+        let qh = UInt32(littleEndian: block.loadUnaligned(fromByteOffset: 2, as: UInt32.self))
+        let q = Lanes.bytes(block, 6)
+        let lowSet = (splat(Int32(bitPattern: qh)) &<< bitToSign) &>> 31
+        let highSet = (splat(Int32(bitPattern: qh)) &<< (bitToSign &- 16)) &>> 31
+        var s = Lanes.float((q & 15) | (~lowSet & -16)) * Lanes.load(x, 0)
+        s.addProduct(Lanes.float((q &>> 4) | (~highSet & -16)), Lanes.load(x, 16))
         acc.addProduct(s, splat(d))
-        offset -= 16 * d * (sums[0] + sums[1])
     }
 }
 
@@ -169,28 +180,35 @@ where Values: KQuantGroups {
     }
 }
 
+/// The 6-bit scales and mins of the eight sub-blocks are unpacked four at a time with 32-bit
+/// word operations (ggml's `utmp` masks) and converted as vectors; the mins enter as one vector
+/// product with the pairwise sums of x's groups, added lane by lane to the accumulator.
 @inline(__always)
 private func dotK<Values>(_ block: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ sums: UnsafePointer<Float>,
                           _ acc: inout SIMD16<Float>, _ offset: inout Float, _ values: Values)
 where Values: KQuantGroups {
-    let (d, dmin) = (halfPair(block, 0)[0], halfPair(block, 0)[1])
-    let scales = block.assumingMemoryBound(to: UInt8.self) + 4
-    var mins: Float = 0
+    let dm = halfPair(block, 0)
+    let w0 = UInt32(littleEndian: block.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+    let w1 = UInt32(littleEndian: block.loadUnaligned(fromByteOffset: 8, as: UInt32.self))
+    let w2 = UInt32(littleEndian: block.loadUnaligned(fromByteOffset: 12, as: UInt32.self))
+    // Sub-blocks 0–3 keep six bits of bytes 0–3 (scales) and 4–7 (mins); 4–7 join a nibble of
+    // bytes 8–11 with the top two bits of bytes 0–3 (scales) and 4–7 (mins).
+    let packedScales = SIMD2<UInt32>(w0 & 0x3F3F_3F3F, (w2 & 0x0F0F_0F0F) | ((w0 >> 6) & 0x0303_0303) << 4)
+    let packedMins = SIMD2<UInt32>(w1 & 0x3F3F_3F3F, ((w2 >> 4) & 0x0F0F_0F0F) | ((w1 >> 6) & 0x0303_0303) << 4)
+    let scales = Lanes.float(unsafeBitCast(packedScales, to: SIMD8<UInt8>.self)) * SIMD8(repeating: dm[0])
+    let mins = Lanes.float(unsafeBitCast(packedMins, to: SIMD8<UInt8>.self)) * SIMD8(repeating: -dm[1])
+    let groupSums = Lanes.load(sums, 0)
+    acc += SIMD16(lowHalf: mins * (groupSums.evenHalf + groupSums.oddHalf), highHalf: .zero)
     for pair in 0..<4 {
-        let (sc1, m1) = scaleMinK4(2 * pair, scales)
-        let (sc2, m2) = scaleMinK4(2 * pair + 1, scales)
         let (a, b, c, e) = values.groups(block, pair)
         let xp = x + 64 * pair
         var s1 = Lanes.float(a) * Lanes.load(xp, 0)
         s1.addProduct(Lanes.float(b), Lanes.load(xp, 16))
         var s2 = Lanes.float(c) * Lanes.load(xp, 32)
         s2.addProduct(Lanes.float(e), Lanes.load(xp, 48))
-        acc.addProduct(s1, splat(d * Float(sc1)))
-        acc.addProduct(s2, splat(d * Float(sc2)))
-        let sp = sums + 4 * pair
-        mins += Float(m1) * (sp[0] + sp[1]) + Float(m2) * (sp[2] + sp[3])
+        acc.addProduct(s1, splat(scales[2 * pair]))
+        acc.addProduct(s2, splat(scales[2 * pair + 1]))
     }
-    offset -= dmin * mins
 }
 
 /// The quantized values of one pair of K sub-blocks, in four groups of sixteen elements.
@@ -294,24 +312,24 @@ enum Q6_K: BlockFormat {
         }
     }
 
+    /// The sixteen scales are converted together, one vector, and the −32 of every element
+    /// enters as one vector product of those scales with the sixteen group sums of x, added
+    /// lane by lane to the accumulator (whose lanes are summed in the end anyway).
     @inline(__always)
     static func dot(_ block: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ sums: UnsafePointer<Float>,
                     _ acc: inout SIMD16<Float>, _ offset: inout Float) {
-        let d = halfPair(block, 206)[1]
-        let scales = (block + 192).assumingMemoryBound(to: Int8.self)
-        var shifted: Float = 0
+        let scales = Lanes.signedBytes(block, 192) * splat(halfPair(block, 206)[1])
+        acc.addProduct(scales * splat(-32), Lanes.load(sums, 0))
         for half in 0..<2 {
-            let sc = scales + 8 * half
             let xh = x + 128 * half
             for g in 0..<2 {
                 let (q1, q2, q3, q4) = groups(block, half, g)
-                acc.addProduct(Lanes.float(q1) * Lanes.load(xh, 16 * g), splat(d * Float(sc[g])))
-                acc.addProduct(Lanes.float(q2) * Lanes.load(xh, 32 + 16 * g), splat(d * Float(sc[g + 2])))
-                acc.addProduct(Lanes.float(q3) * Lanes.load(xh, 64 + 16 * g), splat(d * Float(sc[g + 4])))
-                acc.addProduct(Lanes.float(q4) * Lanes.load(xh, 96 + 16 * g), splat(d * Float(sc[g + 6])))
+                let k = 8 * half + g
+                acc.addProduct(Lanes.float(q1) * Lanes.load(xh, 16 * g), splat(scales[k]))
+                acc.addProduct(Lanes.float(q2) * Lanes.load(xh, 32 + 16 * g), splat(scales[k + 2]))
+                acc.addProduct(Lanes.float(q3) * Lanes.load(xh, 64 + 16 * g), splat(scales[k + 4]))
+                acc.addProduct(Lanes.float(q4) * Lanes.load(xh, 96 + 16 * g), splat(scales[k + 6]))
             }
         }
-        for k in 0..<16 { shifted += Float(scales[k]) * sums[k] }
-        offset -= 32 * d * shifted
     }
 }

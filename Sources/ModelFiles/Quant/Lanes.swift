@@ -21,6 +21,11 @@ enum Lanes {
     }
 
     @inline(__always)
+    static func float(_ v: SIMD8<UInt8>) -> SIMD8<Float> {
+        SIMD8<Float>(Float(v[0]), Float(v[1]), Float(v[2]), Float(v[3]), Float(v[4]), Float(v[5]), Float(v[6]), Float(v[7]))
+    }
+
+    @inline(__always)
     static func int32(_ v: SIMD16<UInt8>) -> SIMD16<Int32> {
         SIMD16<Int32>(
             Int32(v[0]), Int32(v[1]), Int32(v[2]), Int32(v[3]), Int32(v[4]), Int32(v[5]), Int32(v[6]), Int32(v[7]),

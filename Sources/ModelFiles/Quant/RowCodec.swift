@@ -110,23 +110,29 @@ public enum RowCodec {
         }
     }
 
-    /// Blocks alternate between two sets of accumulators, so consecutive blocks do not wait on
+    /// Blocks rotate through four sets of accumulators, so consecutive blocks do not wait on
     /// each other's additions.
     @inline(__always)
     private static func fusedDot<Q: BlockFormat>(_: Q.Type, _ row: UnsafeRawPointer, _ input: FloatInput, _ count: Int) -> Float {
-        var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
-        var offset0: Float = 0, offset1: Float = 0
+        var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>(), acc2 = SIMD16<Float>(), acc3 = SIMD16<Float>()
+        var offset0: Float = 0, offset1: Float = 0, offset2: Float = 0, offset3: Float = 0
         let blocks = count / Q.blockSize, groups = Q.blockSize / 16
+        @inline(__always) func dot(_ b: Int, _ acc: inout SIMD16<Float>, _ offset: inout Float) {
+            Q.dot(row + b * Q.blockBytes, input.x + b * Q.blockSize, input.sums + b * groups, &acc, &offset)
+        }
         var b = 0
-        while b + 2 <= blocks {
-            Q.dot(row + b * Q.blockBytes, input.x + b * Q.blockSize, input.sums + b * groups, &acc0, &offset0)
-            Q.dot(row + (b + 1) * Q.blockBytes, input.x + (b + 1) * Q.blockSize, input.sums + (b + 1) * groups, &acc1, &offset1)
-            b += 2
+        while b + 4 <= blocks {
+            dot(b, &acc0, &offset0)
+            dot(b + 1, &acc1, &offset1)
+            dot(b + 2, &acc2, &offset2)
+            dot(b + 3, &acc3, &offset3)
+            b += 4
         }
-        if b < blocks {
-            Q.dot(row + b * Q.blockBytes, input.x + b * Q.blockSize, input.sums + b * groups, &acc0, &offset0)
+        while b < blocks {
+            dot(b, &acc0, &offset0)
+            b += 1
         }
-        return Lanes.sum(acc0 + acc1) + (offset0 + offset1)
+        return Lanes.sum((acc0 + acc1) + (acc2 + acc3)) + ((offset0 + offset1) + (offset2 + offset3))
     }
 
     /// A row of 16-bit floats: sixteen lanes converted in registers, then the tail one by one.
@@ -179,7 +185,12 @@ struct FloatInput {
 
     /// Calls `body` with x prepared for rows of `type` (group sums only for block types).
     static func prepare<R>(_ x: UnsafePointer<Float>, count: Int, for type: StorageType, _ body: (FloatInput) -> R) -> R {
-        let groups = type.isQuantized ? count / 16 : 0
+        prepare(x, count: count, sums: type.isQuantized, body)
+    }
+
+    /// Calls `body` with x and, when `sums`, its group sums.
+    static func prepare<R>(_ x: UnsafePointer<Float>, count: Int, sums: Bool, _ body: (FloatInput) -> R) -> R {
+        let groups = sums ? count / 16 : 0
         return withUnsafeTemporaryAllocation(of: Float.self, capacity: max(groups, 1)) { buffer in
             let sums = buffer.baseAddress!
             for g in 0..<groups { sums[g] = Lanes.sum(Lanes.load(x, 16 * g)) }

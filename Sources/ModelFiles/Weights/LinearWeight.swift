@@ -113,11 +113,7 @@ public final class LinearWeight: @unchecked Sendable {
     /// y[out] = W · x (added to y when `accumulate`), each output row decoded and multiplied in one
     /// pass, in parallel over rows.
     public func vectorProduct(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
-        FloatInput.prepare(x, count: inFeatures, for: type) { input in
-            Parallel.forRanges(outFeatures, grain: chunkRows) { rows in
-                vectorProduct(input, rows: rows, into: y, accumulate: accumulate)
-            }
-        }
+        Self.products([(self, y)], of: x, rows: 1, accumulate: accumulate)
     }
 
     /// y[r] = row r · x for `rows`, on the calling thread.
@@ -141,21 +137,82 @@ public final class LinearWeight: @unchecked Sendable {
     /// rows are decoded into an L1 buffer and multiplied with four input rows at a time, so each
     /// loaded weight vector feeds four products and each input vector two.
     func smallBatchProduct(_ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
+        Self.products([(self, y)], of: x, rows: n, accumulate: accumulate)
+    }
+
+    /// y[i, r] = row r · x[i] for weight rows `rows` and the n input rows, on the calling thread.
+    private func smallBatchProduct(_ x: UnsafePointer<Float>, rows n: Int, weightRows rows: Range<Int>,
+                                   into y: UnsafeMutablePointer<Float>, accumulate: Bool) {
         let type = self.type, inFeatures = self.inFeatures, outFeatures = self.outFeatures
-        Parallel.forRanges(outFeatures, grain: chunkRows) { rows in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * inFeatures) { buffer in
-                let w0 = buffer.baseAddress!, w1 = w0 + inFeatures
-                var r = rows.lowerBound
-                while r < rows.upperBound {
-                    let pair = r + 1 < rows.upperBound
-                    RowCodec.dequantize(type, row(r), into: w0, count: inFeatures)
-                    if pair { RowCodec.dequantize(type, row(r + 1), into: w1, count: inFeatures) }
-                    Dot.products(w0, pair ? w1 : nil, x, inputs: n, count: inFeatures) { j, i, value in
-                        let target = y + i * outFeatures + r + j
-                        target.pointee = accumulate ? target.pointee + value : value
-                    }
-                    r += pair ? 2 : 1
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * inFeatures) { buffer in
+            let w0 = buffer.baseAddress!, w1 = w0 + inFeatures
+            var r = rows.lowerBound
+            while r < rows.upperBound {
+                let pair = r + 1 < rows.upperBound
+                RowCodec.dequantize(type, row(r), into: w0, count: inFeatures)
+                if pair { RowCodec.dequantize(type, row(r + 1), into: w1, count: inFeatures) }
+                Dot.products(w0, pair ? w1 : nil, x, inputs: n, count: inFeatures) { j, i, value in
+                    let target = y + i * outFeatures + r + j
+                    target.pointee = accumulate ? target.pointee + value : value
                 }
+                r += pair ? 2 : 1
+            }
+        }
+    }
+
+    /// Weight rows `rows` of a one- or few-row product, on the calling thread.
+    private func rowsProduct(_ input: FloatInput, rows n: Int, weightRows rows: Range<Int>,
+                             into y: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        if n == 1 {
+            vectorProduct(input, rows: rows, into: y, accumulate: accumulate)
+        } else {
+            smallBatchProduct(input.x, rows: n, weightRows: rows, into: y, accumulate: accumulate)
+        }
+    }
+
+    /// y_i[n × out_i] = x[n × in] · W_iᵀ for several weights taking the same input (a layer's q, k
+    /// and v, say), as one parallel region over all their rows: a decoding step multiplies by many
+    /// small matrices, and a region per matrix would pay a hand-off between threads for each.
+    /// One or a few input rows (up to `smallBatchLimit`) take the row kernels; more rows, or a few
+    /// rows of f32 weights, take `product` for each weight in turn.
+    public static func products(_ products: [(weight: LinearWeight, output: UnsafeMutablePointer<Float>)],
+                                of x: UnsafePointer<Float>, rows n: Int, accumulate: Bool = false) {
+        guard let first = products.first?.weight, n > 0 else { return }
+        precondition(products.allSatisfy { $0.weight.inFeatures == first.inFeatures }, "stacked products need one input width")
+        // f32 weights take sgemm directly beyond one row.
+        guard n == 1 || (n <= smallBatchLimit && products.allSatisfy({ $0.weight.storedFloats == nil })) else {
+            for (w, y) in products { w.product(x, rows: n, into: y, accumulate: accumulate) }
+            return
+        }
+        var starts = [0]
+        for (w, _) in products { starts.append(starts[starts.count - 1] + w.outFeatures) }
+        let grain = products.map(\.weight.chunkRows).min() ?? 1
+        FloatInput.prepare(x, count: first.inFeatures, sums: n == 1 && products.contains { $0.weight.type.isQuantized }) { input in
+            Parallel.forRanges(starts[products.count], grain: grain) { stacked in
+                for (i, (w, y)) in products.enumerated() {
+                    let lower = max(stacked.lowerBound, starts[i]), upper = min(stacked.upperBound, starts[i + 1])
+                    if lower < upper {
+                        w.rowsProduct(input, rows: n, weightRows: (lower - starts[i])..<(upper - starts[i]), into: y, accumulate: accumulate)
+                    }
+                }
+            }
+        }
+    }
+
+    /// ya = x · Aᵀ and yb = x · Bᵀ for two weights of the same shape, in one parallel region whose
+    /// every chunk covers the same rows of both and then calls `combine(rows)`, so that an
+    /// elementwise function of the two outputs (a gated activation) runs while they are in cache.
+    /// For one or a few input rows ([n × out] outputs, up to `smallBatchLimit`).
+    public static func pairedProducts(_ a: LinearWeight, _ b: LinearWeight, of x: UnsafePointer<Float>, rows n: Int,
+                                      into ya: UnsafeMutablePointer<Float>, _ yb: UnsafeMutablePointer<Float>,
+                                      combine: (Range<Int>) -> Void) {
+        precondition(a.shape == b.shape, "paired products need one shape, not \(a.shape) and \(b.shape)")
+        precondition(n >= 1 && n <= smallBatchLimit, "paired products take 1…\(smallBatchLimit) input rows")
+        FloatInput.prepare(x, count: a.inFeatures, sums: n == 1 && (a.type.isQuantized || b.type.isQuantized)) { input in
+            Parallel.forRanges(a.outFeatures, grain: min(a.chunkRows, b.chunkRows)) { rows in
+                a.rowsProduct(input, rows: n, weightRows: rows, into: ya, accumulate: false)
+                b.rowsProduct(input, rows: n, weightRows: rows, into: yb, accumulate: false)
+                combine(rows)
             }
         }
     }

@@ -1,0 +1,157 @@
+import Foundation
+import MedtuneCore
+import ModelFiles
+
+/// The decoding step: one new token per sequence against the KV cache, in float32.
+///
+/// Its products have one or a few input rows, so their work is small next to the cost of
+/// splitting it across threads; the step therefore runs the products that share an input as one
+/// parallel region (q, k and v; gate and up, with the gated activation applied in the same chunk),
+/// adds o and down straight into the residual stream, and attends with plain dot products instead
+/// of a BLAS call per head. Results are those of `forward` up to the order of float additions.
+extension Qwen2Model {
+    /// Runs every layer on x as a float32 decoding step when the pass is one (T is Float, one
+    /// token per sequence, a cache to continue); false, with nothing done, otherwise.
+    func decodeStep(_ x: Tensor<T>, pass: ForwardPass, rope: (cos: [T], sin: [T]), cache: KVCache<T>?) -> Bool {
+        guard pass.length == 1, let cache = cache as? KVCache<Float>, let x = x as? Tensor<Float>,
+              let rope = rope as? (cos: [Float], sin: [Float]), let layers = layers as? [DecoderLayer<Float>] else { return false }
+        for layer in layers { layer.decode(x, pass: pass, rope: rope, cache: cache) }
+        return true
+    }
+}
+
+extension DecoderLayer where T == Float {
+    /// Runs the layer on x [pass.batch × hidden] (pass.length == 1), in place, appending the new
+    /// keys and values to the cache.
+    func decode(_ x: Tensor<Float>, pass: ForwardPass, rope: (cos: [Float], sin: [Float]), cache: KVCache<Float>) {
+        let rows = pass.rows, hidden = hiddenSize, intermediate = gate.outFeatures
+        precondition(pass.length == 1, "a decoding step takes one token per sequence")
+        let normed = Tensor<Float>([rows, hidden]), rstd = Tensor<Float>([rows])
+        norm.forward(x.pointer, weight: inputNorm.pointer, rows: rows, into: normed.pointer, rstd: rstd.pointer)
+
+        let qOut = Tensor<Float>([rows, q.outFeatures]), kOut = Tensor<Float>([rows, k.outFeatures])
+        let vOut = Tensor<Float>([rows, v.outFeatures])
+        project([(q, qOut.pointer), (k, kOut.pointer), (v, vOut.pointer)], normed.pointer, rows: rows, pass: pass)
+        rotary.forward(qOut.pointer, tokens: rows, heads: heads, cos: rope.cos, sin: rope.sin)
+        rotary.forward(kOut.pointer, tokens: rows, heads: kvHeads, cos: rope.cos, sin: rope.sin)
+        cache.store(layer: index, keys: kOut.pointer, values: vOut.pointer, count: 1)
+
+        let attention = Tensor<Float>([rows, heads * headDim])
+        withMask(pass.keyMask) { mask in
+            attend(qOut.pointer, cache: cache, keyMask: mask, into: attention.pointer)
+        }
+        projectAdding(o, attention.pointer, rows: rows, pass: pass, into: x.pointer)
+
+        norm.forward(x.pointer, weight: postAttentionNorm.pointer, rows: rows, into: normed.pointer, rstd: rstd.pointer)
+        let activated = Tensor<Float>([rows, intermediate])
+        gatedActivation(normed.pointer, rows: rows, pass: pass, into: activated.pointer)
+        projectAdding(down, activated.pointer, rows: rows, pass: pass, into: x.pointer)
+    }
+
+    /// Projections of one input, their frozen products in one parallel region when every base is
+    /// a stored weight.
+    private func project(_ targets: [(linear: LoRALinear<Float>, output: UnsafeMutablePointer<Float>)],
+                         _ input: UnsafePointer<Float>, rows: Int, pass: ForwardPass) {
+        let weights = targets.compactMap { $0.linear.base as? LinearWeight }
+        guard weights.count == targets.count else {
+            for (linear, y) in targets { linear.forward(input, rows: rows, into: y, useAdapter: pass.useAdapter) }
+            return
+        }
+        LinearWeight.products(Array(zip(weights, targets.map(\.output))), of: input, rows: rows)
+        for (linear, y) in targets { _ = linear.addBiasAndAdapter(input, rows: rows, into: y, useAdapter: pass.useAdapter) }
+    }
+
+    /// x += linear(input): the residual addition made by the product itself.
+    private func projectAdding(_ linear: LoRALinear<Float>, _ input: UnsafePointer<Float>, rows: Int, pass: ForwardPass,
+                               into x: UnsafeMutablePointer<Float>) {
+        if let weight = linear.base as? LinearWeight {
+            LinearWeight.products([(weight, x)], of: input, rows: rows, accumulate: true)
+            _ = linear.addBiasAndAdapter(input, rows: rows, into: x, useAdapter: pass.useAdapter)
+            return
+        }
+        let out = Tensor<Float>([rows, linear.outFeatures])
+        linear.forward(input, rows: rows, into: out.pointer, useAdapter: pass.useAdapter)
+        for i in 0..<out.count { x[i] += out[i] }
+    }
+
+    /// h = silu(gate(input)) · up(input). Without bias or active adapter on either projection,
+    /// each chunk of rows is activated as soon as both products have it.
+    private func gatedActivation(_ input: UnsafePointer<Float>, rows: Int, pass: ForwardPass, into h: UnsafeMutablePointer<Float>) {
+        let intermediate = gate.outFeatures
+        let gateOut = Tensor<Float>([rows, intermediate]), upOut = Tensor<Float>([rows, intermediate])
+        let g = gateOut.pointer, u = upOut.pointer
+        let plain = [gate, up].allSatisfy { $0.bias == nil && !(pass.useAdapter && $0.adapter != nil) }
+        if plain, rows <= LinearWeight.smallBatchLimit,
+           let gateWeight = gate.base as? LinearWeight, let upWeight = up.base as? LinearWeight {
+            LinearWeight.pairedProducts(gateWeight, upWeight, of: input, rows: rows, into: g, u) { columns in
+                for r in 0..<rows {
+                    let offset = r * intermediate + columns.lowerBound
+                    SwiGLU.forwardFloat(gate: g + offset, up: u + offset, count: columns.count, into: h + offset)
+                }
+            }
+            return
+        }
+        project([(gate, g), (up, u)], input, rows: rows, pass: pass)
+        SwiGLU.forwardFloat(gate: g, up: u, count: rows * intermediate, into: h)
+    }
+
+    /// Attention of each sequence's one new query over its cached keys (the new one included),
+    /// head by head: scores, masked softmax, weighted sum of values. A sequence whose every key is
+    /// masked gets a zero output, as in `CausalAttention`.
+    private func attend(_ q: UnsafePointer<Float>, cache: KVCache<Float>, keyMask: UnsafePointer<UInt8>?,
+                        into out: UnsafeMutablePointer<Float>) {
+        let batch = cache.batch, length = cache.length + 1, capacity = cache.capacity
+        let headDim = self.headDim, heads = self.heads, group = heads / kvHeads, kvStride = kvHeads * headDim
+        let keys = UnsafePointer(cache.keys(index)), values = UnsafePointer(cache.values(index))
+        let scale = 1 / Float(headDim).squareRoot()
+        let scores = Tensor<Float>([batch * heads, length])
+        Parallel.forEach(batch * heads, grain: max(1, (1 << 14) / (length * headDim))) { task in
+            let b = task / heads, h = task % heads
+            let query = q + task * headDim, result = out + task * headDim
+            let k = keys + b * capacity * kvStride + (h / group) * headDim
+            let v = values + b * capacity * kvStride + (h / group) * headDim
+            let mask = keyMask.map { $0 + b * length }
+            let p = scores.pointer + task * length
+            var maximum = -Float.infinity
+            var poisoned = false
+            for s in 0..<length where mask?[s] ?? 1 != 0 {
+                p[s] = scale * Dot.product(query, k + s * kvStride, headDim)
+                poisoned = poisoned || p[s].isNaN
+                maximum = max(maximum, p[s])
+            }
+            // A NaN score poisons the output and masked-out sequences get zeros, as in `CausalAttention`.
+            result.update(repeating: poisoned ? .nan : 0, count: headDim)
+            if poisoned || maximum == -.infinity { return }
+            let inverse = 1 / Self.exponentials(p, count: length, maximum: maximum, mask: mask)
+            for s in 0..<length where p[s] != 0 {
+                let weight = p[s] * inverse, row = v + s * kvStride
+                for j in 0..<headDim { result[j] += weight * row[j] }
+            }
+        }
+    }
+
+    /// p[s] = exp(p[s] − maximum), sixteen at a time, then 0 where the mask hides the key;
+    /// returns Σ p.
+    private static func exponentials(_ p: UnsafeMutablePointer<Float>, count: Int, maximum: Float,
+                                     mask: UnsafePointer<UInt8>?) -> Float {
+        var s = 0
+        while s + 16 <= count {
+            let e = VectorExp.exp(UnsafeRawPointer(p + s).loadUnaligned(as: SIMD16<Float>.self) - maximum)
+            UnsafeMutableRawPointer(p + s).storeBytes(of: e, as: SIMD16<Float>.self)
+            s += 16
+        }
+        for t in s..<count { p[t] = Float.exp(p[t] - maximum) }
+        if let mask {
+            for t in 0..<count where mask[t] == 0 { p[t] = 0 }
+        }
+        var lanes = SIMD16<Float>()
+        s = 0
+        while s + 16 <= count {
+            lanes += UnsafeRawPointer(p + s).loadUnaligned(as: SIMD16<Float>.self)
+            s += 16
+        }
+        var sum = lanes.sum()
+        for t in s..<count { sum += p[t] }
+        return sum
+    }
+}
