@@ -15,12 +15,16 @@ public struct ForwardPass: Sendable {
     public var useAdapter: Bool
     /// Seed of LoRA dropout; nil disables dropout (inference).
     public var dropoutSeed: UInt64?
+    /// Precision of the products with frozen weights (the projections and the LM head); LoRA's
+    /// own products and attention are always float32.
+    public var matrixPrecision: MatrixPrecision
 
     public init(batch: Int, length: Int, positions: [Int]? = nil, keyMask: [UInt8]? = nil,
-                useAdapter: Bool = true, dropoutSeed: UInt64? = nil) {
+                useAdapter: Bool = true, dropoutSeed: UInt64? = nil, matrixPrecision: MatrixPrecision = .float32) {
         self.batch = batch; self.length = length
         self.positions = positions ?? (0..<batch).flatMap { _ in Array(0..<length) }
         self.keyMask = keyMask; self.useAdapter = useAdapter; self.dropoutSeed = dropoutSeed
+        self.matrixPrecision = matrixPrecision
         precondition(self.positions.count == batch * length, "\(self.positions.count) positions for \(batch)×\(length) tokens")
     }
 
@@ -98,7 +102,7 @@ public final class DecoderLayer<T: Scalar>: @unchecked Sendable {
         func project(_ linear: LoRALinear<T>, _ input: UnsafePointer<T>, rows: Int, _ slot: Int) -> Tensor<T> {
             let out = Tensor<T>([rows, linear.outFeatures])
             let saved = linear.forward(input, rows: rows, into: out.pointer, useAdapter: pass.useAdapter,
-                                       dropoutSeed: pass.dropoutSeed(layer: index, projection: slot))
+                                       dropoutSeed: pass.dropoutSeed(layer: index, projection: slot), precision: pass.matrixPrecision)
             if save { lora.append(saved) }
             return out
         }
@@ -170,18 +174,18 @@ public final class DecoderLayer<T: Scalar>: @unchecked Sendable {
         let rows = pass.rows, hidden = hiddenSize, intermediate = gate.outFeatures
         // MLP branch: x_out = middle + down(swiglu(gate(n2), up(n2))).
         let dActivated = Tensor<T>([rows, intermediate])
-        down.backward(dx.pointer, x: s.hidden.pointer, rows: rows, saved: s.lora[6], dx: dActivated.pointer)
+        down.backward(dx.pointer, x: s.hidden.pointer, rows: rows, saved: s.lora[6], dx: dActivated.pointer, precision: pass.matrixPrecision)
         let dGate = Tensor<T>([rows, intermediate]), dUp = Tensor<T>([rows, intermediate])
         SwiGLU.backward(dActivated.pointer, gate: s.gate.pointer, up: s.up.pointer, count: rows * intermediate,
                         dGate: dGate.pointer, dUp: dUp.pointer)
         let dNorm2 = Tensor<T>([rows, hidden])
-        gate.backward(dGate.pointer, x: s.norm2.pointer, rows: rows, saved: s.lora[4], dx: dNorm2.pointer)
-        up.backward(dUp.pointer, x: s.norm2.pointer, rows: rows, saved: s.lora[5], dx: dNorm2.pointer)
+        gate.backward(dGate.pointer, x: s.norm2.pointer, rows: rows, saved: s.lora[4], dx: dNorm2.pointer, precision: pass.matrixPrecision)
+        up.backward(dUp.pointer, x: s.norm2.pointer, rows: rows, saved: s.lora[5], dx: dNorm2.pointer, precision: pass.matrixPrecision)
         norm.backward(dNorm2.pointer, x: s.middle.pointer, weight: postAttentionNorm.pointer, rstd: s.rstd2.pointer,
                       rows: rows, dx: dx.pointer, dWeight: nil)
         // Attention branch: middle = input + o(attention(rope(q(n1)), rope(k(n1)), v(n1))).
         let dAttention = Tensor<T>([rows, heads * headDim])
-        o.backward(dx.pointer, x: s.attention.pointer, rows: rows, saved: s.lora[3], dx: dAttention.pointer)
+        o.backward(dx.pointer, x: s.attention.pointer, rows: rows, saved: s.lora[3], dx: dAttention.pointer, precision: pass.matrixPrecision)
         let dq = Tensor<T>(s.q.shape), dk = Tensor<T>(s.k.shape), dv = Tensor<T>(s.v.shape)
         let attentionOp = CausalAttention(batch: pass.batch, queryLength: pass.length, keyLength: pass.length,
                                           queryHeads: heads, kvHeads: kvHeads, headDim: headDim)
@@ -190,9 +194,9 @@ public final class DecoderLayer<T: Scalar>: @unchecked Sendable {
         rotary.backward(dq.pointer, tokens: rows, heads: heads, cos: rope.cos, sin: rope.sin)
         rotary.backward(dk.pointer, tokens: rows, heads: kvHeads, cos: rope.cos, sin: rope.sin)
         let dNorm1 = Tensor<T>([rows, hidden])
-        q.backward(dq.pointer, x: s.norm1.pointer, rows: rows, saved: s.lora[0], dx: dNorm1.pointer)
-        k.backward(dk.pointer, x: s.norm1.pointer, rows: rows, saved: s.lora[1], dx: dNorm1.pointer)
-        v.backward(dv.pointer, x: s.norm1.pointer, rows: rows, saved: s.lora[2], dx: dNorm1.pointer)
+        q.backward(dq.pointer, x: s.norm1.pointer, rows: rows, saved: s.lora[0], dx: dNorm1.pointer, precision: pass.matrixPrecision)
+        k.backward(dk.pointer, x: s.norm1.pointer, rows: rows, saved: s.lora[1], dx: dNorm1.pointer, precision: pass.matrixPrecision)
+        v.backward(dv.pointer, x: s.norm1.pointer, rows: rows, saved: s.lora[2], dx: dNorm1.pointer, precision: pass.matrixPrecision)
         norm.backward(dNorm1.pointer, x: s.input.pointer, weight: inputNorm.pointer, rstd: s.rstd1.pointer,
                       rows: rows, dx: dx.pointer, dWeight: nil)
     }

@@ -63,10 +63,11 @@ public final class LoRALinear<T: Scalar>: @unchecked Sendable {
 
     /// y[rows × out] = x·Wᵀ + bias (+ the adapter's update when `useAdapter`).
     /// `dropoutSeed` turns LoRA dropout on (training); the result keeps what backward needs.
+    /// `precision` is that of the product with the frozen weight; the adapter's are float32.
     @discardableResult
     public func forward(_ x: UnsafePointer<T>, rows: Int, into y: UnsafeMutablePointer<T>,
-                        useAdapter: Bool, dropoutSeed: UInt64? = nil) -> LoRASaved<T>? {
-        base.forward(x, rows: rows, into: y)
+                        useAdapter: Bool, dropoutSeed: UInt64? = nil, precision: MatrixPrecision = .float32) -> LoRASaved<T>? {
+        base.forward(x, rows: rows, into: y, precision: precision)
         return addBiasAndAdapter(x, rows: rows, into: y, useAdapter: useAdapter, dropoutSeed: dropoutSeed)
     }
 
@@ -101,10 +102,10 @@ public final class LoRALinear<T: Scalar>: @unchecked Sendable {
     }
 
     /// dx += ∂/∂x; the adapter's gradA and gradB accumulate. The frozen weight and bias get none.
-    /// `saved` is what forward returned (nil when the adapter was off).
+    /// `saved` is what forward returned (nil when the adapter was off); `precision` as in forward.
     public func backward(_ dy: UnsafePointer<T>, x: UnsafePointer<T>, rows: Int, saved: LoRASaved<T>?,
-                         dx: UnsafeMutablePointer<T>) {
-        base.backward(dy, rows: rows, accumulatingInto: dx)
+                         dx: UnsafeMutablePointer<T>, precision: MatrixPrecision = .float32) {
+        base.backward(dy, rows: rows, accumulatingInto: dx, precision: precision)
         guard let saved, let adapter else { return }
         let scale = T(adapter.scale), rank = adapter.rank
         let input = saved.dropped.map { UnsafePointer($0.pointer) } ?? x

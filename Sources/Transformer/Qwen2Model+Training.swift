@@ -25,7 +25,7 @@ extension Qwen2Model {
     /// With `checkpointing`, only each layer's input is kept and the layer is recomputed during
     /// backward (same dropout masks), trading one extra forward for activation memory.
     public func lossAndGradients(tokens: [Int32], labels: [Int32], pass: ForwardPass, gradScale: T,
-                                 checkpointing: Bool = false, chunkRows: Int = 64) -> (loss: Double, count: Int) {
+                                 checkpointing: Bool = false, chunkRows: Int = 256) -> (loss: Double, count: Int) {
         precondition(labels.count == pass.rows, "\(labels.count) labels for \(pass.rows) tokens")
         let rope: (cos: [T], sin: [T]) = ropeTable(pass)
         let x = embed(tokens, pass: pass)
@@ -45,7 +45,7 @@ extension Qwen2Model {
         norm.forward(x.pointer, weight: finalNorm.pointer, rows: rows, into: normed.pointer, rstd: rstd.pointer)
         let dNormed = Tensor<T>([rows, hiddenSize])
         let result = labels.withUnsafeBufferPointer { labels in
-            ChunkedCrossEntropy(chunkRows: chunkRows)(hidden: normed.pointer, rows: rows, head: lmHead, labels: labels.baseAddress!,
+            ChunkedCrossEntropy(chunkRows: chunkRows, precision: pass.matrixPrecision)(hidden: normed.pointer, rows: rows, head: lmHead, labels: labels.baseAddress!,
                                                       gradScale: gradScale, dHidden: dNormed.pointer)
         }
         let dx = Tensor<T>([rows, hiddenSize])
@@ -66,10 +66,10 @@ extension Qwen2Model {
     }
 
     /// Summed loss and token count without gradients (validation).
-    public func loss(tokens: [Int32], labels: [Int32], pass: ForwardPass, chunkRows: Int = 64) -> (loss: Double, count: Int) {
+    public func loss(tokens: [Int32], labels: [Int32], pass: ForwardPass, chunkRows: Int = 256) -> (loss: Double, count: Int) {
         let hidden = hiddenStates(tokens: tokens, pass: pass)
         return labels.withUnsafeBufferPointer { labels in
-            ChunkedCrossEntropy(chunkRows: chunkRows)(hidden: hidden.pointer, rows: pass.rows, head: lmHead,
+            ChunkedCrossEntropy(chunkRows: chunkRows, precision: pass.matrixPrecision)(hidden: hidden.pointer, rows: pass.rows, head: lmHead,
                                                       labels: labels.baseAddress!, dHidden: nil)
         }
     }

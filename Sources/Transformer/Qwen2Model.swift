@@ -62,7 +62,7 @@ public final class Qwen2Model<T: Scalar>: @unchecked Sendable {
             (selected.pointer + i * hiddenSize).update(from: hidden.pointer + r * hiddenSize, count: hiddenSize)
         }
         let out = Tensor<T>([rows.count, vocabulary])
-        lmHead.forward(selected.pointer, rows: rows.count, into: out.pointer)
+        lmHead.forward(selected.pointer, rows: rows.count, into: out.pointer, precision: pass.matrixPrecision)
         return out
     }
 

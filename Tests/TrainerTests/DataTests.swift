@@ -180,7 +180,7 @@ final class DataTests: XCTestCase {
         let padded = MicroBatch([a, c], padID: 9)
         XCTAssertEqual(padded.tokens, [1, 2, 3, 7, 9, 9])
         XCTAssertEqual(padded.labels, [2, 3, ignore, ignore, ignore, ignore])
-        XCTAssertEqual(padded.pass(dropoutSeed: nil).positions, [0, 1, 2, 0, 1, 2])
+        XCTAssertEqual(padded.pass(dropoutSeed: nil, matrixPrecision: .float32).positions, [0, 1, 2, 0, 1, 2])
         XCTAssertEqual(padded.tokenCount, 4)
     }
 

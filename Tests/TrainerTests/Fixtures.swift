@@ -11,11 +11,12 @@ struct ByteTokenizer: TrainingTokenizer {
 }
 
 enum Fixture {
-    /// A configuration with the required paths filled in.
+    /// A configuration with the required paths filled in, computing in float32 on every machine.
     static func config(_ edit: (inout TrainingConfig) -> Void = { _ in }) -> TrainingConfig {
         var config = TrainingConfig()
         config.model = "model.gguf"
         config.data = "data.jsonl"
+        config.matmulPrecision = .float32
         edit(&config)
         return config
     }

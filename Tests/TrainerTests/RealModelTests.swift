@@ -33,6 +33,7 @@ final class RealModelTests: XCTestCase {
         config.targetModules = ["q_proj", "v_proj", "down_proj"]
         config.microBatchSize = 2; config.gradientAccumulationSteps = 1; config.maxSteps = 1
         config.learningRate = 1e-3; config.lrScheduler = .constant; config.weightDecay = 0; config.maxGradNorm = 1
+        config.matmulPrecision = .float32
 
         let tokenizer = try ModelTokenizer(TokenizerLoader.load(path: path), path: path)
         XCTAssertEqual(tokenizer.eosTokenID, golden.eos)

@@ -37,13 +37,13 @@ public struct SystemReport: Sendable {
 /// Measures matrix-product throughput through `Matmul`, the path medtune's own code takes.
 public enum GEMMProbe {
     /// Best-of-`repeats` GFLOP/s of C[m×n] = A[m×k]·B[k×n] after one warm-up call.
-    public static func gflops(m: Int, n: Int, k: Int, repeats: Int = 5) -> Double {
+    public static func gflops(m: Int, n: Int, k: Int, repeats: Int = 5, precision: MatrixPrecision = .float32) -> Double {
         let a = Tensor<Float>([m, k]), b = Tensor<Float>([k, n]), c = Tensor<Float>([m, n])
         var rng = SplitMix64(seed: 1)
         for i in 0..<a.count { a[i] = rng.nextFloat() - 0.5 }
         for i in 0..<b.count { b[i] = rng.nextFloat() - 0.5 }
         return bestRate(flops: 2.0 * Double(m) * Double(n) * Double(k), repeats: repeats) {
-            Matmul.gemm(m: m, n: n, k: k, a: a.pointer, b: b.pointer, c: c.pointer)
+            Matmul.gemm(m: m, n: n, k: k, a: a.pointer, b: b.pointer, c: c.pointer, precision: precision)
         }
     }
 

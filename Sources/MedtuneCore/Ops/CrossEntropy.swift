@@ -45,14 +45,18 @@ public enum CrossEntropy {
 
 /// Cross-entropy of hidden states through a language-model head, computed a chunk of rows at a
 /// time, so that at most `chunkRows × vocabulary` logits exist at once (151,936 columns for
-/// Qwen2: a full 1,024-token batch would otherwise take 620 MB). Rows with ignored labels are
-/// skipped before the head is applied.
+/// Qwen2: a full 1,024-token batch would otherwise take 620 MB, 256 rows take 155 MB). Rows with
+/// ignored labels are skipped before the head is applied. Each chunk reads the whole head twice
+/// (forward and input gradient), so chunks much smaller than 256 rows leave those products
+/// waiting on memory rather than computing. `precision` is that of the head's matrix products.
 public struct ChunkedCrossEntropy {
     public var chunkRows: Int
+    public var precision: MatrixPrecision
 
-    public init(chunkRows: Int = 64) {
+    public init(chunkRows: Int = 256, precision: MatrixPrecision = .float32) {
         precondition(chunkRows > 0)
         self.chunkRows = chunkRows
+        self.precision = precision
     }
 
     /// hidden: [rows × head.inFeatures]. When dHidden is given, it accumulates gradScale · ∂loss/∂hidden.
@@ -72,7 +76,7 @@ public struct ChunkedCrossEntropy {
                 (x.pointer + i * dim).update(from: hidden + r * dim, count: dim)
                 chunkLabels[i] = labels[r]
             }
-            head.forward(UnsafePointer(x.pointer), rows: rowsHere, into: logits.pointer)
+            head.forward(UnsafePointer(x.pointer), rows: rowsHere, into: logits.pointer, precision: precision)
             let (loss, _) = chunkLabels.withUnsafeBufferPointer {
                 CrossEntropy.lossAndGradient(logits: logits.pointer, labels: $0.baseAddress!, rows: rowsHere,
                                              vocabulary: vocabulary, gradScale: gradScale)
@@ -80,7 +84,7 @@ public struct ChunkedCrossEntropy {
             total += loss
             guard let dHidden else { continue }
             dx.pointer.update(repeating: 0, count: rowsHere * dim)
-            head.backward(UnsafePointer(logits.pointer), rows: rowsHere, accumulatingInto: dx.pointer)
+            head.backward(UnsafePointer(logits.pointer), rows: rowsHere, accumulatingInto: dx.pointer, precision: precision)
             for i in 0..<rowsHere {
                 let target = dHidden + counted[start + i] * dim, source = dx.pointer + i * dim
                 for j in 0..<dim { target[j] += source[j] }

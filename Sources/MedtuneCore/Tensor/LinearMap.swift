@@ -2,15 +2,17 @@
 ///
 /// The transformer holds every frozen projection through this protocol, whatever the storage
 /// (float32, bf16, quantized GGUF blocks): the forward product, and the input gradient that
-/// backward needs. Frozen weights get no gradient of their own.
+/// backward needs. Frozen weights get no gradient of their own. `precision` is that of the
+/// matrix products (see `Matmul.gemm`).
 public protocol LinearMap: Sendable {
     var inFeatures: Int { get }
     var outFeatures: Int { get }
     /// y[rows × out] = x[rows × in] · Wᵀ (y is overwritten).
-    func forward<T: Scalar>(_ x: UnsafePointer<T>, rows: Int, into y: UnsafeMutablePointer<T>)
+    func forward<T: Scalar>(_ x: UnsafePointer<T>, rows: Int, into y: UnsafeMutablePointer<T>, precision: MatrixPrecision)
     /// dx[rows × in] += dy[rows × out] · W.
-    func backward<T: Scalar>(_ dy: UnsafePointer<T>, rows: Int, accumulatingInto dx: UnsafeMutablePointer<T>)
+    func backward<T: Scalar>(_ dy: UnsafePointer<T>, rows: Int, accumulatingInto dx: UnsafeMutablePointer<T>, precision: MatrixPrecision)
 }
+
 
 /// A dense W held in the working precision.
 public struct DenseMatrix<Element: Scalar>: LinearMap, @unchecked Sendable {
@@ -23,15 +25,15 @@ public struct DenseMatrix<Element: Scalar>: LinearMap, @unchecked Sendable {
         self.weight = weight
     }
 
-    public func forward<T: Scalar>(_ x: UnsafePointer<T>, rows: Int, into y: UnsafeMutablePointer<T>) {
+    public func forward<T: Scalar>(_ x: UnsafePointer<T>, rows: Int, into y: UnsafeMutablePointer<T>, precision: MatrixPrecision) {
         withWeight(as: T.self) { w in
-            Matmul.gemm(transB: true, m: rows, n: outFeatures, k: inFeatures, a: x, b: w, c: y)
+            Matmul.gemm(transB: true, m: rows, n: outFeatures, k: inFeatures, a: x, b: w, c: y, precision: precision)
         }
     }
 
-    public func backward<T: Scalar>(_ dy: UnsafePointer<T>, rows: Int, accumulatingInto dx: UnsafeMutablePointer<T>) {
+    public func backward<T: Scalar>(_ dy: UnsafePointer<T>, rows: Int, accumulatingInto dx: UnsafeMutablePointer<T>, precision: MatrixPrecision) {
         withWeight(as: T.self) { w in
-            Matmul.gemm(m: rows, n: inFeatures, k: outFeatures, a: dy, b: w, beta: 1, c: dx)
+            Matmul.gemm(m: rows, n: inFeatures, k: outFeatures, a: dy, b: w, beta: 1, c: dx, precision: precision)
         }
     }
 

@@ -40,6 +40,25 @@ public final class MappedFile: @unchecked Sendable {
         base = UnsafeRawPointer(mapped)
     }
 
+    /// Anonymous memory of `byteCount` bytes written once by `fill`, then read like a file's
+    /// mapping: weights that exist in no file (random models of a given shape, for measurements).
+    public init(anonymous byteCount: Int, name: String, fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws {
+        path = name
+        self.byteCount = byteCount
+        guard byteCount > 0 else { throw InputError(file: name, "empty buffer") }
+        let mapped = mmap(nil, byteCount, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let mapped, mapped != MAP_FAILED else {
+            throw SystemError("cannot allocate \(byteCount) bytes for \(name): \(String(cString: strerror(errno)))")
+        }
+        base = UnsafeRawPointer(mapped)
+        do {
+            try fill(UnsafeMutableRawBufferPointer(start: mapped, count: byteCount))
+        } catch {
+            munmap(mapped, byteCount)
+            throw error
+        }
+    }
+
     deinit {
         munmap(UnsafeMutableRawPointer(mutating: base), byteCount)
     }

@@ -26,6 +26,35 @@ public struct StoredTensor: @unchecked Sendable {
         self.bytes = bytes
     }
 
+    /// A matrix [rows × columns] stored as `type` (f32, f16 or bf16) in its own memory, row `r`'s
+    /// float values written by `values(r, row)` (called in parallel, so it must depend on `r` only).
+    public static func generated(name: String, type: StorageType, rows: Int, columns: Int,
+                                 values: @Sendable (Int, UnsafeMutablePointer<Float>) -> Void) throws -> StoredTensor {
+        guard [.f32, .f16, .bf16].contains(type) else {
+            throw InputError(at: "tensor \(name)", "generated tensors are f32, f16 or bf16, not \(type.name)")
+        }
+        let rowBytes = type.blockBytes * columns
+        let file = try MappedFile(anonymous: rows * rowBytes, name: name) { memory in
+            let base = memory.baseAddress!
+            Parallel.forRanges(rows, grain: max(1, 65536 / max(columns, 1))) { range in
+                let row = UnsafeMutablePointer<Float>.allocate(capacity: columns)
+                defer { row.deallocate() }
+                for r in range {
+                    values(r, row)
+                    let target = base + r * rowBytes
+                    for c in 0..<columns {
+                        switch type {
+                        case .bf16: target.storeBytes(of: HalfFloat.bfloat(from: row[c]).littleEndian, toByteOffset: 2 * c, as: UInt16.self)
+                        case .f16: target.storeBytes(of: HalfFloat.half(from: row[c]).littleEndian, toByteOffset: 2 * c, as: UInt16.self)
+                        default: target.storeBytes(of: row[c].bitPattern.littleEndian, toByteOffset: 4 * c, as: UInt32.self)
+                        }
+                    }
+                }
+            }
+        }
+        return StoredTensor(name: name, type: type, shape: [rows, columns], file: file, offset: 0, byteCount: rows * rowBytes)
+    }
+
     /// The first `rows` rows of a matrix, sharing this tensor's bytes (for measurements and tests
     /// on part of a large matrix).
     func leadingRows(_ rows: Int) throws -> StoredTensor {

@@ -2,11 +2,11 @@ import MedtuneCore
 
 /// Stored weights are what the transformer's frozen projections are made of.
 extension LinearWeight: LinearMap {
-    public func forward<T: Scalar>(_ x: UnsafePointer<T>, rows: Int, into y: UnsafeMutablePointer<T>) {
-        product(x, rows: rows, into: y)
+    public func forward<T: Scalar>(_ x: UnsafePointer<T>, rows: Int, into y: UnsafeMutablePointer<T>, precision: MatrixPrecision) {
+        product(x, rows: rows, into: y, precision: precision)
     }
 
-    public func backward<T: Scalar>(_ dy: UnsafePointer<T>, rows: Int, accumulatingInto dx: UnsafeMutablePointer<T>) {
-        transposedProduct(dy, rows: rows, into: dx, accumulate: true)
+    public func backward<T: Scalar>(_ dy: UnsafePointer<T>, rows: Int, accumulatingInto dx: UnsafeMutablePointer<T>, precision: MatrixPrecision) {
+        transposedProduct(dy, rows: rows, into: dx, accumulate: true, precision: precision)
     }
 }

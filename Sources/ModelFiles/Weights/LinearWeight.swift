@@ -63,35 +63,40 @@ public final class LinearWeight: @unchecked Sendable {
     ///
     /// Float takes the fastest path for its size: fused rows for one input row, each weight row
     /// decoded once and used for every input row up to `smallBatchLimit`, decoded blocks and sgemm
-    /// beyond (f32 weights go to sgemm directly).
-    public func product<T: Scalar>(_ x: UnsafePointer<T>, rows n: Int, into y: UnsafeMutablePointer<T>, accumulate: Bool = false) {
+    /// beyond (f32 weights go to sgemm directly). `precision` applies to the products of many
+    /// rows (the last two paths); the fused paths of a few rows are float32.
+    public func product<T: Scalar>(_ x: UnsafePointer<T>, rows n: Int, into y: UnsafeMutablePointer<T>, accumulate: Bool = false,
+                                   precision: MatrixPrecision = .float32) {
         guard n > 0, outFeatures > 0 else { return }
         if T.self == Float.self {
             let xf = UnsafeRawPointer(x).assumingMemoryBound(to: Float.self)
             let yf = UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self)
             if n == 1 { return vectorProduct(xf, into: yf, accumulate: accumulate) }
             if let w = storedFloats {
-                return Matmul.gemm(transB: true, m: n, n: outFeatures, k: inFeatures, a: xf, b: w, beta: accumulate ? 1 : 0, c: yf)
+                return Matmul.gemm(transB: true, m: n, n: outFeatures, k: inFeatures, a: xf, b: w, beta: accumulate ? 1 : 0, c: yf,
+                                   precision: precision)
             }
             if n <= Self.smallBatchLimit { return smallBatchProduct(xf, rows: n, into: yf, accumulate: accumulate) }
         }
-        blockedProduct(x, rows: n, into: y, accumulate: accumulate)
+        blockedProduct(x, rows: n, into: y, accumulate: accumulate, precision: precision)
     }
 
-    /// `product` through decoded blocks of rows and sgemm/dgemm.
-    func blockedProduct<T: Scalar>(_ x: UnsafePointer<T>, rows n: Int, into y: UnsafeMutablePointer<T>, accumulate: Bool) {
+    /// `product` through decoded blocks of rows and `Matmul.gemm`.
+    func blockedProduct<T: Scalar>(_ x: UnsafePointer<T>, rows n: Int, into y: UnsafeMutablePointer<T>, accumulate: Bool,
+                                   precision: MatrixPrecision) {
         forEachDecodedBlock(T.self) { rows, block in
             Matmul.gemm(transB: true, m: n, n: rows.count, k: inFeatures, a: x, b: block, ldb: inFeatures,
-                        beta: accumulate ? 1 : 0, c: y + rows.lowerBound, ldc: outFeatures)
+                        beta: accumulate ? 1 : 0, c: y + rows.lowerBound, ldc: outFeatures, precision: precision)
         }
     }
 
     /// dx[n × in] = dy[n × out] · W (added to dx when `accumulate`): the input gradient of `product`.
-    public func transposedProduct<T: Scalar>(_ dy: UnsafePointer<T>, rows n: Int, into dx: UnsafeMutablePointer<T>, accumulate: Bool = false) {
+    public func transposedProduct<T: Scalar>(_ dy: UnsafePointer<T>, rows n: Int, into dx: UnsafeMutablePointer<T>, accumulate: Bool = false,
+                                             precision: MatrixPrecision = .float32) {
         guard n > 0, inFeatures > 0 else { return }
         if T.self == Float.self, let w = storedFloats {
             Matmul.gemm(m: n, n: inFeatures, k: outFeatures, a: dy,
-                        b: UnsafeRawPointer(w).assumingMemoryBound(to: T.self), beta: accumulate ? 1 : 0, c: dx)
+                        b: UnsafeRawPointer(w).assumingMemoryBound(to: T.self), beta: accumulate ? 1 : 0, c: dx, precision: precision)
             return
         }
         if outFeatures == 0 {
@@ -101,7 +106,7 @@ public final class LinearWeight: @unchecked Sendable {
         forEachDecodedBlock(T.self) { rows, block in
             let first = rows.lowerBound == 0
             Matmul.gemm(m: n, n: inFeatures, k: rows.count, a: dy + rows.lowerBound, lda: outFeatures,
-                        b: block, ldb: inFeatures, beta: first && !accumulate ? 0 : 1, c: dx)
+                        b: block, ldb: inFeatures, beta: first && !accumulate ? 0 : 1, c: dx, precision: precision)
         }
     }
 

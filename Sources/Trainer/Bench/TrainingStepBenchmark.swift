@@ -1,5 +1,6 @@
 import Dispatch
 import MedtuneCore
+import ModelFiles
 import Transformer
 
 /// Times full training steps (forward, backward, clipping, AdamW) on one micro-batch of random
@@ -9,43 +10,61 @@ public enum TrainingStepBenchmark {
     /// Dimensions of a Qwen2 decoder.
     public struct Shape: Sendable {
         public var vocabulary: Int, hidden: Int, layers: Int, heads: Int, kvHeads: Int, intermediate: Int
+        public var tiedEmbeddings: Bool
         public var ropeTheta = 1_000_000.0, rmsEps = 1e-6
 
         /// Qwen2.5-0.5B (and Qwen2.5-Coder-0.5B).
-        public static let qwen25HalfB = Shape(vocabulary: 151_936, hidden: 896, layers: 24, heads: 14, kvHeads: 2, intermediate: 4864)
+        public static let qwen25HalfB = Shape(vocabulary: 151_936, hidden: 896, layers: 24, heads: 14, kvHeads: 2, intermediate: 4864,
+                                              tiedEmbeddings: true)
+        /// DeepSeek-R1-Distill-Qwen-7B, the tutorial's model (Qwen2.5-7B's shapes).
+        public static let qwen2SevenB = Shape(vocabulary: 152_064, hidden: 3584, layers: 28, heads: 28, kvHeads: 4, intermediate: 18_944,
+                                              tiedEmbeddings: false, ropeTheta: 10_000)
 
         public var summary: String {
             "\(layers) layers, hidden \(hidden), \(heads) heads, \(kvHeads) KV heads, intermediate \(intermediate), vocabulary \(vocabulary)"
+                + (tiedEmbeddings ? ", tied embeddings" : "")
         }
     }
 
-    /// A float32 model with random weights of the given shape (embedding and head tied, as in
-    /// Qwen2.5-0.5B), for measuring speed without a model file.
-    public static func randomModel(_ shape: Shape, seed: UInt64 = 1) -> Qwen2Model<Float> {
+    /// A model with random weights of the given shape, its frozen matrices stored as `storage`
+    /// (f32, f16 or bf16) the way a loaded model keeps them, for measuring speed and memory
+    /// without a model file. Values are a function of the seed and their position only.
+    public static func randomModel(_ shape: Shape, storage: StorageType = .f32, seed: UInt64 = 1) throws -> Qwen2Model<Float> {
+        var tensors = 0
+        func matrix(_ name: String, _ rows: Int, _ columns: Int, scale: Float) throws -> LinearWeight {
+            tensors += 1
+            let tensorSeed = seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(tensors)
+            return try LinearWeight(StoredTensor.generated(name: name, type: storage, rows: rows, columns: columns) { r, row in
+                var rng = SplitMix64(seed: tensorSeed &+ UInt64(r) &* 0xBF58_476D_1CE4_E5B9)
+                for c in 0..<columns { row[c] = (rng.nextFloat() * 2 - 1) * scale }
+            })
+        }
         var rng = SplitMix64(seed: seed)
-        func random(_ dims: [Int], scale: Float) -> Tensor<Float> {
-            let t = Tensor<Float>(dims)
-            for i in 0..<t.count { t[i] = (rng.nextFloat() * 2 - 1) * scale }
-            return t
+        func bias(_ count: Int) -> Tensor<Float> {
+            Tensor([count], (0..<count).map { _ in (rng.nextFloat() * 2 - 1) * 0.02 })
         }
         func ones() -> Tensor<Float> { Tensor([shape.hidden], Array(repeating: 1, count: shape.hidden)) }
-        func linear(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = false) -> LoRALinear<Float> {
-            LoRALinear(base: DenseMatrix(random([outFeatures, inFeatures], scale: 1 / Float(inFeatures).squareRoot())),
-                       bias: bias ? random([outFeatures], scale: 0.02) : nil)
+        func linear(_ name: String, _ inFeatures: Int, _ outFeatures: Int, bias hasBias: Bool = false) throws -> LoRALinear<Float> {
+            LoRALinear(base: try matrix(name, outFeatures, inFeatures, scale: 1 / Float(inFeatures).squareRoot()),
+                       bias: hasBias ? bias(outFeatures) : nil)
         }
         let headDim = shape.hidden / shape.heads
-        let layers = (0..<shape.layers).map { index in
-            DecoderLayer<Float>(index: index, inputNorm: ones(), postAttentionNorm: ones(),
-                                q: linear(shape.hidden, shape.heads * headDim, bias: true),
-                                k: linear(shape.hidden, shape.kvHeads * headDim, bias: true),
-                                v: linear(shape.hidden, shape.kvHeads * headDim, bias: true),
-                                o: linear(shape.heads * headDim, shape.hidden),
-                                gate: linear(shape.hidden, shape.intermediate), up: linear(shape.hidden, shape.intermediate),
-                                down: linear(shape.intermediate, shape.hidden),
-                                heads: shape.heads, kvHeads: shape.kvHeads, rmsEps: shape.rmsEps, ropeTheta: shape.ropeTheta)
+        let layers = try (0..<shape.layers).map { index in
+            let prefix = "model.layers.\(index)."
+            return DecoderLayer<Float>(
+                index: index, inputNorm: ones(), postAttentionNorm: ones(),
+                q: try linear(prefix + "self_attn.q_proj.weight", shape.hidden, shape.heads * headDim, bias: true),
+                k: try linear(prefix + "self_attn.k_proj.weight", shape.hidden, shape.kvHeads * headDim, bias: true),
+                v: try linear(prefix + "self_attn.v_proj.weight", shape.hidden, shape.kvHeads * headDim, bias: true),
+                o: try linear(prefix + "self_attn.o_proj.weight", shape.heads * headDim, shape.hidden),
+                gate: try linear(prefix + "mlp.gate_proj.weight", shape.hidden, shape.intermediate),
+                up: try linear(prefix + "mlp.up_proj.weight", shape.hidden, shape.intermediate),
+                down: try linear(prefix + "mlp.down_proj.weight", shape.intermediate, shape.hidden),
+                heads: shape.heads, kvHeads: shape.kvHeads, rmsEps: shape.rmsEps, ropeTheta: shape.ropeTheta)
         }
-        let table = DenseMatrix(random([shape.vocabulary, shape.hidden], scale: 0.02))
-        return Qwen2Model(embedding: table, layers: layers, finalNorm: ones(), lmHead: table, rmsEps: shape.rmsEps, ropeTheta: shape.ropeTheta)
+        let table = try matrix("model.embed_tokens.weight", shape.vocabulary, shape.hidden, scale: 0.02)
+        let head = shape.tiedEmbeddings ? table : try matrix("lm_head.weight", shape.vocabulary, shape.hidden, scale: 0.02)
+        return Qwen2Model(embedding: table, layers: layers, finalNorm: ones(), lmHead: head, rmsEps: shape.rmsEps, ropeTheta: shape.ropeTheta)
     }
 
     /// Matrix FLOPs of one training step over `batch` sequences of `length` tokens, every token
@@ -85,13 +104,14 @@ public enum TrainingStepBenchmark {
         public var gflops: Double { flopsPerStep / best / 1e9 }
     }
 
-    /// Attaches LoRA as `config` says and times `steps` training steps after one warm-up step,
-    /// each over one micro-batch of `batch` × `length` random tokens.
-    public static func run(model: Qwen2Model<Float>, config: TrainingConfig, batch: Int, length: Int, steps: Int) throws -> Result {
+    /// Attaches LoRA as `config` says and times `steps` training steps after `warmUp` untimed
+    /// ones, each over one micro-batch of `batch` × `length` random tokens.
+    public static func run(model: Qwen2Model<Float>, config: TrainingConfig, batch: Int, length: Int,
+                           steps: Int, warmUp: Int = 1) throws -> Result {
         var config = config
         config.microBatchSize = batch
         config.gradientAccumulationSteps = 1
-        config.maxSteps = steps + 1
+        config.maxSteps = warmUp + steps
         config.validationCount = 0
         var rng = SplitMix64(seed: config.seed)
         let examples = (0..<batch).map { i in
@@ -103,10 +123,10 @@ public enum TrainingStepBenchmark {
         LoRASetup.attach(to: model, config: config)
         let trainer = try LoRATrainer(model: model, data: data, config: config, padID: 0)
         var seconds: [Double] = []
-        for index in 0...steps {
+        for index in 0..<(warmUp + steps) {
             let start = DispatchTime.now().uptimeNanoseconds
             _ = try trainer.step()
-            if index > 0 { seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
+            if index >= warmUp { seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
         }
         return Result(seconds: seconds, tokensPerStep: batch * length,
                       flopsPerStep: matrixFLOPs(model, batch: batch, length: length, checkpointing: config.gradientCheckpointing))

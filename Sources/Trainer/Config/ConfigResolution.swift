@@ -192,6 +192,7 @@ extension TrainingConfig {
         case .lossOn: return " (expected one of \(LossScope.allCases.map(\.rawValue).joined(separator: ", ")))"
         case .optimizer: return " (expected one of \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", ")))"
         case .lrScheduler: return " (expected one of \(ScheduleKind.allCases.map(\.rawValue).joined(separator: ", ")))"
+        case .matmulPrecision: return " (expected one of \(MatmulPrecision.allCases.map(\.rawValue).joined(separator: ", ")))"
         default: return nil
         }
     }

@@ -29,8 +29,8 @@ public struct MicroBatch: Sendable {
         tokenCount = examples.reduce(0) { $0 + $1.tokens.count }
     }
 
-    public func pass(dropoutSeed: UInt64?) -> ForwardPass {
-        ForwardPass(batch: batch, length: length, useAdapter: true, dropoutSeed: dropoutSeed)
+    public func pass(dropoutSeed: UInt64?, matrixPrecision: MatrixPrecision) -> ForwardPass {
+        ForwardPass(batch: batch, length: length, useAdapter: true, dropoutSeed: dropoutSeed, matrixPrecision: matrixPrecision)
     }
 }
 

@@ -59,6 +59,9 @@ public struct TrainingJob {
     }
 
     public func run(observer: TrainingObserver?, shouldStop: @escaping () -> Bool) throws -> TrainingOutcome {
+        // The run records the precision it computes in, not `auto`.
+        var config = self.config
+        config.matmulPrecision = .init(try config.matmulPrecision.resolved())
         let folder = try RunFolder.prepare(config.resolvedOutputDir, mode: mode)
         let checkpoint = mode == .resume ? folder.checkpoints.last?.path : nil
 
@@ -74,7 +77,7 @@ public struct TrainingJob {
         }
         let trainer = try LoRATrainer.prepare(model: model, data: data, config: config, padID: tokenizer.eosTokenID, resumeFrom: checkpoint)
         let trainable = trainer.parameters.reduce(0) { $0 + $1.value.count }
-        observer?.note("model: \(config.model), \(model.layers.count) layers; LoRA r \(config.loraR) on \(config.targetModules.joined(separator: ", ")): \(trainable) trainable parameters")
+        observer?.note("model: \(config.model), \(model.layers.count) layers, matrix products in \(trainer.matrixPrecision.rawValue); LoRA r \(config.loraR) on \(config.targetModules.joined(separator: ", ")): \(trainable) trainable parameters")
         if mode != .resume { try folder.writeRunFiles(config: config, data: data) }
         let metrics = try MetricsLog(path: folder.metricsFile, keepThrough: trainer.progress.step)
         let run = TrainingRun(trainer: trainer, folder: folder, metrics: metrics, observer: observer, shouldStop: shouldStop)

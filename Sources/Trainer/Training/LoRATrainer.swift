@@ -67,6 +67,8 @@ public final class LoRATrainer<T: Scalar> {
     public let schedule: LearningRateSchedule
     public let parameters: [TrainableParameter<T>]
     public let optimizer: any Optimizer<T>
+    /// Precision of the products with frozen weights, resolved from `config.matmulPrecision`.
+    public let matrixPrecision: MatrixPrecision
     public var progress: TrainingProgress
     private var epochOrder: (epoch: Int, order: [Int])?
 
@@ -74,6 +76,7 @@ public final class LoRATrainer<T: Scalar> {
         parameters = LoRASetup.parameters(of: model)
         guard !parameters.isEmpty else { throw InputError(at: "key target_modules", "the model has no LoRA adapter to train") }
         self.model = model; self.data = data; self.config = config; self.padID = padID
+        matrixPrecision = try config.matmulPrecision.resolved()
         plan = EpochPlan(examples: data.train.count, microBatchSize: config.microBatchSize,
                          accumulation: config.gradientAccumulationSteps, shuffle: config.shuffle, seed: config.seed)
         let total = config.maxSteps ?? config.epochs * plan.stepsPerEpoch
@@ -112,7 +115,7 @@ public final class LoRATrainer<T: Scalar> {
         for batch in batches {
             let seed = progress.rng.next()
             let result = model.lossAndGradients(tokens: batch.tokens, labels: batch.labels,
-                                                pass: batch.pass(dropoutSeed: config.loraDropout > 0 ? seed : nil),
+                                                pass: batch.pass(dropoutSeed: config.loraDropout > 0 ? seed : nil, matrixPrecision: matrixPrecision),
                                                 gradScale: T(1 / Double(labelTotal)), checkpointing: config.gradientCheckpointing)
             lossSum += result.loss
         }
@@ -135,7 +138,7 @@ public final class LoRATrainer<T: Scalar> {
         var sum = 0.0, count = 0
         for start in stride(from: 0, to: data.validation.count, by: config.microBatchSize) {
             let batch = MicroBatch(Array(data.validation[start..<min(start + config.microBatchSize, data.validation.count)]), padID: padID)
-            let result = model.loss(tokens: batch.tokens, labels: batch.labels, pass: batch.pass(dropoutSeed: nil))
+            let result = model.loss(tokens: batch.tokens, labels: batch.labels, pass: batch.pass(dropoutSeed: nil, matrixPrecision: matrixPrecision))
             sum += result.loss
             count += result.count
         }

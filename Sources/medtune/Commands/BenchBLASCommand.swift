@@ -5,11 +5,12 @@ import MedtuneCore
 /// `medtune bench blas`: medtune's own matrix products against a direct OpenBLAS call with the
 /// best kernel for this CPU. The direct call runs in a child process, since OpenBLAS fixes its
 /// kernel when it loads; the child gets OPENBLAS_CORETYPE for the best kernel and times the raw
-/// `cblas_sgemm`/`cblas_sgemv` entry points.
+/// `cblas_sgemm`/`cblas_sgemv` entry points. Where the CPU has AVX-512 BF16, the same products
+/// in bfloat16 (medtune's kernel, as training uses it) are timed beside sgemm.
 struct BenchBLASCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "blas",
-        abstract: "sgemm/sgemv throughput through medtune vs a direct OpenBLAS call with the best kernel.")
+        abstract: "sgemm/sgemv throughput through medtune vs a direct OpenBLAS call with the best kernel, and bf16 GEMM beside sgemm.")
 
     @Option(help: "Timed repetitions per shape (best is kept).")
     var repeats = 7
@@ -39,15 +40,22 @@ struct BenchBLASCommand: ParsableCommand {
         let peak = MachinePeak.current()
         if let peak { print("fp32 FMA peak: \(peak.summary)") }
         let peer = try runPeer(coreType: best)
-        let rows = Self.gemmShapes.map { ("sgemm \($0.label)", GEMMProbe.gflops(m: $0.m, n: $0.n, k: $0.k, repeats: repeats)) }
-            + Self.gemvShapes.map { ("sgemv \($0.rows)×\($0.cols)", GEMMProbe.gemvGFLOPS(rows: $0.rows, cols: $0.cols, repeats: repeats * 4)) }
-        print(String(repeating: "-", count: 96))
-        print(pad("shape", 48) + pad("medtune", 12) + pad("direct", 12) + pad("ratio", 8) + "of peak")
-        for (i, (label, ours)) in rows.enumerated() {
+        let bf16 = MatrixPrecision.bfloat16.isSupported
+        if !bf16 { print("bf16 GEMM: not available (the CPU lacks AVX-512 BF16)") }
+        typealias Row = (label: String, ours: Double, bf16: Double?)
+        let rows: [Row] = Self.gemmShapes.map { s in
+            ("sgemm \(s.label)", GEMMProbe.gflops(m: s.m, n: s.n, k: s.k, repeats: repeats),
+             bf16 ? GEMMProbe.gflops(m: s.m, n: s.n, k: s.k, repeats: repeats, precision: .bfloat16) : nil)
+        } + Self.gemvShapes.map { ("sgemv \($0.rows)×\($0.cols)", GEMMProbe.gemvGFLOPS(rows: $0.rows, cols: $0.cols, repeats: repeats * 4), nil) }
+        print(String(repeating: "-", count: 116))
+        print(pad("shape", 48) + pad("medtune", 10) + pad("direct", 10) + pad("ratio", 8) + pad("of peak", 9)
+              + pad("bf16", 10) + "bf16 ÷ best sgemm")
+        for (i, row) in rows.enumerated() {
             let theirs = i < peer.count ? peer[i] : .nan
-            let ofPeak = peak.map { String(format: "%.0f%%", 100 * ours / $0.gflops) } ?? "n/a"
-            print(pad(label, 48) + pad(String(format: "%.1f", ours), 12) + pad(String(format: "%.1f", theirs), 12)
-                  + pad(String(format: "%.2f", ours / theirs), 8) + ofPeak)
+            let ofPeak = peak.map { String(format: "%.0f%%", 100 * row.ours / $0.gflops) } ?? "n/a"
+            print(pad(row.label, 48) + pad(String(format: "%.1f", row.ours), 10) + pad(String(format: "%.1f", theirs), 10)
+                  + pad(String(format: "%.2f", row.ours / theirs), 8) + pad(ofPeak, 9)
+                  + pad(row.bf16.map { String(format: "%.1f", $0) } ?? "-", 10) + (row.bf16.map { String(format: "%.2f", $0 / max(row.ours, theirs.isNaN ? 0 : theirs)) } ?? "-"))
         }
         if case .user(let name) = blas.kernelChoice, let best, name != best {
             print("note: OPENBLAS_CORETYPE=\(name) is set in the environment; unset it to let medtune use \(best).")

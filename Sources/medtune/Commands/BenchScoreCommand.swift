@@ -12,7 +12,7 @@ struct BenchScoreCommand: ParsableCommand {
         discussion: """
         Example: medtune bench score --bert .cache/assets/all-MiniLM-L6-v2 --num-layers 6 --data ../shared/data/medical_o1_zh_sample.jsonl
 
-        Pairs are consecutive answers of the data files (record i against record i+1). Both sides are timed from start to scores, model loading included (and, for Python, importing torch and bert_score). The peer runs bert_score.score(..., device="cpu") under $MEDTUNE_PYTHON, else python3, when that interpreter can import bert_score; it is skipped otherwise. The largest F1 difference between the two is printed as a check that they computed the same thing.
+        Pairs are consecutive answers of the data files (record i against record i+1). Both sides are timed from start to scores, model loading included (and, for Python, importing torch and bert_score). The peer runs bert_score.score(..., device="cpu") under $MEDTUNE_PYTHON, else the Python of scripts/fetch-peers.sh, else python3, when that interpreter can import bert_score; it is skipped otherwise. The largest F1 difference between the two is printed as a check that they computed the same thing.
         """)
 
     @Option(help: "BERT model folder.")

@@ -11,7 +11,7 @@ struct BenchTokenizerCommand: ParsableCommand {
         commandName: "tokenizer",
         abstract: "Tokens/s of medtune's tokenizer beside the HF tokenizers library on the same text.",
         discussion: """
-            The peer runs when a python3 ($MEDTUNE_PYTHON, else python3 on PATH) can import tokenizers.
+            The peer runs when a Python ($MEDTUNE_PYTHON, else the one scripts/fetch-peers.sh installs, else python3 on PATH) can import tokenizers.
             It gets the very vocabulary medtune loaded, written out as tokenizer.json.
             """)
 

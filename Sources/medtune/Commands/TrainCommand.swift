@@ -52,6 +52,7 @@ struct TrainCommand: ParsableCommand {
         resolved.model = try Hub.resolveModel(resolved.model, allowDownload: false).path
         resolved.tokenizer = try resolved.tokenizer.map { try Hub.resolveModel($0, allowDownload: false).path }
         resolved.initAdapter = try resolved.initAdapter.map { try Hub.resolveModel($0, allowDownload: false).path }
+        resolved.matmulPrecision = .init(try resolved.matmulPrecision.resolved())
         if resume {
             let saved = RunFolder(path: resolved.resolvedOutputDir).configFile
             guard let text = FileManager.default.contents(atPath: saved) else { throw InputError(file: saved, "no run to resume here") }

@@ -1,14 +1,35 @@
 import Foundation
 
+/// Where the programs that benchmarks compare medtune with are found: `scripts/fetch-peers.sh`
+/// installs them under `$MEDTUNE_PEERS` (default `.cache/peers`); PATH serves otherwise.
+enum PeerPrograms {
+    static var folder: String { environment("MEDTUNE_PEERS") ?? ".cache/peers" }
+
+    /// `$MEDTUNE_PYTHON`, else the peers' virtualenv, else `python3` on PATH.
+    static var python: String {
+        environment("MEDTUNE_PYTHON") ?? installed("python/bin/python") ?? "python3"
+    }
+
+    /// llama.cpp's llama-bench: the peers' build, else the one on PATH.
+    static var llamaBench: String { installed("bin/llama-bench") ?? "llama-bench" }
+
+    private static func installed(_ relative: String) -> String? {
+        let path = folder + "/" + relative
+        return FileManager.default.isExecutableFile(atPath: path) ? path : nil
+    }
+
+    private static func environment(_ name: String) -> String? {
+        ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
+    }
+}
+
 /// A reference implementation run as a Python child process, for benchmarks that print
 /// medtune's figures beside a peer measured in the same run. The interpreter is
-/// `$MEDTUNE_PYTHON`, else `python3` on PATH; the script prints one JSON value on stdout.
+/// `PeerPrograms.python`; the script prints one JSON value on stdout.
 struct PythonPeer {
     var script: String
 
-    static var interpreter: String {
-        ProcessInfo.processInfo.environment["MEDTUNE_PYTHON"].flatMap { $0.isEmpty ? nil : $0 } ?? "python3"
-    }
+    static var interpreter: String { PeerPrograms.python }
 
     /// The script's JSON output, or why there is none (missing interpreter or package, failure).
     func run(arguments: [String], in folder: URL) throws -> (json: Any?, unavailable: String?) {

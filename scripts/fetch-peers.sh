@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Installs the programs that `medtune bench` measures medtune against, into an ignored cache folder
+# (.cache/peers, or $MEDTUNE_PEERS). Never needed to use medtune; only for its comparisons.
+#
+#   llama.cpp   llama-bench built from the llama.cpp sources vendored in the llama-cpp-python
+#               sdist on PyPI (pinned version and SHA-256), for the CPU it is built on.
+#               `medtune bench generate` finds it in .cache/peers/bin or on PATH.
+#   python      a virtualenv with torch (CPU), transformers, peft and gguf at pinned versions,
+#               the HF peer of `bench generate`, `bench train` and `bench score`.
+#
+# Usage: scripts/fetch-peers.sh [llama.cpp] [python]   (both when none is named)
+# Idempotent: finished parts are kept.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+PEERS="${MEDTUNE_PEERS:-$ROOT/.cache/peers}"
+PYTHON="${PYTHON:-python3}"
+LLAMA_CPP_PYTHON=0.3.36
+LLAMA_CPP_SHA256=832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e
+LLAMA_CPP_URL="https://files.pythonhosted.org/packages/ec/e9/e7de2b0463ea3ffbf0ede6cb21b58c1258a8f6521aae45ca773a59fe7cf3/llama_cpp_python-$LLAMA_CPP_PYTHON.tar.gz"
+PYTHON_PACKAGES=(torch==2.13.0+cpu transformers==5.24.0 peft==0.21.2 gguf==0.19.0 bert-score==0.3.13 safetensors numpy)
+
+say() { echo "fetch-peers: $*" >&2; }
+
+apt_install() {
+  local missing=()
+  for tool in "$@"; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+  (( ${#missing[@]} == 0 )) && return
+  local sudo=""
+  [[ "$(id -u)" == 0 ]] || sudo=sudo
+  say "installing ${missing[*]}"
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+fetch_llama_cpp() {
+  local bin="$PEERS/bin/llama-bench"
+  if [[ -x "$bin" ]]; then say "llama-bench present: $bin"; return; fi
+  apt_install cmake g++ curl
+  local archive="$PEERS/downloads/llama_cpp_python-$LLAMA_CPP_PYTHON.tar.gz"
+  mkdir -p "$PEERS/downloads" "$PEERS/bin"
+  if [[ ! -f "$archive" ]]; then
+    say "downloading llama-cpp-python $LLAMA_CPP_PYTHON sources"
+    curl -sSfL -o "$archive.incomplete" "$LLAMA_CPP_URL"
+    mv "$archive.incomplete" "$archive"
+  fi
+  if [[ "$(sha256sum "$archive" | cut -d' ' -f1)" != "$LLAMA_CPP_SHA256" ]]; then
+    rm -f "$archive"
+    say "error: $archive: SHA-256 mismatch (removed; run again)"
+    exit 1
+  fi
+  local src="$PEERS/llama.cpp-src"
+  rm -rf "$src" && mkdir -p "$src"
+  tar xzf "$archive" -C "$src" --strip-components=3 "llama_cpp_python-$LLAMA_CPP_PYTHON/vendor/llama.cpp"
+  say "building llama-bench (several minutes)"
+  local log="$PEERS/llama.cpp-build.log"
+  if ! { cmake -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
+           -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF &&
+         cmake --build "$src/build" --target llama-bench -j "$(nproc)"; } >"$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    say "error: building llama-bench failed (whole log: $log)"
+    exit 1
+  fi
+  ln -sf "$src/build/bin/llama-bench" "$bin"
+  say "llama-bench: $bin"
+}
+
+fetch_python() {
+  local venv="$PEERS/python"
+  if [[ -x "$venv/bin/python" ]] && "$venv/bin/python" -c "import torch, transformers, peft, gguf" 2>/dev/null; then
+    say "python peer present: $venv"; return
+  fi
+  say "creating $venv with ${PYTHON_PACKAGES[*]}"
+  "$PYTHON" -m venv "$venv"
+  # torch's CPU-only builds live on PyTorch's own index; use it when it can be reached (a local
+  # wheel directory configured for pip serves otherwise).
+  local extra=()
+  curl -sfI --max-time 10 https://download.pytorch.org/whl/cpu/ >/dev/null && extra=(--extra-index-url https://download.pytorch.org/whl/cpu)
+  "$venv/bin/pip" install --quiet "${extra[@]}" "${PYTHON_PACKAGES[@]}"
+  say "python peer: $venv/bin/python"
+}
+
+parts=("$@")
+(( ${#parts[@]} > 0 )) || parts=(llama.cpp python)
+for part in "${parts[@]}"; do
+  case "$part" in
+    llama.cpp) fetch_llama_cpp ;;
+    python) fetch_python ;;
+    *) say "error: unknown part '$part' (llama.cpp, python)"; exit 2 ;;
+  esac
+done
