@@ -105,7 +105,8 @@ extension DecoderLayer where T == Float {
         let keys = UnsafePointer(cache.keys(index)), values = UnsafePointer(cache.values(index))
         let scale = 1 / Float(headDim).squareRoot()
         let scores = Tensor<Float>([batch * heads, length])
-        Parallel.forEach(batch * heads, grain: max(1, (1 << 14) / (length * headDim))) { task in
+        // Query head `task % heads` of sequence `task / heads`.
+        func attendHead(_ task: Int) {
             let b = task / heads, h = task % heads
             let query = q + task * headDim, result = out + task * headDim
             let k = keys + b * capacity * kvStride + (h / group) * headDim
@@ -127,6 +128,9 @@ extension DecoderLayer where T == Float {
                 let weight = p[s] * inverse, row = v + s * kvStride
                 for j in 0..<headDim { result[j] += weight * row[j] }
             }
+        }
+        Parallel.forRangesOnTeam(batch * heads, grain: max(1, (1 << 14) / (length * headDim))) { tasks in
+            for task in tasks { attendHead(task) }
         }
     }
 

@@ -24,6 +24,17 @@ public enum Parallel {
         }
     }
 
+    /// `forRanges` on the process's `WorkerTeam`, whose threads keep polling between regions: for
+    /// code that runs many small regions back to back (a decoding step runs about a hundred),
+    /// where waking a sleeping thread for each would cost as much as the work.
+    public static func forRangesOnTeam(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
+        if #available(macOS 15, *) {
+            WorkerTeam.shared.forRanges(count, grain: grain, body)
+        } else {
+            forRanges(count, grain: grain, body)
+        }
+    }
+
     /// Calls `body(i)` for every `i` in `0..<count`, in parallel.
     @inlinable
     public static func forEach(_ count: Int, grain: Int = 1, _ body: (Int) -> Void) {

@@ -188,7 +188,7 @@ public final class LinearWeight: @unchecked Sendable {
         for (w, _) in products { starts.append(starts[starts.count - 1] + w.outFeatures) }
         let grain = products.map(\.weight.chunkRows).min() ?? 1
         FloatInput.prepare(x, count: first.inFeatures, sums: n == 1 && products.contains { $0.weight.type.isQuantized }) { input in
-            Parallel.forRanges(starts[products.count], grain: grain) { stacked in
+            Parallel.forRangesOnTeam(starts[products.count], grain: grain) { stacked in
                 for (i, (w, y)) in products.enumerated() {
                     let lower = max(stacked.lowerBound, starts[i]), upper = min(stacked.upperBound, starts[i + 1])
                     if lower < upper {
@@ -209,7 +209,7 @@ public final class LinearWeight: @unchecked Sendable {
         precondition(a.shape == b.shape, "paired products need one shape, not \(a.shape) and \(b.shape)")
         precondition(n >= 1 && n <= smallBatchLimit, "paired products take 1…\(smallBatchLimit) input rows")
         FloatInput.prepare(x, count: a.inFeatures, sums: n == 1 && (a.type.isQuantized || b.type.isQuantized)) { input in
-            Parallel.forRanges(a.outFeatures, grain: min(a.chunkRows, b.chunkRows)) { rows in
+            Parallel.forRangesOnTeam(a.outFeatures, grain: min(a.chunkRows, b.chunkRows)) { rows in
                 a.rowsProduct(input, rows: n, weightRows: rows, into: ya, accumulate: false)
                 b.rowsProduct(input, rows: n, weightRows: rows, into: yb, accumulate: false)
                 combine(rows)
