@@ -12,8 +12,9 @@ struct BenchGenerateCommand: ParsableCommand {
         commandName: "generate",
         abstract: "Prefill and decode tokens/s beside HF transformers and llama.cpp on the same model.",
         discussion: """
-            The HF peer runs when $MEDTUNE_PYTHON (else python3) imports torch, transformers and gguf; it
-            loads the same GGUF dequantized to float32. llama-bench runs when it is on PATH (pp and tg tests).
+            The HF peer runs when $MEDTUNE_PYTHON (else the Python of scripts/fetch-peers.sh, else python3) imports \
+            torch, transformers and gguf; it loads the same GGUF dequantized to float32. llama-bench (pp and tg tests) \
+            runs when scripts/fetch-peers.sh has built it or it is on PATH.
             """)
 
     @Option(name: .long, help: "A GGUF file or HF folder (default: the Qwen2.5-Coder-0.5B GGUF in the asset cache).")
@@ -135,15 +136,15 @@ struct BenchGenerateCommand: ParsableCommand {
         guard path.hasSuffix(".gguf") else { return nil }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["llama-bench", "-m", path, "-p", String(promptTokens), "-n", String(newTokens), "-t", String(threads), "-o", "json"]
+        process.arguments = [PeerPrograms.llamaBench, "-m", path, "-p", String(promptTokens), "-n", String(newTokens), "-t", String(threads), "-o", "json"]
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch { notes.append("llama-bench not run (not on PATH)"); return nil }
+        do { try process.run() } catch { notes.append("llama-bench not run (not built by scripts/fetch-peers.sh, not on PATH)"); return nil }
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0, let rows = (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]] else {
-            notes.append("llama-bench not run (not on PATH or failed)")
+            notes.append("llama-bench not run (not found, or it failed)")
             return nil
         }
         var prefill = Double.nan, decode = Double.nan
