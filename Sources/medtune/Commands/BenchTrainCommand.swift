@@ -106,7 +106,7 @@ struct BenchTrainCommand: ParsableCommand {
                   + ours.map { pad(String(format: "%.2f", $0.1.tokensPerSecond / rate), 18) }.joined())
         }
         print(String(format: "peak resident memory: medtune %.0f MB", memory.peak / 1e6)
-              + peer.runs.map { String(format: ", HF+PEFT %@ %.0f MB", $0.dtype, $0.peakBytes / 1e6) }.joined())
+              + peer.runs.map { ", HF+PEFT \($0.dtype) " + String(format: "%.0f MB", $0.peakBytes / 1e6) }.joined())
         peer.notes.forEach { print("peer: \($0)") }
     }
 
