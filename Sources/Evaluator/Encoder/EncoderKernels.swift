@@ -82,7 +82,7 @@ enum EncoderKernels {
         let peak = SIMD16(repeating: horizontalMax(peaks))
         var totals = SIMD16<Float>()
         forEachBlock(row, count: count, padding: -.infinity) { block in
-            let e = Self.exp(block - peak)
+            let e = VectorExp.exp(block - peak)
             totals += e
             return e
         }
@@ -138,29 +138,6 @@ enum EncoderKernels {
         var r = a
         for k in 0..<16 { r[k] = b[k] < a[k] ? b[k] : a[k] }
         return r
-    }
-
-    /// eˣ per lane within 2 ulp for −87.3 ≤ x ≤ 88.7 (Cephes `expf`: Cody–Waite reduction by
-    /// ln 2, degree-5 polynomial, 2ⁿ put into the exponent bits), using only operations that map
-    /// onto vector instructions. Below −87.3 it gives e^−87.3 ≈ 1e−38 rather than 0, which no sum
-    /// of softmax terms can tell apart.
-    @inline(__always)
-    static func exp(_ x: SIMD16<Float>) -> SIMD16<Float> {
-        let c = minimum(maximum(x, SIMD16(repeating: -87.33654)), SIMD16(repeating: 88.72283))
-        // Adding 1.5·2²³ rounds to an integer held in the low mantissa bits.
-        let magic = SIMD16<Float>(repeating: 12_582_912)
-        let shifted = c * 1.44269504088896341 + magic
-        let n = shifted - magic
-        let r = c - n * 0.693359375 + n * 2.12194440e-4
-        var p = SIMD16<Float>(repeating: 1.9875691500e-4)
-        p = p * r + 1.3981999507e-3
-        p = p * r + 8.3334519073e-3
-        p = p * r + 4.1665795894e-2
-        p = p * r + 1.6666665459e-1
-        p = p * r + 5.0000001201e-1
-        let e = p * (r * r) + r + 1
-        let bits = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- (0x4B40_0000 - 127)
-        return e * unsafeBitCast(bits &<< 23, to: SIMD16<Float>.self)
     }
 
     /// erf per lane, within a few ulp near 0 and 5·10⁻⁷ near ±1: the odd/even rational
