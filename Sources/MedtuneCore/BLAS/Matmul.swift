@@ -15,20 +15,19 @@ public enum Matmul {
                                        beta: T = 0, c: UnsafeMutablePointer<T>, ldc: Int? = nil,
                                        precision: MatrixPrecision = .float32) {
         if m == 0 || n == 0 { return }
+        let lda = lda ?? (transA ? m : k), ldb = ldb ?? (transB ? k : n), ldc = ldc ?? n
         if k == 0 {
-            for i in 0..<m { for j in 0..<n { c[i * (ldc ?? n) + j] = beta == 0 ? 0 : beta * c[i * (ldc ?? n) + j] } }
+            for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
             return
         }
         if precision == .bfloat16, T.self == Float.self {
             func float(_ p: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
-            BFloat16GEMM.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: Float(alpha),
-                              a: float(a), lda: lda ?? (transA ? m : k), b: float(b), ldb: ldb ?? (transB ? k : n),
-                              beta: Float(beta), c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), ldc: ldc ?? n)
+            BFloat16GEMM.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: Float(alpha), a: float(a), lda: lda,
+                              b: float(b), ldb: ldb, beta: Float(beta), c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), ldc: ldc)
             return
         }
-        T.blasGEMM(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
-                   a: a, lda: lda ?? (transA ? m : k), b: b, ldb: ldb ?? (transB ? k : n),
-                   beta: beta, c: c, ldc: ldc ?? n)
+        T.blasGEMM(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                   beta: beta, c: c, ldc: ldc)
     }
 
     /// y[m] = alpha · op(A) · x + beta · y, where A is stored as rows×cols and op(A) has m rows.

@@ -42,12 +42,10 @@ public struct StoredTensor: @unchecked Sendable {
                 for r in range {
                     values(r, row)
                     let target = base + r * rowBytes
-                    for c in 0..<columns {
-                        switch type {
-                        case .bf16: target.storeBytes(of: HalfFloat.bfloat(from: row[c]).littleEndian, toByteOffset: 2 * c, as: UInt16.self)
-                        case .f16: target.storeBytes(of: HalfFloat.half(from: row[c]).littleEndian, toByteOffset: 2 * c, as: UInt16.self)
-                        default: target.storeBytes(of: row[c].bitPattern.littleEndian, toByteOffset: 4 * c, as: UInt32.self)
-                        }
+                    switch type {
+                    case .bf16: for c in 0..<columns { target.storeBytes(of: HalfFloat.bfloat(from: row[c]).littleEndian, toByteOffset: 2 * c, as: UInt16.self) }
+                    case .f16: for c in 0..<columns { target.storeBytes(of: HalfFloat.half(from: row[c]).littleEndian, toByteOffset: 2 * c, as: UInt16.self) }
+                    default: for c in 0..<columns { target.storeBytes(of: row[c].bitPattern.littleEndian, toByteOffset: 4 * c, as: UInt32.self) }
                     }
                 }
             }
