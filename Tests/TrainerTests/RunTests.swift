@@ -25,8 +25,15 @@ final class RunTests: XCTestCase {
         return try! TrainingData.prepare(Fixture.records(texts.map { ["text": $0] }), file: "t.jsonl", config: config, tokenizer: ByteTokenizer())
     }
 
+    /// The folder checked and claimed for a run, as TrainingJob does once its inputs are read.
+    func prepare(_ path: String, mode: RunFolder.Mode) throws -> RunFolder {
+        let folder = try RunFolder.check(path, mode: mode)
+        try folder.begin(mode).commit()
+        return folder
+    }
+
     func start(_ name: String, mode: RunFolder.Mode = .fresh, stopAt: Int? = nil) throws -> (TrainingRun<Float>, RunFolder) {
-        let folder = try RunFolder.prepare(directory.appendingPathComponent(name).path, mode: mode)
+        let folder = try prepare(directory.appendingPathComponent(name).path, mode: mode)
         let model: Qwen2Model<Float> = Fixture.model(config)
         let trainer = try LoRATrainer.prepare(model: model, data: data, config: config, padID: 0,
                                               resumeFrom: mode == .resume ? folder.checkpoints.last?.path : nil)
@@ -48,7 +55,7 @@ final class RunTests: XCTestCase {
         XCTAssertEqual(state.progress.step, 3)
         XCTAssertEqual(state.epoch, 0)
         XCTAssertEqual(state.nextMicroBatch, 6)
-        XCTAssertThrowsError(try RunFolder.prepare(folder.path, mode: .fresh)) { error in
+        XCTAssertThrowsError(try RunFolder.check(folder.path, mode: .fresh)) { error in
             XCTAssertTrue("\(error)".contains("pass --resume to continue it or --overwrite to start again"), "\(error)")
         }
 
@@ -128,7 +135,7 @@ final class RunTests: XCTestCase {
     /// A NaN that enters the computation (here through a frozen norm weight) stops the run at the
     /// next step without applying it, and the state after the last good step is saved.
     func testNonFiniteStepStopsAndKeepsTheLastGoodState() throws {
-        let folder = try RunFolder.prepare(directory.appendingPathComponent("nan").path, mode: .fresh)
+        let folder = try prepare(directory.appendingPathComponent("nan").path, mode: .fresh)
         let model: Qwen2Model<Float> = Fixture.model(config)
         let trainer = try LoRATrainer.prepare(model: model, data: data, config: config, padID: 0)
         var good: [[Float]] = []
@@ -155,17 +162,86 @@ final class RunTests: XCTestCase {
         let path = directory.appendingPathComponent("user").path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         try Data("notes".utf8).write(to: URL(fileURLWithPath: path + "/notes.txt"))
-        XCTAssertThrowsError(try RunFolder.prepare(path, mode: .fresh))
-        XCTAssertThrowsError(try RunFolder.prepare(path, mode: .overwrite)) { error in
+        XCTAssertThrowsError(try RunFolder.check(path, mode: .fresh))
+        XCTAssertThrowsError(try RunFolder.check(path, mode: .overwrite)) { error in
             XCTAssertTrue("\(error)".contains("not a medtune run"), "\(error)")
         }
-        XCTAssertThrowsError(try RunFolder.prepare(path, mode: .resume)) { error in
-            XCTAssertTrue("\(error)".contains("no checkpoint to resume from"), "\(error)")
+        XCTAssertThrowsError(try RunFolder.check(path, mode: .resume)) { error in
+            XCTAssertTrue("\(error)".contains("no run to resume here"), "\(error)")
         }
         XCTAssertTrue(FileManager.default.fileExists(atPath: path + "/notes.txt"))
         let (run, folder) = try start("again")
         _ = try run.run()
-        let emptied = try RunFolder.prepare(folder.path, mode: .overwrite)
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: emptied.path), [])
+        let emptied = try prepare(folder.path, mode: .overwrite)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: emptied.path), [RunFolder.markerFile])
+    }
+}
+
+/// What a run does with states it must not keep, and when it stops by itself.
+final class RunStoppingTests: XCTestCase {
+    var directory: URL!
+    override func setUpWithError() throws { directory = try TestPaths.temporaryDirectory("medtune-stopping") }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
+
+    func data(_ config: TrainingConfig) throws -> TrainingData {
+        let texts = (0..<12).map { "record \($0): " + String(repeating: "ab", count: 1 + $0 % 4) }
+        return try TrainingData.prepare(Fixture.records(texts.map { ["text": $0] }), file: "t.jsonl", config: config, tokenizer: ByteTokenizer())
+    }
+
+    func run(_ config: TrainingConfig, observer: TrainingObserver? = nil) throws -> (TrainingRun<Float>, RunFolder) {
+        let folder = RunFolder(path: directory.appendingPathComponent("run").path)
+        let start = try RunFolder.check(folder.path, mode: .fresh).begin(.fresh)
+        let data = try data(config)
+        let trainer = try LoRATrainer.prepare(model: Fixture.model(config) as Qwen2Model<Float>, data: data, config: config, padID: 0)
+        try folder.writeRunFiles(config: config, data: data)
+        start.commit()
+        return (TrainingRun(trainer: trainer, folder: folder, metrics: try MetricsLog(path: folder.metricsFile), observer: observer), folder)
+    }
+
+    /// An update that leaves the adapter non-finite (as an absurd learning rate does) is never
+    /// saved: the run stops, and the last good state it names holds finite numbers.
+    func testANonFiniteAdapterIsNeverSaved() throws {
+        let config = Fixture.config { c in
+            c.loraR = 2; c.loraAlpha = 4; c.targetModules = ["q_proj", "v_proj"]
+            c.microBatchSize = 1; c.gradientAccumulationSteps = 1; c.maxSteps = 6; c.learningRate = 1e-2
+            c.loggingSteps = 1; c.evalSteps = 0; c.saveSteps = 1; c.validationCount = 2
+        }
+        final class Poison: Notes {
+            var trainer: LoRATrainer<Float>?
+            override func stepped(_ result: StepResult, totalSteps: Int) {
+                if result.step == 2 { trainer?.parameters[0].value[0] = .infinity }
+            }
+        }
+        let poison = Poison()
+        let (training, folder) = try run(config, observer: poison)
+        poison.trainer = training.trainer
+        XCTAssertThrowsError(try training.run()) { error in
+            XCTAssertTrue("\(error)".contains("no longer finite"), "\(error)")
+            XCTAssertTrue("\(error)".hasSuffix("the last good state is in \(folder.checkpoint(step: 1)) (--resume continues from it)"), "\(error)")
+        }
+        XCTAssertEqual(folder.checkpoints.map(\.step), [1])
+        let reloaded: Qwen2Model<Float> = Fixture.model(config)
+        try Checkpoint.attachAdapter(from: folder.checkpoint(step: 1), to: reloaded, config: config)
+        XCTAssertTrue(LoRASetup.parameters(of: reloaded).allSatisfy { $0.value.array.allSatisfy(\.isFinite) })
+    }
+
+    /// early_stopping_patience: with a learning rate too small to move the float32 loss, no
+    /// evaluation improves on the first, and the run ends after `patience` of them.
+    func testEarlyStoppingEndsTheRunAndSaysSoInTheMetrics() throws {
+        let config = Fixture.config { c in
+            c.loraR = 2; c.loraAlpha = 4; c.targetModules = ["q_proj"]
+            c.microBatchSize = 1; c.gradientAccumulationSteps = 1; c.maxSteps = 8; c.learningRate = 1e-30
+            c.loggingSteps = 1; c.evalSteps = 1; c.saveSteps = 0; c.validationCount = 2; c.earlyStoppingPatience = 2
+        }
+        let (training, folder) = try run(config)
+        XCTAssertEqual(try training.run(), .finished(step: 3))
+        let metrics = try MetricsLog(path: folder.metricsFile).records
+        XCTAssertEqual(metrics.last?.step, 3)
+        XCTAssertEqual(metrics.last?.earlyStop, true)
+        XCTAssertEqual(metrics.filter { $0.earlyStop == true }.count, 1)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: folder.path + "/" + PEFTAdapter.weightsFile))
+        XCTAssertThrowsError(try Fixture.config { $0.earlyStoppingPatience = 2 }.validate()) { error in
+            XCTAssertTrue("\(error)".contains("needs a validation split"), "\(error)")
+        }
     }
 }

@@ -24,24 +24,12 @@ public enum AtomicFile {
             try handle.synchronize()
         } catch {
             try? FileManager.default.removeItem(at: temporary)
-            throw SystemError("\(path): write failed, previous contents kept (\(describe(error)))")
+            throw SystemError("\(path): write failed, previous contents kept (\(SystemError.reason(of: error)))")
         }
         guard rename(temporary.path, path) == 0 else {
             let reason = String(cString: strerror(errno))
             try? FileManager.default.removeItem(at: temporary)
             throw SystemError("\(path): cannot replace the file (\(reason))")
         }
-    }
-
-    private static func describe(_ error: Error) -> String {
-        if let error = error as? MedtuneError { return error.description }
-        let ns = error as NSError
-        if ns.domain == NSPOSIXErrorDomain, let code = POSIXErrorCode(rawValue: Int32(ns.code)) {
-            return String(cString: strerror(code.rawValue))
-        }
-        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
-            return String(cString: strerror(Int32(underlying.code)))
-        }
-        return ns.localizedDescription
     }
 }

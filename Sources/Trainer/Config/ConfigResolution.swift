@@ -85,7 +85,8 @@ extension TrainingConfig {
         for key in CodingKeys.allCases where mapping[key.rawValue] == nil { mapping[key.rawValue] = Node("null", Tag(.null)) }
         let order = Dictionary(uniqueKeysWithValues: CodingKeys.allCases.enumerated().map { ($1.rawValue, $0) })
         let sorted = mapping.sorted { (order[$0.key.string ?? ""] ?? 0) < (order[$1.key.string ?? ""] ?? 0) }
-        return try Yams.serialize(node: .mapping(Node.Mapping(sorted.map { ($0.key, $0.value) })))
+        // Templates in Chinese stay readable and editable: UTF-8, not \u escapes.
+        return try Yams.serialize(node: .mapping(Node.Mapping(sorted.map { ($0.key, $0.value) })), allowUnicode: true)
     }
 
     /// The value of one key as one line of YAML flow text (the default shown in help).
@@ -214,6 +215,12 @@ extension TrainingConfig {
     /// Range and consistency checks, so that a bad value stops the run before any work.
     public func validate(source: String = "config") throws {
         func fail(_ key: CodingKeys, _ message: String) -> InputError { InputError(file: source, at: "key \(key.rawValue)", message) }
+        // Infinity and NaN pass comparisons such as `> 0`: every number must be finite first.
+        let numbers: [(CodingKeys, Double)] = [(.loraAlpha, loraAlpha), (.loraDropout, loraDropout), (.learningRate, learningRate),
+                                                (.adamBeta1, adamBeta1), (.adamBeta2, adamBeta2), (.adamEpsilon, adamEpsilon),
+                                                (.weightDecay, weightDecay), (.momentum, momentum), (.warmupRatio, warmupRatio),
+                                                (.maxGradNorm, maxGradNorm), (.validationFraction, validationFraction)]
+        for (key, value) in numbers where !value.isFinite { throw fail(key, "must be a finite number, got \(value)") }
         if model.isEmpty { throw fail(.model, "no model given (a GGUF file or a Hugging Face folder)") }
         if data.isEmpty { throw fail(.data, "no training data given (a JSON or JSONL file)") }
         if loraR <= 0 { throw fail(.loraR, "must be a positive integer, got \(loraR)") }
@@ -245,6 +252,12 @@ extension TrainingConfig {
         if validationCount > 0 && validationFraction > 0 { throw fail(.validationFraction, "give validation_count or validation_fraction, not both") }
         if loggingSteps < 1 { throw fail(.loggingSteps, "must be at least 1") }
         if evalSteps < 0 { throw fail(.evalSteps, "must not be negative") }
+        if let earlyStoppingPatience {
+            if earlyStoppingPatience < 1 { throw fail(.earlyStoppingPatience, "must be at least 1") }
+            if validationCount == 0 && validationFraction == 0 {
+                throw fail(.earlyStoppingPatience, "needs a validation split (validation_count or validation_fraction)")
+            }
+        }
         if saveSteps < 0 { throw fail(.saveSteps, "must not be negative") }
         if keepCheckpoints < 1 { throw fail(.keepCheckpoints, "must be at least 1") }
         if name.isEmpty || name.contains("/") { throw fail(.name, "must be a non-empty name without '/'") }

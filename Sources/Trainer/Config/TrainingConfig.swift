@@ -68,6 +68,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     // Outputs
     public var loggingSteps = 20
     public var evalSteps = 100
+    public var earlyStoppingPatience: Int?
     public var saveSteps = 100
     public var keepCheckpoints = 2
 
@@ -170,6 +171,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         case matmulPrecision = "matmul_precision"
         case loggingSteps = "logging_steps"
         case evalSteps = "eval_steps"
+        case earlyStoppingPatience = "early_stopping_patience"
         case saveSteps = "save_steps"
         case keepCheckpoints = "keep_checkpoints"
     }
@@ -239,6 +241,7 @@ extension TrainingConfig {
         .matmulPrecision: "Products with the frozen weights in float32, or in bfloat16 (entries rounded to bf16, sums in float32; needs AVX-512 BF16, about 1.6x the speed of float32 sgemm); auto: bfloat16 where the CPU has it. The run's config.yaml records the one used.",
         .loggingSteps: "Log the mean training loss every this many steps.",
         .evalSteps: "Compute the validation loss every this many steps and at the end (0: only at the end).",
+        .earlyStoppingPatience: "Stop when this many evaluations in a row bring no lower validation loss than the best so far (HF's EarlyStoppingCallback; default: never). The adapter saved is the last state; checkpoint-best holds the best.",
         .saveSteps: "Write a checkpoint every this many steps (0: only at the end and on interrupt).",
         .keepCheckpoints: "Step checkpoints kept (the newest); the best by validation loss is kept as well.",
     ]

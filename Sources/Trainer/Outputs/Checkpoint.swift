@@ -29,9 +29,13 @@ public enum Checkpoint {
         }
     }
 
+    /// Name endings of a checkpoint on its way in (written, not yet in place), of the one it
+    /// replaces (moved aside for the moment of the swap) and of one being removed.
+    static let incompleteSuffix = ".incomplete", previousSuffix = ".old", removedSuffix = ".removed"
+
     public static func write<T: Scalar>(_ trainer: LoRATrainer<T>, to path: String) throws {
         let fm = FileManager.default
-        let temporary = path + ".incomplete", previous = path + ".old"
+        let temporary = path + incompleteSuffix, previous = path + previousSuffix
         try? fm.removeItem(atPath: temporary)
         try fm.createDirectory(atPath: temporary, withIntermediateDirectories: true)
         try PEFTAdapter.save(trainer.model, config: adapterConfig(trainer.config), to: temporary)
@@ -45,12 +49,41 @@ public enum Checkpoint {
                           trainExamples: trainer.data.train.count, epoch: position.epoch, nextMicroBatch: position.microBatch)
         try AtomicFile.write(JSON.encode(state), to: temporary + "/" + stateFile)
 
-        try? fm.removeItem(atPath: previous)
-        if fm.fileExists(atPath: path) { try fm.moveItem(atPath: path, toPath: previous) }
-        guard rename(temporary, path) == 0 else {
-            throw SystemError("\(path): cannot move the checkpoint into place (\(String(cString: strerror(errno))))")
+        try remove(previous)
+        if fm.fileExists(atPath: path) { try move(path, to: previous) }
+        try move(temporary, to: path)
+        try remove(previous)
+    }
+
+    /// Removes a checkpoint folder so that a kill part-way leaves no half-deleted checkpoint
+    /// behind: it is renamed first (one atomic step), then deleted.
+    static func remove(_ path: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        let doomed = path + removedSuffix
+        try move(path, to: doomed)
+        try? FileManager.default.removeItem(atPath: doomed)
+    }
+
+    private static func move(_ source: String, to destination: String) throws {
+        guard rename(source, destination) == 0 else {
+            throw SystemError("\(source): cannot rename to \(URL(fileURLWithPath: destination).lastPathComponent) (\(String(cString: strerror(errno))))")
         }
-        try? fm.removeItem(atPath: previous)
+    }
+
+    /// Finishes what a kill interrupted in a run folder: a checkpoint moved aside for a swap whose
+    /// replacement never arrived is put back; half-written and half-removed ones are deleted.
+    static func recoverInterruptedWrites(in folder: RunFolder) {
+        let fm = FileManager.default
+        let names = (try? fm.contentsOfDirectory(atPath: folder.path)) ?? []
+        for name in names where name.hasPrefix("checkpoint-") {
+            let path = folder.path + "/" + name
+            if name.hasSuffix(previousSuffix) {
+                let original = String(path.dropLast(previousSuffix.count))
+                if fm.fileExists(atPath: original) { try? remove(path) } else { try? move(path, to: original) }
+            } else if name.hasSuffix(incompleteSuffix) || name.hasSuffix(removedSuffix) {
+                try? fm.removeItem(atPath: path)
+            }
+        }
     }
 
     public static func readState(_ path: String) throws -> State {

@@ -10,11 +10,13 @@ public struct MetricsRecord: Codable, Equatable, Sendable {
     public var gradNorm: Double?
     public var tokensPerSecond: Double?
     public var valLoss: Double?
+    /// Set on the evaluation after which early stopping ended the run.
+    public var earlyStop: Bool?
 
     public init(step: Int, epoch: Double, loss: Double? = nil, learningRate: Double? = nil, gradNorm: Double? = nil,
-                tokensPerSecond: Double? = nil, valLoss: Double? = nil) {
+                tokensPerSecond: Double? = nil, valLoss: Double? = nil, earlyStop: Bool? = nil) {
         self.step = step; self.epoch = epoch; self.loss = loss; self.learningRate = learningRate
-        self.gradNorm = gradNorm; self.tokensPerSecond = tokensPerSecond; self.valLoss = valLoss
+        self.gradNorm = gradNorm; self.tokensPerSecond = tokensPerSecond; self.valLoss = valLoss; self.earlyStop = earlyStop
     }
 
     enum CodingKeys: String, CodingKey {
@@ -23,6 +25,7 @@ public struct MetricsRecord: Codable, Equatable, Sendable {
         case gradNorm = "grad_norm"
         case tokensPerSecond = "tokens_per_second"
         case valLoss = "val_loss"
+        case earlyStop = "early_stop"
     }
 }
 
@@ -30,6 +33,8 @@ public struct MetricsRecord: Codable, Equatable, Sendable {
 public final class MetricsLog {
     public let path: String
     public private(set) var records: [MetricsRecord]
+    /// A last line cut short (the process was killed while appending it), dropped on opening.
+    public private(set) var droppedTornLine: Int?
 
     /// Opens (or creates) the log; with `keepThrough`, lines after that step are dropped first
     /// (a resumed run rewrites them from its checkpoint on).
@@ -37,9 +42,13 @@ public final class MetricsLog {
         self.path = path
         var records: [MetricsRecord] = []
         if let data = FileManager.default.contents(atPath: path) {
-            for (i, line) in data.split(separator: UInt8(ascii: "\n")).enumerated() where !line.isEmpty {
+            let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+            for (i, line) in lines.enumerated() where !line.isEmpty {
                 do { records.append(try JSONDecoder().decode(MetricsRecord.self, from: Data(line))) } catch {
-                    throw InputError(file: path, at: "line \(i + 1)", "not a metrics record")
+                    // Every line is written with its newline in one append, so only a final line
+                    // without one can be torn; anything else is damage the user should see.
+                    guard i == lines.count - 1 else { throw InputError(file: path, at: "line \(i + 1)", "not a metrics record") }
+                    droppedTornLine = i + 1
                 }
             }
         }

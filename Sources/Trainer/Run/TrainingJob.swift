@@ -58,12 +58,13 @@ public struct TrainingJob {
         return config
     }
 
-    public func run(observer: TrainingObserver?, shouldStop: @escaping () -> Bool) throws -> TrainingOutcome {
+    /// Everything that can be wrong with the input is checked before the run folder changes: an
+    /// earlier run replaced by `--overwrite` comes back if the new one cannot write its first files.
+    public func run(observer: TrainingObserver?, stop: StopRequest) throws -> TrainingOutcome {
         // The run records the precision it computes in, not `auto`.
         var config = self.config
         config.matmulPrecision = .init(try config.matmulPrecision.resolved())
-        let folder = try RunFolder.prepare(config.resolvedOutputDir, mode: mode)
-        let checkpoint = mode == .resume ? folder.checkpoints.last?.path : nil
+        let folder = try RunFolder.check(config.resolvedOutputDir, mode: mode)
 
         let tokenizerPath = config.tokenizer ?? config.model
         let tokenizer = try ModelTokenizer(TokenizerLoader.load(path: tokenizerPath), path: tokenizerPath)
@@ -75,12 +76,76 @@ public struct TrainingJob {
         guard Int(highest) < model.vocabulary else {
             throw InputError(file: tokenizerPath, "the tokenizer produces id \(highest), beyond the model's vocabulary of \(model.vocabulary)")
         }
-        let trainer = try LoRATrainer.prepare(model: model, data: data, config: config, padID: tokenizer.eosTokenID, resumeFrom: checkpoint)
+        try Self.checkAdapterSize(config, model: model)
+
+        // Resuming changes nothing but interrupted checkpoint writes, so it claims the folder first.
+        let resumed = mode == .resume ? try folder.begin(.resume) : nil
+        let trainer = try prepareTrainer(model: model, data: data, config: config, padID: tokenizer.eosTokenID, folder: folder, observer: observer)
         let trainable = trainer.parameters.reduce(0) { $0 + $1.value.count }
         observer?.note("model: \(config.model), \(model.layers.count) layers, matrix products in \(trainer.matrixPrecision.rawValue); LoRA r \(config.loraR) on \(config.targetModules.joined(separator: ", ")): \(trainable) trainable parameters")
-        if mode != .resume { try folder.writeRunFiles(config: config, data: data) }
-        let metrics = try MetricsLog(path: folder.metricsFile, keepThrough: trainer.progress.step)
-        let run = TrainingRun(trainer: trainer, folder: folder, metrics: metrics, observer: observer, shouldStop: shouldStop)
+
+        let start = try resumed ?? folder.begin(mode)
+        let metrics: MetricsLog
+        do {
+            if mode != .resume { try folder.writeRunFiles(config: config, data: data) }
+            metrics = try MetricsLog(path: folder.metricsFile, keepThrough: trainer.progress.step)
+        } catch {
+            start.rollBack()
+            throw error
+        }
+        start.commit()
+        if let line = metrics.droppedTornLine {
+            observer?.note("warning: \(folder.metricsFile): line \(line) was cut short (the run was killed while writing it) and is dropped")
+        }
+        let run = TrainingRun(trainer: trainer, folder: folder, metrics: metrics, observer: observer, stop: stop)
         return try run.run()
+    }
+
+    public func run(observer: TrainingObserver?, shouldStop: @escaping () -> Bool) throws -> TrainingOutcome {
+        try run(observer: observer, stop: StopWhen(shouldStop))
+    }
+
+    /// The trainer, resumed from the newest checkpoint that reads back (an unreadable one is
+    /// skipped with a warning), or from the start when the run stopped before its first one.
+    private func prepareTrainer(model: Qwen2Model<Float>, data: TrainingData, config: TrainingConfig, padID: Int32,
+                                folder: RunFolder, observer: TrainingObserver?) throws -> LoRATrainer<Float> {
+        guard mode == .resume else { return try LoRATrainer.prepare(model: model, data: data, config: config, padID: padID) }
+        let checkpoints = folder.checkpoints
+        guard !checkpoints.isEmpty else {
+            observer?.note("the run stopped before its first checkpoint: starting it again from step 0")
+            return try LoRATrainer.prepare(model: model, data: data, config: config, padID: padID)
+        }
+        var problems: [String] = []
+        for checkpoint in checkpoints.reversed() {
+            do {
+                let trainer = try LoRATrainer.prepare(model: model, data: data, config: config, padID: padID, resumeFrom: checkpoint.path)
+                if !problems.isEmpty { observer?.note("warning: resuming from the older \(checkpoint.path) instead") }
+                return trainer
+            } catch let error as MedtuneError {
+                problems.append("\(error)")
+                observer?.note("warning: \(checkpoint.path) cannot be resumed from: \(error)")
+            }
+        }
+        throw InputError(file: folder.path, "no checkpoint can be resumed from (\(problems.first ?? "")); start again with --overwrite")
+    }
+
+    /// The adapter's rank against the layers it adapts, and its training state (value, gradient
+    /// and two AdamW moments per parameter, float32) against the machine's memory, before any of
+    /// it is allocated.
+    static func checkAdapterSize(_ config: TrainingConfig, model: Qwen2Model<Float>) throws {
+        guard let layer = model.layers.first else { return }
+        let targets = layer.projections.filter { config.targetModules.contains($0.name) }
+        if let narrowest = targets.min(by: { min($0.linear.inFeatures, $0.linear.outFeatures) < min($1.linear.inFeatures, $1.linear.outFeatures) }) {
+            let limit = min(narrowest.linear.inFeatures, narrowest.linear.outFeatures)
+            if config.loraR > limit {
+                throw InputError(at: "key lora_r", "r = \(config.loraR) exceeds \(narrowest.name)'s \(narrowest.linear.inFeatures) × \(narrowest.linear.outFeatures) (at most \(limit): a higher rank adds nothing)")
+            }
+        }
+        let parameters = model.layers.count * targets.reduce(0) { $0 + config.loraR * ($1.linear.inFeatures + $1.linear.outFeatures) }
+        let bytes = UInt64(parameters) * 16
+        let memory = ProcessInfo.processInfo.physicalMemory
+        if bytes > memory / 2 {
+            throw InputError(at: "key lora_r", String(format: "r = %d gives %d trainable parameters, %.1f GB of training state, more than half of this machine's %.1f GB", config.loraR, parameters, Double(bytes) / 1e9, Double(memory) / 1e9))
+        }
     }
 }

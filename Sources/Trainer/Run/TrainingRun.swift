@@ -16,13 +16,33 @@ public enum TrainingOutcome: Equatable, Sendable {
     case interrupted(step: Int, checkpoint: String)
 }
 
-/// A non-finite loss or gradient stopped the run; the last good state was kept.
+/// A non-finite loss, gradient or parameter stopped the run; the last good state was kept.
 public struct TrainingStopped: MedtuneError {
-    public var cause: NonFiniteError
+    public var cause: String
     public var checkpoint: String?
     public var description: String {
-        cause.description + (checkpoint.map { "; the last good state is in \($0) (--resume continues from it)" } ?? "")
+        cause + "; " + (checkpoint.map { "the last good state is in \($0) (--resume continues from it)" }
+                        ?? "no checkpoint with finite parameters was written (lower the learning rate and start again with --overwrite)")
     }
+}
+
+/// How a run learns that it should stop between steps, and how it keeps an immediate exit (a
+/// second Ctrl-C) from cutting a checkpoint in half.
+public protocol StopRequest: AnyObject {
+    var isRaised: Bool { get }
+    /// Runs `body` with any immediate exit held off until it returns.
+    func shielding<R>(_ body: () throws -> R) rethrows -> R
+}
+
+extension StopRequest {
+    public func shielding<R>(_ body: () throws -> R) rethrows -> R { try body() }
+}
+
+/// A stop request that is a condition (tests stop a run at a chosen step this way).
+public final class StopWhen: StopRequest {
+    let condition: () -> Bool
+    public init(_ condition: @escaping () -> Bool) { self.condition = condition }
+    public var isRaised: Bool { condition() }
 }
 
 /// Drives a trainer to the end of its schedule with the run's outputs: metrics.jsonl, periodic
@@ -33,15 +53,22 @@ public final class TrainingRun<T: Scalar> {
     public let folder: RunFolder
     public let metrics: MetricsLog
     public var observer: TrainingObserver?
-    let shouldStop: () -> Bool
+    let stop: StopRequest
     private var savedStep: Int?
+    private var divergence: DivergenceWatch
     private var intervalTokens = 0
     private var intervalSeconds = 0.0
 
     public init(trainer: LoRATrainer<T>, folder: RunFolder, metrics: MetricsLog, observer: TrainingObserver? = nil,
-                shouldStop: @escaping () -> Bool = { false }) {
-        self.trainer = trainer; self.folder = folder; self.metrics = metrics; self.observer = observer; self.shouldStop = shouldStop
+                stop: StopRequest = StopWhen { false }) {
+        self.trainer = trainer; self.folder = folder; self.metrics = metrics; self.observer = observer; self.stop = stop
+        divergence = DivergenceWatch(vocabulary: trainer.model.vocabulary)
         if folder.checkpoints.last?.step == trainer.progress.step { savedStep = trainer.progress.step }
+    }
+
+    public convenience init(trainer: LoRATrainer<T>, folder: RunFolder, metrics: MetricsLog, observer: TrainingObserver? = nil,
+                            shouldStop: @escaping () -> Bool) {
+        self.init(trainer: trainer, folder: folder, metrics: metrics, observer: observer, stop: StopWhen(shouldStop))
     }
 
     var config: TrainingConfig { trainer.config }
@@ -55,7 +82,7 @@ public final class TrainingRun<T: Scalar> {
             observer?.logged(entry)
         }
         while !trainer.isFinished {
-            if shouldStop() {
+            if stop.isRaised {
                 let path = try saveCheckpoint()
                 return .interrupted(step: trainer.progress.step, checkpoint: path)
             }
@@ -63,23 +90,26 @@ public final class TrainingRun<T: Scalar> {
             do {
                 result = try trainer.step()
             } catch let error as NonFiniteError {
-                // Nothing of the failed step was applied, so the current state is the last good one
-                // (checked, in case the adapters themselves went bad).
-                let finite = trainer.parameters.allSatisfy { $0.value.buffer.allSatisfy(\.isFinite) }
-                let path = savedStep == trainer.progress.step || !finite ? folder.checkpoints.last?.path : try saveCheckpoint()
-                throw TrainingStopped(cause: error, checkpoint: path)
+                // Nothing of the failed step was applied, so the current state is the last good
+                // one, unless the adapters themselves went bad (saveCheckpoint checks).
+                let path = savedStep == trainer.progress.step ? folder.checkpoints.last?.path : try? saveCheckpoint()
+                throw TrainingStopped(cause: error.description, checkpoint: path ?? folder.checkpoints.last?.path)
             }
             observer?.stepped(result, totalSteps: trainer.totalSteps)
-            try record(result)
+            if let warning = divergence.observe(loss: result.loss, step: result.step) { observer?.note(warning) }
+            if try record(result) { break }
         }
         if savedStep != trainer.progress.step { try saveCheckpoint() }
-        try PEFTAdapter.save(trainer.model, config: Checkpoint.adapterConfig(config), to: folder.path)
-        try writeLossCurve()
+        try stop.shielding {
+            try PEFTAdapter.save(trainer.model, config: Checkpoint.adapterConfig(config), to: folder.path)
+            try writeLossCurve()
+        }
         return .finished(step: trainer.progress.step)
     }
 
-    /// Logging, evaluation and checkpoints after a step, each on its own cadence.
-    private func record(_ result: StepResult) throws {
+    /// Logging, evaluation and checkpoints after a step, each on its own cadence. Returns true
+    /// when early stopping ends the run here.
+    private func record(_ result: StepResult) throws -> Bool {
         let step = result.step, last = trainer.isFinished
         intervalTokens += result.inputTokens
         intervalSeconds += result.seconds
@@ -90,33 +120,60 @@ public final class TrainingRun<T: Scalar> {
             intervalTokens = 0
             intervalSeconds = 0
         }
-        var improved = false
+        var improved = false, stopEarly = false
         if (config.evalSteps > 0 && step % config.evalSteps == 0) || last, let validation = trainer.validationLoss() {
             var withValidation = entry ?? MetricsRecord(step: step, epoch: trainer.epoch)
             withValidation.valLoss = validation
-            entry = withValidation
             if trainer.progress.bestValidationLoss.map({ validation < $0 }) ?? true {
                 trainer.progress.bestValidationLoss = validation
                 trainer.progress.bestStep = step
                 improved = true
+            } else if let patience = config.earlyStoppingPatience, evaluationsSinceBest + 1 >= patience, !last {
+                withValidation.earlyStop = true
+                stopEarly = true
             }
+            entry = withValidation
         }
         if let entry {
             try metrics.append(entry)
             observer?.logged(entry)
         }
+        if stopEarly {
+            observer?.note("early stopping: the validation loss has not improved on \(Self.format(trainer.progress.bestValidationLoss)) (step \(trainer.progress.bestStep ?? 0)) in \(evaluationsSinceBest) evaluations")
+        }
         if config.saveSteps > 0 && step % config.saveSteps == 0 { try saveCheckpoint() }
-        if improved { try Checkpoint.write(trainer, to: folder.bestCheckpoint) }
+        if improved { try writeCheckpoint(to: folder.bestCheckpoint) }
+        return stopEarly
+    }
+
+    /// Validation losses logged after the best one (the step-0 baseline is never a candidate).
+    private var evaluationsSinceBest: Int {
+        let best = trainer.progress.bestStep ?? 0
+        return metrics.records.filter { $0.valLoss != nil && $0.step > best }.count
+    }
+
+    private static func format(_ value: Double?) -> String { value.map { String(format: "%.4f", $0) } ?? "?" }
+
+    /// A checkpoint is written only from finite parameters, so every checkpoint in the folder is
+    /// a state training can continue from; a non-finite parameter stops the run at the last one.
+    private func writeCheckpoint(to path: String) throws {
+        guard trainer.parameters.allSatisfy({ $0.value.buffer.allSatisfy(\.isFinite) }) else {
+            throw TrainingStopped(cause: "step \(trainer.progress.step): the LoRA parameters are no longer finite numbers (the learning rate is likely too high)",
+                                  checkpoint: folder.checkpoints.last?.path)
+        }
+        try stop.shielding { try Checkpoint.write(trainer, to: path) }
     }
 
     /// Writes checkpoint-<step>, drops the oldest beyond keep_checkpoints, refreshes the curve.
     @discardableResult
     private func saveCheckpoint() throws -> String {
         let path = folder.checkpoint(step: trainer.progress.step)
-        try Checkpoint.write(trainer, to: path)
+        try writeCheckpoint(to: path)
         savedStep = trainer.progress.step
-        for old in folder.checkpoints.dropLast(config.keepCheckpoints) { try? FileManager.default.removeItem(atPath: old.path) }
-        try writeLossCurve()
+        try stop.shielding {
+            for old in folder.checkpoints.dropLast(config.keepCheckpoints) { try? Checkpoint.remove(old.path) }
+            try writeLossCurve()
+        }
         observer?.note("saved \(path)")
         return path
     }

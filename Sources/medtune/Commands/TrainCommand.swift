@@ -5,7 +5,7 @@ import MedtuneCore
 import Trainer
 
 /// `medtune train`: LoRA fine-tuning from a YAML recipe, every key of which is also a flag.
-struct TrainCommand: ParsableCommand {
+struct TrainCommand: ComputeCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Fine-tune a model with LoRA from a YAML recipe.",
@@ -16,7 +16,8 @@ struct TrainCommand: ParsableCommand {
             The run folder (output_dir, default data/runs/<name>) receives the adapter in PEFT's format \
             (adapter_config.json, adapter_model.safetensors), heldout_ids.json, config.yaml, metrics.jsonl, \
             loss_curve.png and loss_curve.svg, checkpoint-<step>/ folders and checkpoint-best/. \
-            Ctrl-C writes a checkpoint and stops; --resume continues exactly where it stopped.
+            Ctrl-C, SIGTERM or SIGHUP writes a checkpoint and stops (exit status 130, 143 or 129); \
+            --resume continues exactly where it stopped, also from a run stopped before its first checkpoint.
 
             Every recipe key is also a flag (--key value, --key=value, or a bare --key for true; \
             lists as a,b,c), applied over the recipe:
@@ -61,10 +62,12 @@ struct TrainCommand: ParsableCommand {
                                                      requested: explicit ? resolved : nil, folder: resolved.resolvedOutputDir)
         }
 
-        let interrupt = InterruptFlag()
-        interrupt.install { print("\nstopping after this step to write a checkpoint (Ctrl-C again quits at once)") }
+        let signals = StopSignals()
+        signals.install { number in
+            print("\n\(StopSignals.name(number)): stopping after this step to write a checkpoint (Ctrl-C again quits at once)")
+        }
         let job = TrainingJob(config: resolved, mode: resume ? .resume : overwrite ? .overwrite : .fresh)
-        let outcome = try job.run(observer: ConsoleProgress(), shouldStop: { interrupt.isRaised })
+        let outcome = try job.run(observer: ConsoleProgress(), stop: signals)
         let folder = resolved.resolvedOutputDir
         switch outcome {
         case .finished(let step):
@@ -72,6 +75,8 @@ struct TrainCommand: ParsableCommand {
         case .interrupted(let step, let checkpoint):
             let again = (["medtune", "train"] + (config.map { ["--config", $0] } ?? []) + self.overrides + ["--resume"]).joined(separator: " ")
             print("interrupted after step \(step); checkpoint in \(checkpoint). Continue with: \(again)")
+            // A stopped run is not a finished one: scripts and schedulers see the signal's status.
+            throw ExitCode(StopSignals.exitStatus(signals.signalReceived ?? SIGINT))
         }
     }
 }

@@ -1,9 +1,10 @@
 import Dispatch
 import Foundation
+import Trainer
 
 /// Progress on the terminal: on a TTY, a bar redrawn after every step (step/total, loss,
 /// tokens/s, time left) with logged values printed above it; otherwise plain log lines only.
-public final class ConsoleProgress: TrainingObserver {
+final class ConsoleProgress: TrainingObserver {
     let interactive: Bool
     let write: (String) -> Void
     private var total = 0
@@ -13,19 +14,19 @@ public final class ConsoleProgress: TrainingObserver {
     private var lastLoss: Double?
     private var barShown = false
 
-    public init(interactive: Bool = isatty(STDOUT_FILENO) != 0, write: @escaping (String) -> Void = { print($0, terminator: ""); fflush(stdout) }) {
+    init(interactive: Bool = isatty(STDOUT_FILENO) != 0, write: @escaping (String) -> Void = { print($0, terminator: ""); fflush(stdout) }) {
         self.interactive = interactive
         self.write = write
     }
 
-    public func started(totalSteps: Int, at step: Int) {
+    func started(totalSteps: Int, at step: Int) {
         total = totalSteps
         startStep = step
         started = DispatchTime.now().uptimeNanoseconds
         note(step > 0 ? "resuming at step \(step) of \(totalSteps)" : "training for \(totalSteps) steps")
     }
 
-    public func stepped(_ result: StepResult, totalSteps: Int) {
+    func stepped(_ result: StepResult, totalSteps: Int) {
         tokens += result.inputTokens
         lastLoss = result.loss
         guard interactive else { return }
@@ -40,7 +41,7 @@ public final class ConsoleProgress: TrainingObserver {
         barShown = true
     }
 
-    public func logged(_ record: MetricsRecord) {
+    func logged(_ record: MetricsRecord) {
         var parts = ["step \(record.step)/\(total)", String(format: "epoch %.2f", record.epoch)]
         if let loss = record.loss { parts.append("loss \(Self.number(loss))") }
         if let valLoss = record.valLoss { parts.append("val_loss \(Self.number(valLoss))") }
@@ -50,7 +51,7 @@ public final class ConsoleProgress: TrainingObserver {
         note(parts.joined(separator: "  "))
     }
 
-    public func note(_ message: String) {
+    func note(_ message: String) {
         write((barShown ? "\r\u{1B}[2K" : "") + message + "\n")
         barShown = false
     }
@@ -63,37 +64,5 @@ public final class ConsoleProgress: TrainingObserver {
         if s >= 3600 { return "\(s / 3600)h\(String(format: "%02d", s % 3600 / 60))m" }
         if s >= 60 { return "\(s / 60)m\(String(format: "%02d", s % 60))s" }
         return "\(s)s"
-    }
-}
-
-/// Ctrl-C as a request: the first SIGINT raises a flag that the training loop reads between
-/// steps (it then writes a checkpoint and stops); a second one exits at once.
-public final class InterruptFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var raised = false
-    private var source: DispatchSourceSignal?
-
-    public init() {}
-
-    public func install(onFirst: @escaping @Sendable () -> Void = {}) {
-        signal(SIGINT, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        source.setEventHandler { [weak self] in
-            guard let self else { return }
-            self.lock.lock()
-            let again = self.raised
-            self.raised = true
-            self.lock.unlock()
-            if again { exit(130) }
-            onFirst()
-        }
-        source.resume()
-        self.source = source
-    }
-
-    public var isRaised: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return raised
     }
 }
