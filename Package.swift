@@ -23,6 +23,7 @@ let package = Package(
         // so that medtune can choose its kernels before the library initialises.
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
 
         // Hand-written C kernels for instructions Swift cannot reach (bfloat16 dot products on
         // AVX-512 BF16), compiled for every x86-64 and chosen at run time.
@@ -40,7 +41,7 @@ let package = Package(
         // Text generation: KV cache, samplers, prompt templates.
         .target(name: "Generator", dependencies: ["MedtuneCore", "Transformer", "Tokenizers"], swiftSettings: numeric),
         // LoRA fine-tuning: data, optimiser, schedules, checkpoints, loss curve.
-        .target(name: "Trainer", dependencies: ["MedtuneCore", "Transformer", "Tokenizers", "ModelFiles", "Yams"], swiftSettings: numeric),
+        .target(name: "Trainer", dependencies: ["MedtuneCore", "Transformer", "Tokenizers", "ModelFiles", "CZlib", "Yams"], swiftSettings: numeric),
         // BERT encoder, BERTScore and text-overlap metrics.
         .target(name: "Evaluator", dependencies: ["MedtuneCore", "ModelFiles", "Tokenizers", "Transformer"], swiftSettings: numeric),
         // Model and dataset downloads over HTTP.
@@ -57,8 +58,10 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"]),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "TestSupport"]),
         .testTarget(name: "GeneratorTests", dependencies: ["Generator", "TestSupport"]),
-        .testTarget(name: "TrainerTests", dependencies: ["Trainer", "TestSupport"]),
+        .testTarget(name: "TrainerTests", dependencies: ["Trainer", "TestSupport", "CZlib"]),
         .testTarget(name: "EvaluatorTests", dependencies: ["Evaluator", "TestSupport"]),
         .testTarget(name: "HubTests", dependencies: ["Hub", "TestSupport"]),
+        // Runs the built `medtune` binary: argv, signals, exit statuses, one-line errors.
+        .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
     ]
 )

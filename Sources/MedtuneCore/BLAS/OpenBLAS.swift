@@ -17,15 +17,17 @@ public final class OpenBLAS: @unchecked Sendable {
     private let getThreadsFn: medtune_int_fn?
     private let setThreadsFn: medtune_set_threads_fn?
 
-    /// Library names tried in order; `MEDTUNE_OPENBLAS` names a specific file.
+    /// The library `MEDTUNE_OPENBLAS` names, when set: then it is the only one tried, so that a
+    /// misspelt path is an error rather than a silent fallback to the system's library.
+    static var explicitLibrary: String? {
+        ProcessInfo.processInfo.environment["MEDTUNE_OPENBLAS"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// Library names tried in order.
     static var candidates: [String] {
-        var names: [String] = []
-        if let explicit = ProcessInfo.processInfo.environment["MEDTUNE_OPENBLAS"], !explicit.isEmpty {
-            names.append(explicit)
-        }
-        names += ["libopenblas.so.0", "libopenblas.so", "libopenblas.dylib",
-                  "/opt/homebrew/opt/openblas/lib/libopenblas.dylib", "/usr/local/opt/openblas/lib/libopenblas.dylib"]
-        return names
+        if let explicitLibrary { return [explicitLibrary] }
+        return ["libopenblas.so.0", "libopenblas.so", "libopenblas.dylib",
+                "/opt/homebrew/opt/openblas/lib/libopenblas.dylib", "/usr/local/opt/openblas/lib/libopenblas.dylib"]
     }
 
     /// Result of the one load of the process; `shared` and `load()` read it.
@@ -46,6 +48,9 @@ public final class OpenBLAS: @unchecked Sendable {
                 return .failure(SystemError("\(name): \(error)"))
             }
         }
+        if let explicitLibrary {
+            return .failure(SystemError("MEDTUNE_OPENBLAS=\(explicitLibrary): cannot open the library (\(errors.first ?? "not found"))"))
+        }
         return .failure(SystemError("cannot load OpenBLAS (install libopenblas-dev, or set MEDTUNE_OPENBLAS): \(errors.first ?? "not found")"))
     }()
 
@@ -62,7 +67,8 @@ public final class OpenBLAS: @unchecked Sendable {
     @discardableResult
     public static func load() throws -> OpenBLAS { try loaded.get() }
 
-    /// The process's OpenBLAS. Programs call `load()` first to report a missing library cleanly.
+    /// The process's OpenBLAS. Programs call `load()` once at their root to report a missing
+    /// library cleanly; code below the root only ever reads `shared`.
     public static var shared: OpenBLAS {
         switch loaded {
         case .success(let blas): return blas
@@ -79,7 +85,7 @@ public final class OpenBLAS: @unchecked Sendable {
               let dgemm = symbol("cblas_dgemm", as: medtune_dgemm_fn.self),
               let sgemv = symbol("cblas_sgemv", as: medtune_sgemv_fn.self),
               let dgemv = symbol("cblas_dgemv", as: medtune_dgemv_fn.self) else {
-            throw SystemError("\(path): not a CBLAS library (cblas_sgemm missing)")
+            throw SystemError("\(path): not a CBLAS library (cblas_sgemm missing)\(Self.explicitLibrary == path ? " (named by MEDTUNE_OPENBLAS)" : "")")
         }
         self.path = path
         kernelChoice = choice

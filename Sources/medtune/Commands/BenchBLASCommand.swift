@@ -7,7 +7,7 @@ import MedtuneCore
 /// kernel when it loads; the child gets OPENBLAS_CORETYPE for the best kernel and times the raw
 /// `cblas_sgemm`/`cblas_sgemv` entry points. Where the CPU has AVX-512 BF16, the same products
 /// in bfloat16 (medtune's kernel, as training uses it) are timed beside sgemm.
-struct BenchBLASCommand: ParsableCommand {
+struct BenchBLASCommand: ComputeCommand {
     static let configuration = CommandConfiguration(
         commandName: "blas",
         abstract: "sgemm/sgemv throughput through medtune vs a direct OpenBLAS call with the best kernel, and bf16 GEMM beside sgemm.")
@@ -27,7 +27,7 @@ struct BenchBLASCommand: ParsableCommand {
     static let gemvShapes = [(rows: 4864, cols: 896), (rows: 18944, cols: 3584)]
 
     func run() throws {
-        let blas = try OpenBLAS.load()
+        let blas = OpenBLAS.shared
         if direct {
             // Child: raw OpenBLAS, one number per line.
             for s in Self.gemmShapes { print(directGEMM(blas, s)) }

@@ -7,7 +7,7 @@ import Transformer
 
 /// `medtune bench generate`: prefill and decode throughput on a real model, beside HF
 /// transformers (float32, CPU) and llama.cpp's llama-bench measured in the same run when present.
-struct BenchGenerateCommand: ParsableCommand {
+struct BenchGenerateCommand: ComputeCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
         abstract: "Prefill and decode tokens/s beside HF transformers and llama.cpp on the same model.",
@@ -33,7 +33,6 @@ struct BenchGenerateCommand: ParsableCommand {
     struct Figures { var prefill: Double; var decode: Double }
 
     func run() throws {
-        try OpenBLAS.load()
         let path = model ?? ".cache/assets/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
         let (loaded, checkpoint) = try Qwen2Model<Float>.load(path: path)
         print("model: \(path) (\(checkpoint.format.rawValue), \(checkpoint.config.layerCount) layers, hidden \(checkpoint.config.hiddenSize))")

@@ -5,7 +5,7 @@ import MedtuneCore
 
 /// `medtune bench score`: BERTScore throughput, model loading included, beside the Python
 /// bert_score package scoring the same pairs on the CPU in the same run.
-struct BenchScoreCommand: ParsableCommand {
+struct BenchScoreCommand: ComputeCommand {
     static let configuration = CommandConfiguration(
         commandName: "score",
         abstract: "BERTScore pairs/s, load included, against Python bert_score on the same pairs.",
@@ -31,7 +31,7 @@ struct BenchScoreCommand: ParsableCommand {
     var numLayers: Int?
 
     func run() throws {
-        let blas = try OpenBLAS.load()
+        let blas = OpenBLAS.shared
         print("OpenBLAS \(blas.version), kernel \(blas.coreName) (\(blas.kernelChoice.summary))")
         if case .user = blas.kernelChoice {
             print("note: OPENBLAS_CORETYPE is set in the environment; unset it to let medtune choose the kernel for this CPU.")

@@ -11,7 +11,7 @@ extension MatrixPrecision: ExpressibleByArgument {}
 /// AdamW) with the frozen-weight products in float32 and in bfloat16 (where the CPU has
 /// AVX-512 BF16), the matrix GFLOP/s they reach against this machine's sgemm, and the same step
 /// in HF transformers + PEFT (float32 and bfloat16) measured in the same run.
-struct BenchTrainCommand: ParsableCommand {
+struct BenchTrainCommand: ComputeCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Tokens/s of a full LoRA training step (float32 and bfloat16 products) beside HF transformers + PEFT.",
@@ -58,7 +58,6 @@ struct BenchTrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        try OpenBLAS.load()
         var config = TrainingConfig()
         config.loraR = rank
         config.loraAlpha = Double(2 * rank)

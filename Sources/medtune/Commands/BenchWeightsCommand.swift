@@ -6,7 +6,7 @@ import ModelFiles
 /// `medtune bench weights`: the stored-weight matrix products of a model, for the largest matrix
 /// of each storage type, so each quantisation's kernels can be compared with the memory
 /// bandwidth they need and with BLAS on already-decoded weights.
-struct BenchWeightsCommand: ParsableCommand {
+struct BenchWeightsCommand: ComputeCommand {
     static let configuration = CommandConfiguration(
         commandName: "weights",
         abstract: "Matrix–vector and matrix products of each stored weight type of a model.",
@@ -37,7 +37,6 @@ struct BenchWeightsCommand: ParsableCommand {
     }
 
     func run() throws {
-        try OpenBLAS.load()
         let path = model ?? BenchTokenizerCommand.defaultModel()
         let checkpoint = try ModelCheckpoint.open(path)
         print("model: \(path), \(Parallel.threads) cores, OpenBLAS kernel \(OpenBLAS.shared.coreName)")

@@ -9,7 +9,7 @@ import Trainer
 /// Both answers come from one loaded model: the adapter is a separate low-rank path switched off
 /// for the base answer, so the base answer is exactly the untouched base model's — not a model
 /// with the adapter merged in. Prompts are never padded except on the left inside a batch.
-struct CompareCommand: ParsableCommand {
+struct CompareCommand: ComputeCommand {
     static let configuration = CommandConfiguration(
         commandName: "compare",
         abstract: "Answer the same questions with the base and the LoRA model, side by side.")

@@ -4,7 +4,7 @@ import Generator
 import MedtuneCore
 
 /// `medtune generate`: continue prompts with a model, with or without a LoRA adapter.
-struct GenerateCommand: ParsableCommand {
+struct GenerateCommand: ComputeCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
         abstract: "Generate answers to prompts with a model (and optionally a LoRA adapter).",

@@ -5,7 +5,7 @@ import ModelFiles
 
 /// `medtune inspect PATH`: what a model file holds and what loading it will cost;
 /// `medtune inspect --system`: the matrix-product setup medtune found on this machine.
-struct InspectCommand: ParsableCommand {
+struct InspectCommand: ComputeCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
         abstract: "Describe a model (GGUF file or Hugging Face folder), or this machine with --system.",
@@ -21,6 +21,8 @@ struct InspectCommand: ParsableCommand {
 
     @Flag(help: "Show the OpenBLAS build, the kernel in use and a measured sgemm rate instead.")
     var system = false
+
+    var multipliesMatrices: Bool { system }
 
     @Option(help: "Tokens in flight for the working-set estimate.")
     var tokens = 2048

@@ -9,7 +9,7 @@ import MedtuneCore
 /// answers against references, either for existing pairs or for a base model and its LoRA
 /// adapter answering held-out questions (the tutorial's last step), with the statistics that say
 /// whether their difference means anything.
-struct ScoreCommand: ParsableCommand {
+struct ScoreCommand: ComputeCommand {
     static let configuration = CommandConfiguration(
         commandName: "score",
         abstract: "Score answers against references with BERTScore, ROUGE-L and chrF.",
@@ -67,7 +67,7 @@ struct ScoreCommand: ParsableCommand {
     @Option(help: "Field holding the question in --data records.")
     var questionField = "Question"
 
-    @Option(help: "Folder for the per-question results (results.json, results.csv, results.md).")
+    @Option(help: "Folder for the results: results.json, results.csv and results.md with --model (default: <adapter>/evaluation); results.json and results.txt with --candidates.")
     var output: String?
 
     @Option(help: "Prompt template: tutorial, chatml, deepseek-r1, or a text with {Field} placeholders.")
@@ -98,7 +98,6 @@ struct ScoreCommand: ParsableCommand {
     }
 
     func run() throws {
-        try OpenBLAS.load()
         if let candidates {
             try scorePairs(candidates)
         } else if let model, let adapter, let data {
@@ -128,6 +127,18 @@ struct ScoreCommand: ParsableCommand {
         } else {
             print(report.text())
         }
+        if let output {
+            try write(["results.json": try report.json(), "results.txt": Data(report.text().utf8)], to: output)
+        }
+    }
+
+    /// Writes each result file atomically into `folder`, creating it, and says where they went.
+    private func write(_ files: [String: Data], to folder: String) throws {
+        do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+            throw SystemError("\(folder): cannot create the output folder (\(SystemError.reason(of: error)))")
+        }
+        for (name, data) in files.sorted(by: { $0.key < $1.key }) { try AtomicFile.write(data, to: folder + "/" + name) }
+        FileHandle.standardError.write(Data("results: \(folder)/{\(files.keys.sorted().joined(separator: ","))}\n".utf8))
     }
 
     private func compareModels(model: String, adapter: String, data: String) throws {
@@ -164,19 +175,16 @@ struct ScoreCommand: ParsableCommand {
             print(report.tutorialLine)
             print(report.table())
         }
-        let folder = URL(fileURLWithPath: output ?? URL(fileURLWithPath: adapter).appendingPathComponent("evaluation").path)
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try AtomicFile.write(try report.json(), to: folder.appendingPathComponent("results.json").path)
-        try AtomicFile.write(Data(report.csv().utf8), to: folder.appendingPathComponent("results.csv").path)
-        try AtomicFile.write(Data(report.markdown().utf8), to: folder.appendingPathComponent("results.md").path)
-        FileHandle.standardError.write(Data("per-question results: \(folder.path)/results.{json,csv,md}\n".utf8))
+        try write(["results.json": try report.json(), "results.csv": Data(report.csv().utf8), "results.md": Data(report.markdown().utf8)],
+                  to: output ?? URL(fileURLWithPath: adapter).appendingPathComponent("evaluation").path)
     }
 
     /// The base model's and the adapter's answers to every prompt; the model is released before
     /// scoring starts.
     private func generateAnswers(model: String, adapter: String, prompts: [String], template: PromptTemplate) throws
         -> (base: [String], tuned: [String]) {
-        let session = try ModelSession(try ModelOptions.parse(["--model", model, "--adapter", adapter]))
+        let paths = (try Hub.resolveModel(model, allowDownload: false).path, try Hub.resolveModel(adapter, allowDownload: false).path)
+        let session = try ModelSession(paths: paths, named: model)
         let generator = session.textGenerator(stopStrings: sampling.stop)
         let options = try sampling.options()
         let encoded = try prompts.map {

@@ -28,7 +28,7 @@ struct ModelOptions: ParsableArguments {
 struct SamplingFlags: ParsableArguments {
     @Flag(name: .long, help: "Sample from the distribution instead of greedy decoding.")
     var sample = false
-    @Option(name: .long, help: "Softmax temperature (sampling).")
+    @Option(name: .long, help: "Softmax temperature (sampling); 0 means greedy.")
     var temperature = 1.0
     @Option(name: .long, help: "Keep the k most likely tokens; 0 keeps all (sampling).")
     var topK = 50
@@ -68,12 +68,15 @@ struct ModelSession {
     let adapter: PEFTAdapterConfig?
 
     init(_ options: ModelOptions, adapterDropout: Double? = nil) throws {
-        try OpenBLAS.load()
-        let paths = try options.resolved()
+        try self.init(paths: try options.resolved(), named: options.model, adapterDropout: adapterDropout)
+    }
+
+    /// A model (and adapter) at local paths; `named` is the model as the user wrote it.
+    init(paths: (model: String, adapter: String?), named: String, adapterDropout: Double? = nil) throws {
         (model, checkpoint) = try Qwen2Model<Float>.load(path: paths.model)
         tokenizer = try TokenizerLoader.loadBPE(path: paths.model)
         guard tokenizer.vocabularySize <= model.vocabulary else {
-            throw InputError(file: options.model, "the tokenizer has \(tokenizer.vocabularySize) tokens but the model only \(model.vocabulary)")
+            throw InputError(file: named, "the tokenizer has \(tokenizer.vocabularySize) tokens but the model only \(model.vocabulary)")
         }
         if let path = paths.adapter {
             adapter = try PEFTAdapter.load(path, into: model, dropout: adapterDropout)

@@ -1,0 +1,187 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// The `medtune` binary as a user runs it: real argv, real signals, real exit statuses, and
+/// errors that are one line on standard error.
+final class CommandLineTests: XCTestCase {
+    var directory: URL!
+    override func setUpWithError() throws { directory = try TestPaths.temporaryDirectory("medtune-cli") }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
+
+    /// The binary built beside the test bundle.
+    static var binary: String {
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("medtune").path
+        if FileManager.default.isExecutableFile(atPath: beside) { return beside }
+        return TestPaths.repository.appendingPathComponent(".build/release/medtune").path
+    }
+
+    struct Finished {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// A running medtune; `wait` collects its output.
+    final class Running {
+        let process = Process()
+        let out = Pipe(), err = Pipe()
+        private var collected = (Data(), Data())
+        private let lock = NSLock()
+
+        init(_ arguments: [String], environment: [String: String] = [:], in directory: URL) throws {
+            process.executableURL = URL(fileURLWithPath: CommandLineTests.binary)
+            process.arguments = arguments
+            process.currentDirectoryURL = directory
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            process.standardOutput = out
+            process.standardError = err
+            process.standardInput = FileHandle.nullDevice
+            out.fileHandleForReading.readabilityHandler = { [weak self] handle in self?.append(handle.availableData, error: false) }
+            err.fileHandleForReading.readabilityHandler = { [weak self] handle in self?.append(handle.availableData, error: true) }
+            try process.run()
+        }
+
+        private func append(_ data: Data, error: Bool) {
+            lock.lock()
+            if error { collected.1 += data } else { collected.0 += data }
+            lock.unlock()
+        }
+
+        var stdout: String {
+            lock.lock()
+            defer { lock.unlock() }
+            return String(decoding: collected.0, as: UTF8.self)
+        }
+
+        /// Waits (at most `seconds`) until standard output contains `text`.
+        func waitFor(_ text: String, seconds: Double = 120) -> Bool {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline && process.isRunning {
+                if stdout.contains(text) { return true }
+                usleep(20_000)
+            }
+            return stdout.contains(text)
+        }
+
+        func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
+        func wait(seconds: Double = 300) -> Finished {
+            let deadline = Date().addingTimeInterval(seconds)
+            while process.isRunning && Date() < deadline { usleep(20_000) }
+            if process.isRunning { process.terminate() }
+            process.waitUntilExit()
+            out.fileHandleForReading.readabilityHandler = nil
+            err.fileHandleForReading.readabilityHandler = nil
+            append(out.fileHandleForReading.readDataToEndOfFile(), error: false)
+            append(err.fileHandleForReading.readDataToEndOfFile(), error: true)
+            lock.lock()
+            defer { lock.unlock() }
+            return Finished(status: process.terminationStatus, stdout: String(decoding: collected.0, as: UTF8.self),
+                            stderr: String(decoding: collected.1, as: UTF8.self))
+        }
+    }
+
+    func medtune(_ arguments: [String], environment: [String: String] = [:]) throws -> Finished {
+        try Running(arguments, environment: environment, in: directory).wait()
+    }
+
+    /// Records of the real medical sample, few and short.
+    func trainingArguments(output: String, steps: Int = 2) throws -> [String] {
+        let records = try TestPaths.require(TestPaths.sharedData.appendingPathComponent("medical_o1_zh_sample.jsonl")).path
+        return ["train", "--model", try TestPaths.require(TestPaths.qwenGGUF).path, "--data", records, "--output-dir", output,
+                "--limit", "8", "--validation-count", "2", "--max-length", "24", "--loss-on", "all", "--micro-batch-size", "1",
+                "--gradient-accumulation-steps", "1", "--max-steps", "\(steps)", "--logging-steps", "1", "--eval-steps", "0",
+                "--save-steps", "0", "--matmul-precision", "float32"]
+    }
+
+    func assertOneLineError(_ run: Finished, startsWith prefix: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(run.status, 1, run.stderr, file: file, line: line)
+        let lines = run.stderr.split(separator: "\n", omittingEmptySubsequences: true)
+        XCTAssertEqual(lines.count, 1, run.stderr, file: file, line: line)
+        XCTAssertTrue(lines.first?.hasPrefix(prefix) ?? false, run.stderr, file: file, line: line)
+    }
+
+    /// OpenBLAS is opened once at the root: a wrong library is the same clean error for `train`
+    /// as for `generate`, and a named library that does not exist is an error, not ignored.
+    func testAnUnusableOpenBLASIsAOneLineErrorForEveryCommand() throws {
+        let train = try trainingArguments(output: directory.appendingPathComponent("run").path)
+        let generate = ["generate", "--model", try TestPaths.require(TestPaths.qwenGGUF).path, "--prompt", "hi"]
+        for arguments in [train, generate] {
+            assertOneLineError(try medtune(arguments, environment: ["MEDTUNE_OPENBLAS": "libz.so.1"]),
+                               startsWith: "error: libz.so.1: not a CBLAS library")
+            assertOneLineError(try medtune(arguments, environment: ["MEDTUNE_OPENBLAS": "/nonexistent/libopenblas.so"]),
+                               startsWith: "error: MEDTUNE_OPENBLAS=/nonexistent/libopenblas.so: cannot open the library")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory.appendingPathComponent("run").path))
+    }
+
+    /// SIGTERM and SIGHUP (timeout, Slurm, a closed terminal) stop training as Ctrl-C does: a
+    /// checkpoint, the signal's exit status, nothing half-written; the run then resumes.
+    func testTerminationSignalsWriteACheckpointAndExitNonZero() throws {
+        for (number, status) in [(SIGTERM, Int32(143)), (SIGHUP, 129), (SIGINT, 130)] {
+            let output = directory.appendingPathComponent("run-\(number)").path
+            let running = try Running(try trainingArguments(output: output, steps: 500), in: directory)
+            XCTAssertTrue(running.waitFor("step 1/500"), running.stdout)
+            running.signal(number)
+            let finished = running.wait()
+            XCTAssertEqual(finished.status, status, finished.stdout + finished.stderr)
+            XCTAssertTrue(finished.stdout.contains("interrupted after step"), finished.stdout)
+            let entries = try FileManager.default.contentsOfDirectory(atPath: output)
+            XCTAssertTrue(entries.contains { $0.hasPrefix("checkpoint-") && Int($0.dropFirst(11)) != nil }, "\(entries)")
+            XCTAssertFalse(entries.contains { $0.hasSuffix(".old") || $0.hasSuffix(".incomplete") || $0.hasSuffix(".removed") }, "\(entries)")
+        }
+        // The last run continues where it stopped.
+        let output = directory.appendingPathComponent("run-\(SIGINT)").path
+        let resumed = try Running(try trainingArguments(output: output, steps: 500) + ["--resume"], in: directory)
+        XCTAssertTrue(resumed.waitFor("resuming at step"), resumed.stdout)
+        resumed.signal(SIGTERM)
+        XCTAssertEqual(resumed.wait().status, 143)
+    }
+
+    /// Two Ctrl-Cs in a row quit at once, but never in the middle of a checkpoint.
+    func testASecondInterruptLeavesNoHalfWrittenCheckpoint() throws {
+        let output = directory.appendingPathComponent("run").path
+        let running = try Running(try trainingArguments(output: output, steps: 500), in: directory)
+        XCTAssertTrue(running.waitFor("step 1/500"), running.stdout)
+        running.signal(SIGINT)
+        XCTAssertTrue(running.waitFor("stopping after this step"), running.stdout)
+        running.signal(SIGINT)
+        XCTAssertEqual(running.wait().status, 130)
+        let entries = try FileManager.default.contentsOfDirectory(atPath: output)
+        XCTAssertFalse(entries.contains { $0.hasSuffix(".old") || $0.hasSuffix(".incomplete") || $0.hasSuffix(".removed") }, "\(entries)")
+    }
+
+    /// An output folder the system will not create is medtune's one-line error naming it.
+    func testAnOutputFolderUnderProcIsAOneLineError() throws {
+        var arguments = try trainingArguments(output: "/proc/medtune-run")
+        assertOneLineError(try medtune(arguments), startsWith: "error: /proc/medtune-run")
+        arguments = try trainingArguments(output: "/sys/medtune-run")
+        assertOneLineError(try medtune(arguments), startsWith: "error: /sys/medtune-run")
+    }
+
+    /// `score --candidates … --output DIR` writes its results there.
+    func testScoringPairsWritesTheResultsFolder() throws {
+        let pairs = directory.appendingPathComponent("pairs.jsonl")
+        try Data("{\"candidate\": \"the cat sat\", \"reference\": \"a cat sat down\"}\n{\"candidate\": \"hello\", \"reference\": \"hello there\"}\n".utf8).write(to: pairs)
+        let output = directory.appendingPathComponent("results").path
+        let run = try medtune(["score", "--candidates", pairs.path, "--bert", try TestPaths.require(TestPaths.miniLM).path,
+                               "--num-layers", "6", "--output", output])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output + "/results.json"))) as? [String: Any]
+        XCTAssertEqual((json?["rows"] as? [Any])?.count, 2)
+        XCTAssertEqual(try String(contentsOfFile: output + "/results.txt", encoding: .utf8) + "\n", run.stdout, "the file holds the table printed")
+    }
+
+    /// `--temperature 0` is greedy decoding, whatever else is asked.
+    func testTemperatureZeroGivesTheGreedyAnswer() throws {
+        let model = try TestPaths.require(TestPaths.qwenGGUF).path
+        let common = ["generate", "--model", model, "--prompt", "The capital of France is", "--max-new-tokens", "8"]
+        let greedy = try medtune(common)
+        let zero = try medtune(common + ["--sample", "--temperature", "0", "--seed", "5"])
+        XCTAssertEqual(greedy.status, 0, greedy.stderr)
+        XCTAssertEqual(zero.status, 0, zero.stderr)
+        XCTAssertEqual(zero.stdout, greedy.stdout)
+        XCTAssertFalse(greedy.stdout.isEmpty)
+    }
+}
