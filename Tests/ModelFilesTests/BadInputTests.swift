@@ -76,6 +76,22 @@ final class BadInputTests: XCTestCase {
         XCTAssertTrue(failure { _ = try file.tensor(named: "w.q4k") }.hasPrefix("\(cut): tensor w.q4k: data (bytes "))
     }
 
+    /// A corrupt file can make a name megabytes long; the error quotes 200 characters of it and
+    /// says where it is, on one line.
+    func testErrorsQuoteAtMostAnExcerptOfAValue() throws {
+        var builder = Self.smallGGUF()
+        let huge = String(repeating: "k", count: 3_000_000) + "\nsecond line"
+        builder.metadata += [(huge, .uint32(1)), (huge, .uint32(2))]
+        let path = try builder.write(to: directory, name: "huge-key.gguf")
+        let message = failure { _ = try GGUFFile(path: path) }
+        XCTAssertLessThan(message.count, 400, String(message.prefix(400)))
+        XCTAssertTrue(message.hasPrefix("\(path): byte "), message)
+        XCTAssertTrue(message.contains("duplicate metadata key kkkk"), message)
+        XCTAssertTrue(message.contains("more bytes)"), message)
+        XCTAssertFalse(message.contains("\n"))
+        XCTAssertEqual(InputError(file: "f", "a\nb").description, "f: a\\nb")
+    }
+
     func testSafetensorsDamage() throws {
         func file(_ header: String, data: Int) -> [UInt8] {
             var length = UInt64(header.utf8.count).littleEndian

@@ -72,10 +72,10 @@ public final class GGUFFile: @unchecked Sendable {
         for _ in 0..<keyCount {
             let start = reader.offset
             let key = try reader.readString("a metadata key")
-            let typeID = try reader.read(UInt32.self, "the type of \(key)")
+            let typeID = try reader.read(UInt32.self, "the type of \(InputError.excerpt(key))")
             let value = try Self.readValue(typeID, &reader, key: key, depth: 0)
             guard metadata.updateValue(value, forKey: key) == nil else {
-                throw reader.error("duplicate metadata key \(key)", at: start)
+                throw reader.error("duplicate metadata key \(InputError.excerpt(key))", at: start)
             }
             keys.append(key)
         }
@@ -97,7 +97,7 @@ public final class GGUFFile: @unchecked Sendable {
         for _ in 0..<tensorCount {
             let info = try Self.readTensorInfo(&reader, alignment: alignment)
             guard index.updateValue(tensors.count, forKey: info.name) == nil else {
-                throw InputError(file: file.path, at: "tensor \(info.name)", "duplicate tensor name")
+                throw InputError(file: file.path, at: "tensor \(InputError.excerpt(info.name))", "duplicate tensor name")
             }
             tensors.append(info)
         }
@@ -121,11 +121,11 @@ public final class GGUFFile: @unchecked Sendable {
     /// The tensor named `name`, its bytes inside the mapping.
     public func tensor(named name: String) throws -> StoredTensor {
         guard let info = info(named: name) else {
-            throw InputError(file: path, at: "tensor \(name)", "no such tensor in the file")
+            throw InputError(file: path, at: "tensor \(InputError.excerpt(name))", "no such tensor in the file")
         }
         let start = dataOffset + info.offset
         guard isComplete(info) else {
-            throw InputError(file: path, at: "tensor \(name)",
+            throw InputError(file: path, at: "tensor \(InputError.excerpt(name))",
                              "data (bytes \(start)..<\(start + info.byteCount)) lies past the end of the file (\(file.byteCount) bytes); the file is incomplete")
         }
         return StoredTensor(name: name, type: info.type, shape: info.shape, file: file, offset: start, byteCount: info.byteCount)
@@ -145,18 +145,18 @@ public final class GGUFFile: @unchecked Sendable {
         case 7:
             let start = reader.offset
             let byte = try reader.read(UInt8.self, key)
-            guard byte <= 1 else { throw reader.error("\(key): bool value \(byte) is neither 0 nor 1", at: start) }
+            guard byte <= 1 else { throw reader.error("\(InputError.excerpt(key)): bool value \(byte) is neither 0 nor 1", at: start) }
             return .bool(byte == 1)
         case 8: return .string(try reader.readString(key))
         case 9:
             guard depth < maximumArrayDepth else {
-                throw reader.error("\(key): arrays nested more than \(maximumArrayDepth) deep")
+                throw reader.error("\(InputError.excerpt(key)): arrays nested more than \(maximumArrayDepth) deep")
             }
-            let elementType = try reader.read(UInt32.self, "the element type of \(key)")
+            let elementType = try reader.read(UInt32.self, "the element type of \(InputError.excerpt(key))")
             guard let elementBytes = minimumValueBytes(elementType) else {
-                throw reader.error("\(key): unknown array element type \(elementType)", at: reader.offset - 4)
+                throw reader.error("\(InputError.excerpt(key)): unknown array element type \(elementType)", at: reader.offset - 4)
             }
-            let count = try reader.readCount("length of \(key)", minimumItemBytes: elementBytes)
+            let count = try reader.readCount("length of \(InputError.excerpt(key))", minimumItemBytes: elementBytes)
             var elements: [GGUFValue] = []
             elements.reserveCapacity(count)
             for _ in 0..<count {
@@ -167,7 +167,7 @@ public final class GGUFFile: @unchecked Sendable {
         case 11: return .int64(try reader.read(Int64.self, key))
         case 12: return .float64(try reader.readFloat64(key))
         default:
-            throw reader.error("\(key): unknown value type \(typeID)", at: reader.offset - 4)
+            throw reader.error("\(InputError.excerpt(key)): unknown value type \(typeID)", at: reader.offset - 4)
         }
     }
 
@@ -187,7 +187,7 @@ public final class GGUFFile: @unchecked Sendable {
     private static func readTensorInfo(_ reader: inout ByteReader, alignment: Int) throws -> GGUFTensorInfo {
         let name = try reader.readString("a tensor name")
         let path = reader.file
-        func fail(_ message: String) -> InputError { InputError(file: path, at: "tensor \(name)", message) }
+        func fail(_ message: String) -> InputError { InputError(file: path, at: "tensor \(InputError.excerpt(name))", message) }
 
         let dimensionCount = try reader.read(UInt32.self, "the dimension count of \(name)")
         guard dimensionCount <= maximumDimensions else {
@@ -219,7 +219,7 @@ public final class GGUFFile: @unchecked Sendable {
     private static func checkNoOverlaps(_ tensors: [GGUFTensorInfo], path: String) throws {
         let ordered = tensors.sorted { $0.offset < $1.offset }
         for (previous, next) in zip(ordered, ordered.dropFirst()) where previous.offset + previous.byteCount > next.offset {
-            throw InputError(file: path, at: "tensor \(next.name)",
+            throw InputError(file: path, at: "tensor \(InputError.excerpt(next.name))",
                              "data at offset \(next.offset) overlaps tensor \(previous.name) (\(previous.offset)..<\(previous.offset + previous.byteCount))")
         }
     }
