@@ -5,6 +5,7 @@ import MedtuneCore
 public struct SamplingOptions: Codable, Equatable, Sendable {
     /// false: greedy (argmax after the repetition penalty), as HF's do_sample=False.
     public var sample = false
+    /// 0 means greedy, as in llama.cpp and mlx-lm.
     public var temperature = 1.0
     /// 0 disables.
     public var topK = 50
@@ -19,10 +20,13 @@ public struct SamplingOptions: Codable, Equatable, Sendable {
 
     public init() {}
 
+    /// Whether the next token is the argmax: sampling is off, or its temperature is 0.
+    public var isGreedy: Bool { !sample || temperature == 0 }
+
     /// Rejects values HF would reject, before any work starts.
     public func validate() throws {
         func bad(_ message: String) -> InputError { InputError(at: "sampling options", message) }
-        if !(temperature > 0) || !temperature.isFinite { throw bad("temperature must be > 0 (got \(temperature))") }
+        if !(temperature >= 0) || !temperature.isFinite { throw bad("temperature must be ≥ 0, 0 meaning greedy (got \(temperature))") }
         if topK < 0 { throw bad("top-k must be ≥ 0 (got \(topK))") }
         if !(topP > 0 && topP <= 1) { throw bad("top-p must be in (0, 1] (got \(topP))") }
         if !(minP >= 0 && minP <= 1) { throw bad("min-p must be in [0, 1] (got \(minP))") }
@@ -47,7 +51,7 @@ public struct Sampler: Sendable {
     /// repetition penalty applies to (prompt and generated so far).
     public mutating func next(_ logits: UnsafeMutableBufferPointer<Float>, history: Set<Int32>) -> Int32 {
         process(logits, history: history)
-        guard options.sample else { return Int32(Self.argmax(logits)) }
+        guard !options.isGreedy else { return Int32(Self.argmax(logits)) }
         return Int32(Self.draw(logits, uniform: rng.nextDouble()))
     }
 
@@ -55,7 +59,7 @@ public struct Sampler: Sendable {
     /// tokens become −∞), exactly as HF's logits processors leave the scores.
     public func process(_ logits: UnsafeMutableBufferPointer<Float>, history: Set<Int32>) {
         Self.applyRepetitionPenalty(logits, history: history, penalty: Float(options.repetitionPenalty))
-        guard options.sample else { return }
+        guard !options.isGreedy else { return }
         if options.temperature != 1 {
             let inverse = Float(1 / options.temperature)
             for i in logits.indices { logits[i] *= inverse }

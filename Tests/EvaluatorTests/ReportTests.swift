@@ -58,6 +58,16 @@ final class ReportTests: XCTestCase {
         let checkpoint = dir.appendingPathComponent("checkpoint-best")
         try FileManager.default.createDirectory(at: checkpoint, withIntermediateDirectories: true)
         XCTAssertEqual(try HeldOutSelection(recordCount: 50, adapterDirectory: checkpoint.path, limit: 2).records, [40, 12])
+        // A record asked for twice would count twice in every mean.
+        XCTAssertThrowsError(try HeldOutSelection(recordCount: 50, adapterDirectory: dir.path, limit: 3, requested: [12, 5, 12])) { error in
+            XCTAssertEqual("\(error)", "--records: record 12 is given twice")
+        }
+        // A run that kept nothing out of training has nothing to score.
+        try Data("[]".utf8).write(to: dir.appendingPathComponent("heldout_ids.json"))
+        XCTAssertThrowsError(try HeldOutSelection(recordCount: 50, adapterDirectory: dir.path, limit: 3)) { error in
+            XCTAssertTrue("\(error)".hasPrefix(dir.appendingPathComponent("heldout_ids.json").path + ": holds no record"), "\(error)")
+        }
+        XCTAssertEqual(try HeldOutSelection(recordCount: 50, adapterDirectory: dir.path, limit: 3, requested: [4]).records, [4])
     }
 
     func testPairFileReadsSingleAndSeveralReferencesAndReportsBadLines() throws {

@@ -68,9 +68,27 @@ final class SamplerTests: XCTestCase {
         options.topP = 1.2
         XCTAssertThrowsError(try options.validate())
         options.topP = 0.9
-        options.temperature = 0
+        options.temperature = -0.1
+        XCTAssertThrowsError(try options.validate())
+        options.temperature = .infinity
         XCTAssertThrowsError(try options.validate())
         options.temperature = 0.7
         XCTAssertNoThrow(try options.validate())
+    }
+
+    /// Temperature 0 means greedy, as in llama.cpp and mlx-lm, even with sampling asked for.
+    func testTemperatureZeroIsGreedy() throws {
+        var options = SamplingOptions()
+        options.sample = true
+        options.temperature = 0
+        options.topK = 0
+        XCTAssertNoThrow(try options.validate())
+        for seed: UInt64 in 0..<20 {
+            options.seed = seed
+            var sampler = Sampler(options: options)
+            var logits: [Float] = [1, 2, 3.5, 3.4]
+            XCTAssertEqual(logits.withUnsafeMutableBufferPointer { sampler.next($0, history: []) }, 2)
+            XCTAssertEqual(logits, [1, 2, 3.5, 3.4], "no warper touched the logits")
+        }
     }
 }

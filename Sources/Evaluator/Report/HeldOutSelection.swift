@@ -17,9 +17,16 @@ public struct HeldOutSelection: Equatable, Sendable {
         if let bad = requested?.first(where: { !(0..<recordCount).contains($0) }) {
             throw InputError(at: "--records", "record \(bad) is outside the data file's 0...\(recordCount - 1)")
         }
+        // A record given twice would count twice in every mean and in the paired test.
+        if let requested, let twice = requested.enumerated().first(where: { requested[..<$0.offset].contains($0.element) }) {
+            throw InputError(at: "--records", "record \(twice.element) is given twice")
+        }
         warnings = []
         let heldOut = try adapterDirectory.flatMap { try Self.readHeldOut(directory: $0, recordCount: recordCount) }
-        switch (heldOut, requested) {
+        if let heldOut, heldOut.indices.isEmpty, requested == nil {
+            throw InputError(file: heldOut.path, "holds no record: the run kept none out of training (train with validation_count), so nothing can be scored without --records")
+        }
+        switch (heldOut?.indices, requested) {
         case let (heldOut?, requested?):
             records = requested
             let trained = requested.filter { !Set(heldOut).contains($0) }
@@ -44,7 +51,7 @@ public struct HeldOutSelection: Equatable, Sendable {
 
     /// The adapter's folder holds the file, or, for a checkpoint inside a run folder
     /// (`checkpoint-best/`), the run folder does.
-    static func readHeldOut(directory: String, recordCount: Int) throws -> [Int]? {
+    static func readHeldOut(directory: String, recordCount: Int) throws -> (path: String, indices: [Int])? {
         let folder = URL(fileURLWithPath: directory)
         let candidates = [folder, folder.deletingLastPathComponent()].map { $0.appendingPathComponent(fileName).path }
         guard let path = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else { return nil }
@@ -55,11 +62,12 @@ public struct HeldOutSelection: Equatable, Sendable {
         guard let array = (try? JSONSerialization.jsonObject(with: data)) as? [Any] else {
             throw InputError(file: path, "must be a JSON array of record indices")
         }
-        return try array.enumerated().map { position, value in
+        let indices = try array.enumerated().map { position, value in
             guard let index = value as? Int, (0..<recordCount).contains(index) else {
                 throw InputError(file: path, at: "entry \(position)", "\(value) is not a record index of the data file (0...\(recordCount - 1))")
             }
             return index
         }
+        return (path, indices)
     }
 }
