@@ -12,7 +12,7 @@ stages=("$@")
 say() { echo "setup: $*" >&2; }
 
 deps() {
-  local packages=(libopenblas-dev libcurl4-openssl-dev pkg-config)
+  local packages=(libopenblas-dev libcurl4-openssl-dev zlib1g-dev pkg-config)
   python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
   local missing=()
   for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

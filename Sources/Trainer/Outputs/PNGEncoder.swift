@@ -1,3 +1,4 @@
+import CZlib
 import Foundation
 
 /// An 8-bit RGBA image to draw into.
@@ -167,8 +168,8 @@ public enum BitmapFont {
     ]
 }
 
-/// PNG files written without a compression library: an RGBA image in zlib "stored" (uncompressed)
-/// deflate blocks, with the CRC-32 of each chunk and the Adler-32 of the image data.
+/// PNG files: an RGBA image, deflated by the system's zlib (a loss curve is mostly background,
+/// so it shrinks from megabytes to tens of kilobytes), with the CRC-32 of each chunk.
 public enum PNGEncoder {
     public static func encode(_ raster: Raster) -> Data {
         var scanlines = [UInt8]()
@@ -183,25 +184,19 @@ public enum PNGEncoder {
         header += [8, 6, 0, 0, 0]  // 8 bits per channel, RGBA, deflate, adaptive filtering, no interlace
         var png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
         png += chunk("IHDR", header)
-        png += chunk("IDAT", zlibStored(scanlines))
+        png += chunk("IDAT", deflated(scanlines))
         png += chunk("IEND", [])
         return Data(png)
     }
 
-    /// A zlib stream of stored deflate blocks (at most 65,535 bytes each).
-    static func zlibStored(_ data: [UInt8]) -> [UInt8] {
-        var out: [UInt8] = [0x78, 0x01]
-        var offset = 0
-        repeat {
-            let count = min(65_535, data.count - offset)
-            let final: UInt8 = offset + count == data.count ? 1 : 0
-            out.append(final)  // BFINAL, BTYPE 00
-            let length = UInt16(count)
-            out += [UInt8(length & 0xFF), UInt8(length >> 8), UInt8(~length & 0xFF), UInt8(~length >> 8)]
-            out += data[offset..<offset + count]
-            offset += count
-        } while offset < data.count
-        return out + bigEndian(adler32(data))
+    /// A zlib stream (header, deflate data, Adler-32) at the highest compression level.
+    static func deflated(_ data: [UInt8]) -> [UInt8] {
+        var size = compressBound(uLong(data.count))
+        var out = [UInt8](repeating: 0, count: Int(size))
+        let status = compress2(&out, &size, data, uLong(data.count), Z_BEST_COMPRESSION)
+        // With a buffer of compressBound's size, only a failed allocation inside zlib remains.
+        precondition(status == Z_OK, "zlib compress2 failed (\(status))")
+        return Array(out.prefix(Int(size)))
     }
 
     static func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
@@ -209,30 +204,8 @@ public enum PNGEncoder {
         return bigEndian(UInt32(data.count)) + typed + bigEndian(crc32(typed))
     }
 
-    static let crcTable: [UInt32] = (0..<256).map { n in
-        var c = UInt32(n)
-        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-        return c
-    }
-
     public static func crc32(_ bytes: [UInt8]) -> UInt32 {
-        var c: UInt32 = 0xFFFF_FFFF
-        for b in bytes { c = crcTable[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
-        return c ^ 0xFFFF_FFFF
-    }
-
-    public static func adler32(_ bytes: [UInt8]) -> UInt32 {
-        var a: UInt32 = 1, b: UInt32 = 0
-        // 5552 bytes is the most that can be summed before the 32-bit sums must be reduced.
-        var offset = 0
-        while offset < bytes.count {
-            let end = min(offset + 5552, bytes.count)
-            for i in offset..<end { a += UInt32(bytes[i]); b += a }
-            a %= 65_521
-            b %= 65_521
-            offset = end
-        }
-        return b << 16 | a
+        UInt32(CZlib.crc32(0, bytes, uInt(bytes.count)))
     }
 
     static func bigEndian(_ value: UInt32) -> [UInt8] {
