@@ -17,6 +17,8 @@ final class FakeHub: @unchecked Sendable {
         case wrongRange
         /// Serve the file with one byte changed.
         case corrupt
+        /// Serve the file followed by this many bytes more, all announced in `Content-Length`.
+        case oversized(extra: Int)
     }
 
     struct File {
@@ -163,6 +165,7 @@ final class FakeHub: @unchecked Sendable {
         var content = file.content
         if case .status(let code, let headers) = fault { return .init(status: code, headers: headers) }
         if case .corrupt = fault, !content.isEmpty { content[content.count / 2] ^= 0xFF }
+        if case .oversized(let extra) = fault { content += [UInt8](repeating: UInt8(ascii: " "), count: extra) }
         var response = TestHTTPServer.Response(status: 200, headers: [("ETag", "\"\(gitBlobID(file.content))\"")], body: content)
         if let range = request.headers["range"], range.hasPrefix("bytes="), range.hasSuffix("-"),
            let start = Int(range.dropFirst(6).dropLast()) {
