@@ -243,16 +243,18 @@ final class FakeHub: @unchecked Sendable {
 }
 
 func sha256(_ bytes: [UInt8]) -> String {
-    var hash = StreamingHash<SHA256>()
-    hash.update(bytes)
-    return hash.hexDigest()
+    digests(bytes).sha256!
 }
 
 func gitBlobID(_ bytes: [UInt8]) -> String {
-    var hash = StreamingHash<SHA1>()
-    hash.update(Array("blob \(bytes.count)\0".utf8))
-    hash.update(bytes)
-    return hash.hexDigest()
+    digests(bytes).gitBlob!
+}
+
+/// Both digests of `bytes` fed in one piece.
+func digests(_ bytes: [UInt8]) -> (sha256: String?, gitBlob: String?) {
+    var digest = ContentDigest(sha256: true, gitBlobSize: Int64(bytes.count))
+    bytes.withUnsafeBytes { digest.update($0) }
+    return digest.finalize()
 }
 
 /// Bytes that differ from file to file and position to position.
