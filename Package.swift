@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
     ],
     targets: [
         // C interfaces to system libraries. OpenBLAS is declared here but loaded at run time,
@@ -50,6 +51,7 @@ let package = Package(
         .executableTarget(name: "medtune", dependencies: [
             "MedtuneCore", "ModelFiles", "Tokenizers", "Transformer", "Generator", "Trainer", "Evaluator", "Hub",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Subprocess", package: "swift-subprocess"),
         ], swiftSettings: numeric),
 
         .target(name: "TestSupport", dependencies: ["MedtuneCore", "Transformer"], path: "Tests/TestSupport"),
