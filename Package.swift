@@ -17,6 +17,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
     ],
     targets: [
         // C interfaces to system libraries. OpenBLAS is declared here but loaded at run time,
@@ -45,11 +47,12 @@ let package = Package(
         // BERT encoder, BERTScore and text-overlap metrics.
         .target(name: "Evaluator", dependencies: ["MedtuneCore", "ModelFiles", "Tokenizers", "Transformer"], swiftSettings: numeric),
         // Model and dataset downloads over HTTP.
-        .target(name: "Hub", dependencies: ["MedtuneCore", "CCurl"]),
+        .target(name: "Hub", dependencies: ["MedtuneCore", "CCurl", .product(name: "Crypto", package: "swift-crypto")]),
 
         .executableTarget(name: "medtune", dependencies: [
             "MedtuneCore", "ModelFiles", "Tokenizers", "Transformer", "Generator", "Trainer", "Evaluator", "Hub",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Subprocess", package: "swift-subprocess"),
         ], swiftSettings: numeric),
 
         .target(name: "TestSupport", dependencies: ["MedtuneCore", "Transformer"], path: "Tests/TestSupport"),
@@ -60,7 +63,7 @@ let package = Package(
         .testTarget(name: "GeneratorTests", dependencies: ["Generator", "TestSupport"]),
         .testTarget(name: "TrainerTests", dependencies: ["Trainer", "TestSupport", "CZlib"]),
         .testTarget(name: "EvaluatorTests", dependencies: ["Evaluator", "TestSupport"]),
-        .testTarget(name: "HubTests", dependencies: ["Hub", "TestSupport"]),
+        .testTarget(name: "HubTests", dependencies: ["Hub", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         // Runs the built `medtune` binary: argv, signals, exit statuses, one-line errors.
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
     ]

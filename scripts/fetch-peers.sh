@@ -3,10 +3,15 @@
 # (.cache/peers, or $MEDTUNE_PEERS). Never needed to use medtune; only for its comparisons.
 #
 #   llama.cpp   llama-bench built from the llama.cpp sources vendored in the llama-cpp-python
-#               sdist on PyPI (pinned version and SHA-256), for the CPU it is built on.
+#               sdist (pinned version and SHA-256), for the CPU it is built on.
 #               `medtune bench generate` finds it in .cache/peers/bin or on PATH.
 #   python      a virtualenv with torch (CPU), transformers, peft and gguf at pinned versions,
 #               the HF peer of `bench generate`, `bench train` and `bench score`.
+#
+# Both come through pip by package name, so pip's own configuration (pip.conf, PIP_INDEX_URL,
+# PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS) decides where from: a mirror or a local wheel folder
+# works as well as the public index. torch's CPU-only build (+cpu) is published on PyTorch's
+# own wheel index, which pip has to be told about in the same way.
 #
 # Usage: scripts/fetch-peers.sh [llama.cpp] [python]   (both when none is named)
 # Idempotent: finished parts are kept.
@@ -17,7 +22,6 @@ PEERS="${MEDTUNE_PEERS:-$ROOT/.cache/peers}"
 PYTHON="${PYTHON:-python3}"
 LLAMA_CPP_PYTHON=0.3.36
 LLAMA_CPP_SHA256=832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e
-LLAMA_CPP_URL="https://files.pythonhosted.org/packages/ec/e9/e7de2b0463ea3ffbf0ede6cb21b58c1258a8f6521aae45ca773a59fe7cf3/llama_cpp_python-$LLAMA_CPP_PYTHON.tar.gz"
 PYTHON_PACKAGES=(torch==2.13.0+cpu transformers==5.24.0 peft==0.21.2 gguf==0.19.0 bert-score==0.3.13 safetensors numpy)
 
 say() { echo "fetch-peers: $*" >&2; }
@@ -35,13 +39,15 @@ apt_install() {
 fetch_llama_cpp() {
   local bin="$PEERS/bin/llama-bench"
   if [[ -x "$bin" ]]; then say "llama-bench present: $bin"; return; fi
-  apt_install cmake g++ curl
+  apt_install cmake g++
   local archive="$PEERS/downloads/llama_cpp_python-$LLAMA_CPP_PYTHON.tar.gz"
   mkdir -p "$PEERS/downloads" "$PEERS/bin"
   if [[ ! -f "$archive" ]]; then
     say "downloading llama-cpp-python $LLAMA_CPP_PYTHON sources"
-    curl -sSfL -o "$archive.incomplete" "$LLAMA_CPP_URL"
-    mv "$archive.incomplete" "$archive"
+    # The source archive only (no wheel, none of its dependencies); its build requirements may
+    # come as wheels, since pip reads the archive's metadata before handing it over.
+    "$PYTHON" -m pip download --quiet --no-deps --no-binary llama-cpp-python --dest "$PEERS/downloads" \
+      "llama-cpp-python==$LLAMA_CPP_PYTHON"
   fi
   if [[ "$(sha256sum "$archive" | cut -d' ' -f1)" != "$LLAMA_CPP_SHA256" ]]; then
     rm -f "$archive"
@@ -71,11 +77,10 @@ fetch_python() {
   fi
   say "creating $venv with ${PYTHON_PACKAGES[*]}"
   "$PYTHON" -m venv "$venv"
-  # torch's CPU-only builds live on PyTorch's own index; use it when it can be reached (a local
-  # wheel directory configured for pip serves otherwise).
-  local extra=()
-  curl -sfI --max-time 10 https://download.pytorch.org/whl/cpu/ >/dev/null && extra=(--extra-index-url https://download.pytorch.org/whl/cpu)
-  "$venv/bin/pip" install --quiet "${extra[@]}" "${PYTHON_PACKAGES[@]}"
+  if ! "$venv/bin/pip" install --quiet "${PYTHON_PACKAGES[@]}"; then
+    say "error: pip could not install ${PYTHON_PACKAGES[*]}; torch's +cpu build is on PyTorch's CPU wheel index: add it to pip's configuration (PIP_EXTRA_INDEX_URL or pip.conf), or a folder of wheels (PIP_FIND_LINKS)"
+    exit 1
+  fi
   say "python peer: $venv/bin/python"
 }
 

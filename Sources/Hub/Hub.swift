@@ -31,8 +31,8 @@ public enum Hub {
             throw InputError(file: pathOrRepoID, "no such file or folder, and not a repository id (owner/name[@revision])")
         }
         let preferred = preferredSource(environment)
-        let clients = ([preferred] + HubSource.allCases.filter { $0 != preferred }).map { source -> HubClient in
-            var configuration = HubConfiguration.fromEnvironment(source, environment)
+        let clients = try ([preferred] + HubSource.allCases.filter { $0 != preferred }).map { source -> HubClient in
+            var configuration = try HubConfiguration.fromEnvironment(source, environment)
             configure(&configuration)
             return HubClient(configuration)
         }

@@ -81,7 +81,7 @@ public struct HubClient: Sendable {
             return cached
         }
 
-        let progress = ProgressDisplay(output: configuration.progress)
+        let progress = ProgressDisplay(output: configuration.progress, notices: configuration.notices)
         defer { progress.end() }
         let context = RepoContext(api: api, repo: request.repo, type: request.type, revision: revision,
                                   credential: configuration.token.map(api.credential), retry: configuration.retry,

@@ -16,6 +16,8 @@ public enum HubError: MedtuneError, Equatable {
     case transport(url: String, message: String)
     case badListing(repo: String, reason: String)
     case integrity(file: String, expected: String, actual: String)
+    /// The server sent more bytes than the listing gives for the file.
+    case oversized(file: String, size: Int64)
     case diskFull(file: String)
     case fileSystem(path: String, message: String)
     case offline(repo: String, folder: String)
@@ -57,6 +59,8 @@ public enum HubError: MedtuneError, Equatable {
             return "\(repo): the file listing could not be read: \(reason)"
         case .integrity(let file, let expected, let actual):
             return "\(file) is corrupt after downloading it twice: expected \(expected), got \(actual); the partial file was removed, run the command again or check the server"
+        case .oversized(let file, let size):
+            return "\(file): the server sent more than the \(size) bytes the repository's listing gives; the transfer was stopped and the partial file removed (if the repository changed meanwhile, run the command again)"
         case .diskFull(let file):
             return "no space left on the device while writing \(file).incomplete; it is kept: free some space and run the same command again to resume"
         case .fileSystem(let path, let message):

@@ -25,6 +25,59 @@ final class FailureTests: HubTestCase {
         XCTAssertFalse(error!.description.contains(token))
     }
 
+    func testEveryRetryIsAnnouncedWithTheFileTheAttemptAndTheReason() throws {
+        let hub = try makeHub()
+        hub.queue(.status(503), for: "config.json")
+        hub.queue(.status(503), for: "config.json")
+
+        _ = try client(hub).download(request(include: ["config.json"]))
+        XCTAssertEqual(notices.lines.count, 2, "\(notices.lines)")
+        for (attempt, line) in notices.lines.enumerated() {
+            XCTAssertTrue(line.hasPrefix("config.json: attempt \(attempt + 1) of 3 failed ("), line)
+            XCTAssertTrue(line.contains("HTTP 503") && line.contains("trying again in"), line)
+        }
+    }
+
+    /// The CLI's --stall-timeout 1 --retries 1, through their environment equivalents: the
+    /// defaults would take five minutes of silence to give up.
+    func testAStalledServerIsGivenUpOnAfterTheConfiguredTimeoutAndRetries() throws {
+        let hub = try makeHub()
+        hub.queue(.stall(after: 0), for: "model.safetensors")
+        hub.queue(.stall(after: 0), for: "model.safetensors")
+        var settings = try HubConfiguration.fromEnvironment(.huggingface, [
+            "HF_ENDPOINT": hub.origin.baseURL, "MEDTUNE_HOME": scratch.path, "MEDTUNE_STALL_TIMEOUT": "1", "MEDTUNE_RETRIES": "1",
+        ])
+        settings.progress = .never
+        settings.notices = { [notices] in notices.append($0) }
+
+        let started = Date()
+        let error = hubError { try HubClient(settings).download(request(include: ["model.safetensors"])) }
+        let seconds = Date().timeIntervalSince(started)
+        guard case .transport(let url, _)? = error else { return XCTFail("\(String(describing: error))") }
+        XCTAssertTrue(url.contains("model.safetensors"), url)
+        XCTAssertEqual(hub.cdn.requests.count, 2, "one retry")
+        XCTAssertLessThan(seconds, 8, "two 1-second stalls and a 1-second pause")
+        XCTAssertEqual(notices.lines.count, 1, "\(notices.lines)")
+        XCTAssertTrue(notices.lines.first?.hasPrefix("model.safetensors: attempt 1 of 2 failed (") ?? false, "\(notices.lines)")
+    }
+
+    /// A 64 MB body for a file listed at 44 bytes: medtune stops reading once the body is longer
+    /// than listed, rather than after the last byte, and does not fetch it again.
+    func testABodyLongerThanTheListedSizeIsCutOffAndRefused() throws {
+        let hub = try makeHub()
+        let size = try XCTUnwrap(hub.content(of: "config.json")).count
+        hub.queue(.oversized(extra: 64 << 20), for: "config.json")
+        let folder = scratch.appendingPathComponent("oversized")
+
+        guard let error = hubError({ try client(hub).download(request(include: ["config.json"], into: folder)) }) else { return }
+        XCTAssertEqual(error, .oversized(file: "config.json", size: Int64(size)))
+        XCTAssertTrue(error.description.hasPrefix("config.json: ") && !error.description.contains("\n"), error.description)
+        XCTAssertLessThan(hub.origin.bodyBytesSent, 16 << 20, "the client hung up long before the end")
+        XCTAssertEqual(hub.contentRequests(for: "config.json").count, 1)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("config.json").path))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("config.json.incomplete").path))
+    }
+
     func testAnUnknownRepositoryIsNamedWithWhatToCheck() throws {
         let hub = try makeHub()
         let error = hubError { try client(hub).download(request("org/nothing")) }

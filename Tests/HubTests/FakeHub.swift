@@ -17,6 +17,8 @@ final class FakeHub: @unchecked Sendable {
         case wrongRange
         /// Serve the file with one byte changed.
         case corrupt
+        /// Serve the file followed by this many bytes more, all announced in `Content-Length`.
+        case oversized(extra: Int)
     }
 
     struct File {
@@ -163,6 +165,7 @@ final class FakeHub: @unchecked Sendable {
         var content = file.content
         if case .status(let code, let headers) = fault { return .init(status: code, headers: headers) }
         if case .corrupt = fault, !content.isEmpty { content[content.count / 2] ^= 0xFF }
+        if case .oversized(let extra) = fault { content += [UInt8](repeating: UInt8(ascii: " "), count: extra) }
         var response = TestHTTPServer.Response(status: 200, headers: [("ETag", "\"\(gitBlobID(file.content))\"")], body: content)
         if let range = request.headers["range"], range.hasPrefix("bytes="), range.hasSuffix("-"),
            let start = Int(range.dropFirst(6).dropLast()) {
@@ -240,16 +243,18 @@ final class FakeHub: @unchecked Sendable {
 }
 
 func sha256(_ bytes: [UInt8]) -> String {
-    var hash = StreamingHash<SHA256>()
-    hash.update(bytes)
-    return hash.hexDigest()
+    digests(bytes).sha256!
 }
 
 func gitBlobID(_ bytes: [UInt8]) -> String {
-    var hash = StreamingHash<SHA1>()
-    hash.update(Array("blob \(bytes.count)\0".utf8))
-    hash.update(bytes)
-    return hash.hexDigest()
+    digests(bytes).gitBlob!
+}
+
+/// Both digests of `bytes` fed in one piece.
+func digests(_ bytes: [UInt8]) -> (sha256: String?, gitBlob: String?) {
+    var digest = ContentDigest(sha256: true, gitBlobSize: Int64(bytes.count))
+    bytes.withUnsafeBytes { digest.update($0) }
+    return digest.finalize()
 }
 
 /// Bytes that differ from file to file and position to position.

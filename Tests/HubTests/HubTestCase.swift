@@ -6,6 +6,8 @@ import TestSupport
 /// retry quickly and draw no progress.
 class HubTestCase: XCTestCase {
     var scratch: URL!
+    /// What the clients of `configuration` printed besides progress.
+    private(set) var notices = NoticeLog()
     private var hubs: [FakeHub] = []
 
     static let standardFiles: [FakeHub.File] = [
@@ -24,6 +26,7 @@ class HubTestCase: XCTestCase {
 
     override func setUpWithError() throws {
         scratch = try TestPaths.temporaryDirectory("medtune-hub")
+        notices = NoticeLog()
     }
 
     override func tearDown() {
@@ -40,9 +43,12 @@ class HubTestCase: XCTestCase {
     }
 
     func configuration(_ hub: FakeHub, _ source: HubSource, token: String? = nil, jobs: Int = 4) -> HubConfiguration {
-        HubConfiguration(source: source, endpoint: hub.origin.baseURL, token: HubToken(token), cacheRoot: scratch.appendingPathComponent("cache"),
-                         jobs: jobs, retry: RetryPolicy(attempts: 3, initialDelay: 0.01, maxDelay: 0.05),
-                         timeouts: HTTPTimeouts(connectSeconds: 5, lowSpeedBytes: 1, lowSpeedSeconds: 10), progress: .never)
+        var configuration = HubConfiguration(source: source, endpoint: hub.origin.baseURL, token: HubToken(token),
+                                             cacheRoot: scratch.appendingPathComponent("cache"),
+                                             jobs: jobs, retry: RetryPolicy(attempts: 3, initialDelay: 0.01, maxDelay: 0.05),
+                                             timeouts: HTTPTimeouts(connectSeconds: 5, lowSpeedBytes: 1, lowSpeedSeconds: 10), progress: .never)
+        configuration.notices = { [notices] in notices.append($0) }
+        return configuration
     }
 
     func client(_ hub: FakeHub, _ source: HubSource = .huggingface, token: String? = nil, jobs: Int = 4) -> HubClient {
@@ -77,5 +83,20 @@ class HubTestCase: XCTestCase {
             XCTFail("unexpected error \(error)", file: file, line: line)
         }
         return nil
+    }
+}
+
+/// Lines collected from download threads.
+final class NoticeLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var collected: [String] = []
+
+    var lines: [String] {
+        lock.lock(); defer { lock.unlock() }
+        return collected
+    }
+
+    func append(_ line: String) {
+        lock.lock(); collected.append(line); lock.unlock()
     }
 }

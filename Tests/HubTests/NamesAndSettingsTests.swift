@@ -1,4 +1,5 @@
 import XCTest
+import MedtuneCore
 @testable import Hub
 
 final class NamesAndSettingsTests: XCTestCase {
@@ -35,8 +36,8 @@ final class NamesAndSettingsTests: XCTestCase {
         XCTAssertThrowsError(try RepoReference(parsing: "org/repo@.."))
     }
 
-    func testEnvironmentConventions() {
-        let hf = HubConfiguration.fromEnvironment(.huggingface, [
+    func testEnvironmentConventions() throws {
+        let hf = try HubConfiguration.fromEnvironment(.huggingface, [
             "HF_ENDPOINT": "https://hf-mirror.com/", "HF_TOKEN": " hf_abc ", "HF_HUB_OFFLINE": "yes", "MEDTUNE_HOME": "/data/mt",
         ])
         XCTAssertEqual(hf.endpoint, "https://hf-mirror.com")
@@ -45,15 +46,36 @@ final class NamesAndSettingsTests: XCTestCase {
         XCTAssertEqual(hf.cacheRoot.path, "/data/mt/hub")
         XCTAssertFalse("\(hf)".contains("hf_abc"), "printing a configuration must not show the token")
 
-        let ms = HubConfiguration.fromEnvironment(.modelscope, ["MODELSCOPE_DOMAIN": "modelscope.cn", "HOME": "/home/u", "HF_HUB_OFFLINE": "0"])
+        let ms = try HubConfiguration.fromEnvironment(.modelscope, ["MODELSCOPE_DOMAIN": "modelscope.cn", "HOME": "/home/u", "HF_HUB_OFFLINE": "0"])
         XCTAssertEqual(ms.endpoint, "https://modelscope.cn")
         XCTAssertNil(ms.token)
         XCTAssertFalse(ms.offline)
         XCTAssertEqual(ms.cacheRoot.path, "/home/u/.cache/medtune/hub")
-        XCTAssertEqual(HubConfiguration.fromEnvironment(.modelscope, ["MODELSCOPE_ENDPOINT": "http://mirror:8080"]).endpoint, "http://mirror:8080")
-        XCTAssertEqual(HubConfiguration.fromEnvironment(.huggingface, [:]).endpoint, "https://huggingface.co")
-        XCTAssertEqual(HubConfiguration.fromEnvironment(.modelscope, [:]).endpoint, "https://www.modelscope.cn")
+        XCTAssertEqual(try HubConfiguration.fromEnvironment(.modelscope, ["MODELSCOPE_ENDPOINT": "http://mirror:8080"]).endpoint, "http://mirror:8080")
+        XCTAssertEqual(try HubConfiguration.fromEnvironment(.huggingface, [:]).endpoint, "https://huggingface.co")
+        XCTAssertEqual(try HubConfiguration.fromEnvironment(.modelscope, [:]).endpoint, "https://www.modelscope.cn")
         XCTAssertNil(HubToken("bad\r\nX-Injected: 1"), "a token with a line break would inject headers")
+    }
+
+    func testStallTimeoutAndRetriesComeFromTheEnvironmentAndAreChecked() throws {
+        let defaults = try HubConfiguration.fromEnvironment(.huggingface, [:])
+        XCTAssertEqual(defaults.timeouts.lowSpeedSeconds, 60)
+        XCTAssertEqual(defaults.retry.attempts, 5)
+
+        let set = try HubConfiguration.fromEnvironment(.modelscope, ["MEDTUNE_STALL_TIMEOUT": "7", "MEDTUNE_RETRIES": "0"])
+        XCTAssertEqual(set.timeouts.lowSpeedSeconds, 7)
+        XCTAssertEqual(set.retry.attempts, 1, "no retries means one attempt")
+
+        for (name, value) in [("MEDTUNE_STALL_TIMEOUT", "0"), ("MEDTUNE_STALL_TIMEOUT", "1m"), ("MEDTUNE_RETRIES", "-1"), ("MEDTUNE_RETRIES", "lots")] {
+            XCTAssertThrowsError(try HubConfiguration.fromEnvironment(.huggingface, [name: value]), "\(name)=\(value)") { error in
+                let text = "\(error)"
+                XCTAssertTrue(error is InputError && text.contains(name) && text.contains(value) && !text.contains("\n"), text)
+            }
+        }
+        var flags = defaults
+        XCTAssertThrowsError(try flags.setRetries(-2, from: "--retries")) { XCTAssertTrue("\($0)".contains("--retries")) }
+        try flags.setStallTimeout(2, from: "--stall-timeout")
+        XCTAssertEqual(flags.timeouts.lowSpeedSeconds, 2)
     }
 
     func testCacheLayoutIsPerSourceRepositoryAndRevision() throws {

@@ -37,6 +37,7 @@ final class TestHTTPServer: @unchecked Sendable {
     private let maxRequests: Int
     private let lock = NSLock()
     private var log: [Request] = []
+    private var sentBodyBytes = 0
     private var stopped = false
     private let finished = DispatchSemaphore(value: 0)
 
@@ -71,6 +72,13 @@ final class TestHTTPServer: @unchecked Sendable {
     var requests: [Request] {
         lock.lock(); defer { lock.unlock() }
         return log
+    }
+
+    /// Response body bytes the kernel took from this server so far, over all connections: an
+    /// upper bound on what clients read.
+    var bodyBytesSent: Int {
+        lock.lock(); defer { lock.unlock() }
+        return sentBodyBytes
     }
 
     func stop() {
@@ -112,7 +120,7 @@ final class TestHTTPServer: @unchecked Sendable {
         var head = "HTTP/1.1 \(response.status) Status\r\n"
         for (name, value) in response.headers { head += "\(name): \(value)\r\n" }
         head += "Content-Length: \(response.body.count)\r\nConnection: close\r\n\r\n"
-        guard send(connection, Array(head.utf8)) else { return }
+        guard send(connection, Array(head.utf8), isBody: false) else { return }
         var body = response.dropAfter.map { Array(response.body.prefix($0)) } ?? response.body
         if let pause = response.pause {
             guard send(connection, Array(body.prefix(pause.after))) else { return }
@@ -122,12 +130,17 @@ final class TestHTTPServer: @unchecked Sendable {
         _ = send(connection, body)
     }
 
-    private func send(_ connection: Int32, _ bytes: [UInt8]) -> Bool {
+    private func send(_ connection: Int32, _ bytes: [UInt8], isBody: Bool = true) -> Bool {
         var sent = 0
+        // Small pieces, so that the count stops close to where the client hung up.
+        let piece = 64 << 10
         while sent < bytes.count {
-            let count = bytes.withUnsafeBytes { Glibc.send(connection, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
+            let count = bytes.withUnsafeBytes {
+                Glibc.send(connection, $0.baseAddress! + sent, min(piece, bytes.count - sent), Int32(MSG_NOSIGNAL))
+            }
             if count <= 0 { return false }
             sent += count
+            if isBody { lock.lock(); sentBodyBytes += count; lock.unlock() }
         }
         return true
     }

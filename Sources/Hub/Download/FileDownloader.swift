@@ -98,11 +98,12 @@ final class FileDownloader {
         guard fd >= 0 else { throw SafePath.fileSystemError(job.incomplete) }
         defer { close(fd) }
         let expected = Expectation(job.remote)
-        let file = PartialFile(fd: fd, job: job, repo: context.repo.description, gitBlobSize: expected.gitBlobID == nil ? nil : expected.size,
+        let file = PartialFile(fd: fd, job: job, repo: context.repo.description, size: expected.size,
+                               gitBlobSize: expected.gitBlobID == nil ? nil : expected.size,
                                writer: writer, progress: progress, cancellation: context.cancellation)
-        try file.adoptExisting(atMost: expected.size)
+        try file.adoptExisting()
         var origin = HTTPHeaders()
-        try context.retrying {
+        try context.retrying(job.remote.path) {
             // An earlier run may have stopped after the last byte but before the checks.
             if let size = expected.size, file.length == size { return }
             let start = file.length
@@ -125,6 +126,11 @@ final class FileDownloader {
             } catch is RangeMismatch {
                 try file.startOver()
                 throw RetryableFailure(error: HubError.transport(url: job.url, message: "the server answered a resumed request with the wrong range"), retryAfter: 0)
+            } catch let error as OversizedBody {
+                // The listing and the server disagree, which another attempt will not change;
+                // the bytes so far are no use to a later run either.
+                unlink(job.incomplete)
+                throw HubError.oversized(file: job.remote.path, size: error.limit)
             }
         }
         return (file.finish(), origin)
@@ -168,11 +174,18 @@ func digestContents(of fd: Int32, into digest: inout ContentDigest, path: String
 /// The server's answer to a resumed request does not continue where the file stops.
 struct RangeMismatch: Error {}
 
+/// The body goes on past the size the listing gives.
+struct OversizedBody: Error {
+    let limit: Int64
+}
+
 /// The `.incomplete` file being written, with the digests of everything in it so far.
 private final class PartialFile: ResponseSink {
     let fd: Int32
     let job: FileJob
     let repo: String
+    /// The listed size; the body may not go past it.
+    let size: Int64?
     let gitBlobSize: Int64?
     let writer: ChunkWriter
     let progress: ProgressDisplay
@@ -182,11 +195,12 @@ private final class PartialFile: ResponseSink {
     var requestedStart: Int64 = 0
     private var digest: ContentDigest
 
-    init(fd: Int32, job: FileJob, repo: String, gitBlobSize: Int64?, writer: ChunkWriter, progress: ProgressDisplay,
+    init(fd: Int32, job: FileJob, repo: String, size: Int64?, gitBlobSize: Int64?, writer: ChunkWriter, progress: ProgressDisplay,
          cancellation: CancellationFlag) {
         self.fd = fd
         self.job = job
         self.repo = repo
+        self.size = size
         self.gitBlobSize = gitBlobSize
         self.writer = writer
         self.progress = progress
@@ -195,9 +209,9 @@ private final class PartialFile: ResponseSink {
     }
 
     /// Continues from what an interrupted run left, unless it is longer than the whole file.
-    func adoptExisting(atMost limit: Int64?) throws {
+    func adoptExisting() throws {
         length = try digestContents(of: fd, into: &digest, path: job.incomplete)
-        if let limit, length > limit { try startOver() }
+        if let size, length > size { try startOver() }
         progress.restart(job.remote.path, at: length)
     }
 
@@ -223,6 +237,10 @@ private final class PartialFile: ResponseSink {
 
     func write(_ bytes: UnsafeRawBufferPointer) throws {
         if cancellation.isCancelled { throw HubError.cancelled }
+        // Checked before writing, so that a server sending far more than it listed (by mistake
+        // or to fill the disk) is cut off within one chunk of the first extra byte, not read
+        // to its end.
+        if let size, length + Int64(bytes.count) > size { throw OversizedBody(limit: size) }
         do {
             try writer.write(fd, bytes, length)
         } catch let failure as WriteFailure {

@@ -2,9 +2,10 @@ import Foundation
 
 /// One status line on standard error, redrawn as bytes arrive: the file most recently active,
 /// its share, and the total. Each finished file leaves a line of its own. Silent when disabled
-/// (standard error not a terminal), so logs and pipes stay clean.
+/// (standard error not a terminal), so logs and pipes stay clean; only notes still go out.
 final class ProgressDisplay: @unchecked Sendable {
     private let enabled: Bool
+    private let notices: (String) -> Void
     private let lock = NSLock()
     private var totalFiles = 0
     private var totalBytes: Int64 = 0
@@ -18,8 +19,9 @@ final class ProgressDisplay: @unchecked Sendable {
     private var lastDraw = Date.distantPast
     private let started = Date()
 
-    init(output: ProgressOutput) {
+    init(output: ProgressOutput, notices: @escaping (String) -> Void) {
         enabled = output == .automatic && isatty(STDERR_FILENO) == 1
+        self.notices = notices
     }
 
     /// The files of this download, once the listing has named them.
@@ -31,10 +33,11 @@ final class ProgressDisplay: @unchecked Sendable {
     }
 
     /// A line of its own, such as a retry after a failure, so a long pause is not a mystery.
+    /// Unlike progress it is never suppressed.
     func note(_ text: String) {
-        guard enabled else { return }
         lock.lock(); defer { lock.unlock() }
-        write("\r\u{1B}[K  \(text)\n")
+        if enabled { write("\r\u{1B}[K") }
+        notices(text)
     }
 
     func advance(_ path: String, by count: Int64) {

@@ -34,8 +34,10 @@ struct RepoContext {
     /// Tells the user about a pause before another attempt.
     let notice: (String) -> Void
 
-    /// Runs `body` until it returns, throws a final error, or runs out of attempts.
-    func retrying<T>(_ body: () throws -> T) throws -> T {
+    /// Runs `body` until it returns, throws a final error, or runs out of attempts. `subject`
+    /// names what is being fetched (a file's repository path, the listing) in the notice
+    /// printed before each new attempt.
+    func retrying<T>(_ subject: String, _ body: () throws -> T) throws -> T {
         var failures = 0
         var pause = retry.initialDelay
         while true {
@@ -46,7 +48,7 @@ struct RepoContext {
                 if failures >= retry.attempts || cancellation.isCancelled { throw failure.error }
                 let wait = min(retry.maxDelay, failure.retryAfter ?? pause)
                 pause = failure.madeProgress ? retry.initialDelay : min(retry.maxDelay, pause * 2)
-                notice("\(failure.error); trying again in \(wait) s")
+                notice("\(subject): attempt \(failures) of \(retry.attempts) failed (\(failure.error)); trying again in \(String(format: "%g", wait)) s")
                 Thread.sleep(forTimeInterval: wait)
                 if cancellation.isCancelled { throw HubError.cancelled }
             }
@@ -74,7 +76,7 @@ struct RepoContext {
 
     /// GETs an API answer into memory.
     func fetchAPI(_ url: String, http: HTTPClient) throws -> [UInt8] {
-        try retrying {
+        try retrying("\(repo) file listing") {
             let body = MemorySink(limit: 256 << 20)
             let response: HTTPResponse
             do {

@@ -65,22 +65,16 @@ struct BenchBLASCommand: ComputeCommand {
     private func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count) }
 
     private func runPeer(coreType: String?) throws -> [Double] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
-        if !FileManager.default.isExecutableFile(atPath: process.executableURL!.path) {
-            process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var executable = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
+        if !FileManager.default.isExecutableFile(atPath: executable) {
+            executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         }
-        process.arguments = ["bench", "blas", "--direct", "--repeats", String(repeats)]
-        var environment = ProcessInfo.processInfo.environment
-        if let coreType { environment["OPENBLAS_CORETYPE"] = coreType } else { environment.removeValue(forKey: "OPENBLAS_CORETYPE") }
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw SystemError("bench blas: the direct OpenBLAS peer failed (exit \(process.terminationStatus))") }
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { Double($0) }
+        let peer = try PeerProcess.run(executable, ["bench", "blas", "--direct", "--repeats", String(repeats)],
+                                       environment: ["OPENBLAS_CORETYPE": coreType])
+        guard peer.succeeded else {
+            throw SystemError("bench blas: the direct OpenBLAS peer failed (\(peer.status))" + (peer.lastErrorLine.map { ": \($0)" } ?? ""))
+        }
+        return String(decoding: peer.output, as: UTF8.self).split(separator: "\n").compactMap { Double($0) }
     }
 
     private func directGEMM(_ blas: OpenBLAS, _ s: Shape) -> Double {

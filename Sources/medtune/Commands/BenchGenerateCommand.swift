@@ -133,16 +133,15 @@ struct BenchGenerateCommand: ComputeCommand {
     /// llama-bench's pp/tg averages (tokens/s) on the same GGUF, when it is installed.
     private func llamaBench(path: String, notes: inout [String]) -> Figures? {
         guard path.hasSuffix(".gguf") else { return nil }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [PeerPrograms.llamaBench, "-m", path, "-p", String(promptTokens), "-n", String(newTokens), "-t", String(threads), "-o", "json"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch { notes.append("llama-bench not run (not built by scripts/fetch-peers.sh, not on PATH)"); return nil }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0, let rows = (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]] else {
+        let peer: PeerRun
+        do {
+            peer = try PeerProcess.run(PeerPrograms.llamaBench, ["-m", path, "-p", String(promptTokens), "-n", String(newTokens),
+                                                                "-t", String(threads), "-o", "json"])
+        } catch {
+            notes.append("llama-bench not run (not built by scripts/fetch-peers.sh, not on PATH)")
+            return nil
+        }
+        guard peer.succeeded, let rows = (try? JSONSerialization.jsonObject(with: Data(peer.output))) as? [[String: Any]] else {
             notes.append("llama-bench not run (not found, or it failed)")
             return nil
         }

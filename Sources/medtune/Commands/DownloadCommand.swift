@@ -18,7 +18,8 @@ struct DownloadCommand: ParsableCommand {
 
         Environment: HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE=1 (cache only), MODELSCOPE_ENDPOINT or \
         MODELSCOPE_DOMAIN, MODELSCOPE_API_TOKEN, MEDTUNE_HUB_SOURCE (default hub), MEDTUNE_HOME \
-        (cache root, default ~/.cache/medtune), and the usual http_proxy / https_proxy / no_proxy.
+        (cache root, default ~/.cache/medtune), MEDTUNE_STALL_TIMEOUT and MEDTUNE_RETRIES (as the \
+        flags, which take precedence), and the usual http_proxy / https_proxy / no_proxy.
         """)
 
     @Argument(help: "Repository id, owner/name.")
@@ -48,14 +49,24 @@ struct DownloadCommand: ParsableCommand {
     @Option(help: "Files transferred in parallel.")
     var jobs: Int = 4
 
+    @Option(help: ArgumentHelp("Seconds a transfer may receive nothing before it is abandoned and tried again (default \(HTTPTimeouts().lowSpeedSeconds)).",
+                               valueName: "seconds"))
+    var stallTimeout: Int?
+
+    @Option(help: ArgumentHelp("Further attempts after a stall, a dropped connection or a server error, with pauses doubling from \(Int(RetryPolicy().initialDelay)) s (default \(RetryPolicy().attempts - 1)).",
+                               valueName: "n"))
+    var retries: Int?
+
     func validate() throws {
         guard jobs >= 1 && jobs <= 64 else { throw ValidationError("--jobs must be between 1 and 64") }
     }
 
     func run() throws {
-        var configuration = HubConfiguration.fromEnvironment(source ?? Hub.preferredSource())
+        var configuration = try HubConfiguration.fromEnvironment(source ?? Hub.preferredSource())
         if let endpoint { configuration.endpoint = endpoint }
         configuration.jobs = jobs
+        if let stallTimeout { try configuration.setStallTimeout(stallTimeout, from: "--stall-timeout") }
+        if let retries { try configuration.setRetries(retries, from: "--retries") }
         let request = DownloadRequest(repo: try RepoID(repoID), type: repoType, revision: revision, include: include,
                                       exclude: exclude, destination: dir.map { URL(fileURLWithPath: $0) })
         let result = try HubClient(configuration).download(request)

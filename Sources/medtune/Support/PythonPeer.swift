@@ -1,4 +1,6 @@
 import Foundation
+import MedtuneCore
+import Subprocess
 
 /// Where the programs that benchmarks compare medtune with are found: `scripts/fetch-peers.sh`
 /// installs them under `$MEDTUNE_PEERS` (default `.cache/peers`); PATH serves otherwise.
@@ -23,6 +25,71 @@ enum PeerPrograms {
     }
 }
 
+/// A peer program run to its end.
+struct PeerRun {
+    var succeeded: Bool
+    /// `exit N` or `signal N`.
+    var status: String
+    var output: [UInt8]
+    /// The last line the program wrote to standard error, which usually says why it failed.
+    var lastErrorLine: String?
+}
+
+enum PeerProcess {
+    /// Runs `program` (a path, or a name looked up on PATH) with the environment of this process
+    /// changed by `environment` (nil removes a variable). Standard error is read as it comes, so
+    /// a chatty peer can never fill a pipe and stall, and only its end is kept. Throws a
+    /// `SystemError` when the program cannot be started (or floods standard output).
+    static func run(_ program: String, _ arguments: [String], environment: [String: String?] = [:]) throws -> PeerRun {
+        let executable: Executable = program.contains("/") ? .path(.init(program)) : .name(program)
+        let changes = Dictionary(uniqueKeysWithValues: environment.map { (Environment.Key(stringLiteral: $0.key), $0.value) })
+        do {
+            return try blocking {
+                let result = try await Subprocess.run(
+                    executable, arguments: Arguments(arguments), environment: .inherit.updating(changes),
+                    input: .none, output: .bytes(limit: 64 << 20), error: .sequence
+                ) { execution in
+                    var tail: [UInt8] = []
+                    for try await buffer in execution.standardError {
+                        buffer.withUnsafeBytes { tail.append(contentsOf: $0) }
+                        if tail.count > 16_384 { tail.removeFirst(tail.count - 16_384) }
+                    }
+                    return tail
+                }
+                let status: String
+                switch result.terminationStatus {
+                case .exited(let code): status = "exit \(code)"
+                case .signaled(let signal): status = "signal \(signal)"
+                }
+                let lastLine = String(decoding: result.closureResult, as: UTF8.self).split(separator: "\n").last.map(String.init)
+                return PeerRun(succeeded: result.terminationStatus.isSuccess, status: status, output: result.standardOutput,
+                               lastErrorLine: lastLine)
+            }
+        } catch {
+            throw SystemError("cannot run \(program): \(error)")
+        }
+    }
+
+    /// The benchmarks are synchronous commands that run their own threads, and a peer is one
+    /// step among them; waiting here for Subprocess's asynchronous API keeps them so. The caller
+    /// is never a thread of Swift's concurrency pool, so blocking it cannot starve the task.
+    private static func blocking<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) throws -> T {
+        let outcome = Outcome<T>()
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            do { outcome.result = .success(try await operation()) } catch { outcome.result = .failure(error) }
+            done.signal()
+        }
+        done.wait()
+        return try outcome.result!.get()
+    }
+
+    /// Written by the task before it signals, read by the waiting thread after.
+    private final class Outcome<T>: @unchecked Sendable {
+        var result: Result<T, Error>?
+    }
+}
+
 /// A reference implementation run as a Python child process, for benchmarks that print
 /// medtune's figures beside a peer measured in the same run. The interpreter is
 /// `PeerPrograms.python`; the script prints one JSON value on stdout.
@@ -35,23 +102,10 @@ struct PythonPeer {
     func run(arguments: [String], in folder: URL) throws -> (json: Any?, unavailable: String?) {
         let file = folder.appendingPathComponent("peer.py")
         try script.write(to: file, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [Self.interpreter, file.path] + arguments
-        // stderr goes to a file, so a chatty peer can never fill a pipe and stall.
-        let errorFile = folder.appendingPathComponent("peer.stderr")
-        _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = try FileHandle(forWritingTo: errorFile)
-        do { try process.run() } catch { return (nil, "cannot start \(Self.interpreter)") }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let errorData = (try? Data(contentsOf: errorFile)) ?? Data()
-        guard process.terminationStatus == 0, let json = try? JSONSerialization.jsonObject(with: data) else {
-            let reason = String(decoding: errorData, as: UTF8.self).split(separator: "\n").last.map(String.init)
-                ?? "exit \(process.terminationStatus)"
-            return (nil, "\(Self.interpreter): \(reason)")
+        let peer: PeerRun
+        do { peer = try PeerProcess.run(Self.interpreter, [file.path] + arguments) } catch { return (nil, "\(error)") }
+        guard peer.succeeded, let json = try? JSONSerialization.jsonObject(with: Data(peer.output)) else {
+            return (nil, "\(Self.interpreter): \(peer.lastErrorLine ?? peer.status)")
         }
         return (json, nil)
     }
