@@ -139,6 +139,28 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(resumed.wait().status, 143)
     }
 
+    /// kill -9 at any moment loses at most the steps since the last checkpoint: resuming gives the
+    /// adapter of a run that was never killed, byte for byte.
+    func testAKilledRunResumesToTheSameAdapter() throws {
+        let straight = directory.appendingPathComponent("straight").path
+        let steps = 6
+        let plain = try medtune(try trainingArguments(output: straight, steps: steps) + ["--save-steps", "1"])
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        let expected = try Data(contentsOf: URL(fileURLWithPath: straight + "/adapter_model.safetensors"))
+
+        let killed = directory.appendingPathComponent("killed").path
+        let arguments = try trainingArguments(output: killed, steps: steps) + ["--save-steps", "1"]
+        for target in [2, 4] {
+            let running = try Running(arguments + (target == 2 ? [] : ["--resume"]), in: directory)
+            XCTAssertTrue(running.waitFor("step \(target)/\(steps)"), running.stdout)
+            running.signal(SIGKILL)
+            XCTAssertEqual(running.wait().status, SIGKILL)
+        }
+        let resumed = try medtune(arguments + ["--resume"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: killed + "/adapter_model.safetensors")), expected)
+    }
+
     /// Two Ctrl-Cs in a row quit at once, but never in the middle of a checkpoint.
     func testASecondInterruptLeavesNoHalfWrittenCheckpoint() throws {
         let output = directory.appendingPathComponent("run").path
