@@ -34,6 +34,8 @@ let package = Package(
 
         // Numeric core: tensors, BLAS, threading, errors, and the differentiable operations.
         .target(name: "MedtuneCore", dependencies: ["CBLAS", "CKernels"], swiftSettings: numeric, linkerSettings: [.linkedLibrary("dl")]),
+        // Data records (JSON / JSONL) and the {Field} template engine, for training, compare and score.
+        .target(name: "Records", dependencies: ["MedtuneCore"], swiftSettings: numeric),
         // Model files: safetensors, GGUF, quantized weights, model configs.
         .target(name: "ModelFiles", dependencies: ["MedtuneCore"], swiftSettings: numeric),
         // Byte-level BPE and WordPiece tokenizers.
@@ -41,16 +43,16 @@ let package = Package(
         // Qwen2-style transformer with switchable LoRA adapters.
         .target(name: "Transformer", dependencies: ["MedtuneCore", "ModelFiles", "Tokenizers"], swiftSettings: numeric),
         // Text generation: KV cache, samplers, prompt templates.
-        .target(name: "Generator", dependencies: ["MedtuneCore", "Transformer", "Tokenizers"], swiftSettings: numeric),
+        .target(name: "Generator", dependencies: ["MedtuneCore", "Records", "Transformer", "Tokenizers"], swiftSettings: numeric),
         // LoRA fine-tuning: data, optimiser, schedules, checkpoints, loss curve.
-        .target(name: "Trainer", dependencies: ["MedtuneCore", "Transformer", "Tokenizers", "ModelFiles", "CZlib", "Yams"], swiftSettings: numeric),
+        .target(name: "Trainer", dependencies: ["MedtuneCore", "Records", "Transformer", "Tokenizers", "ModelFiles", "CZlib", "Yams"], swiftSettings: numeric),
         // BERT encoder, BERTScore and text-overlap metrics.
-        .target(name: "Evaluator", dependencies: ["MedtuneCore", "ModelFiles", "Tokenizers", "Transformer"], swiftSettings: numeric),
+        .target(name: "Evaluator", dependencies: ["MedtuneCore", "Records", "ModelFiles", "Tokenizers", "Transformer"], swiftSettings: numeric),
         // Model and dataset downloads over HTTP.
         .target(name: "Hub", dependencies: ["MedtuneCore", "CCurl", .product(name: "Crypto", package: "swift-crypto")]),
 
         .executableTarget(name: "medtune", dependencies: [
-            "MedtuneCore", "ModelFiles", "Tokenizers", "Transformer", "Generator", "Trainer", "Evaluator", "Hub",
+            "MedtuneCore", "Records", "ModelFiles", "Tokenizers", "Transformer", "Generator", "Trainer", "Evaluator", "Hub",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Subprocess", package: "swift-subprocess"),
         ], swiftSettings: numeric),
@@ -61,7 +63,7 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"]),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "TestSupport"]),
         .testTarget(name: "GeneratorTests", dependencies: ["Generator", "TestSupport"]),
-        .testTarget(name: "TrainerTests", dependencies: ["Trainer", "TestSupport", "CZlib"]),
+        .testTarget(name: "TrainerTests", dependencies: ["Trainer", "Records", "TestSupport", "CZlib"]),
         .testTarget(name: "EvaluatorTests", dependencies: ["Evaluator", "TestSupport"]),
         .testTarget(name: "HubTests", dependencies: ["Hub", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         // Runs the built `medtune` binary: argv, signals, exit statuses, one-line errors.

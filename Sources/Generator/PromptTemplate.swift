@@ -1,5 +1,6 @@
 import Foundation
 import MedtuneCore
+import Records
 
 /// How a record (a question and whatever other fields it has) becomes the text a model continues.
 public enum PromptTemplate: Equatable, Sendable {
@@ -26,7 +27,18 @@ public enum PromptTemplate: Equatable, Sendable {
             guard name.contains("{") else {
                 throw InputError(at: "--template", "unknown template '\(name)' (expected tutorial, chatml, deepseek-r1, or a text with {Field} placeholders)")
             }
+            _ = try RecordTemplate(name)
             self = .custom(name)
+        }
+    }
+
+    /// The template as the command line names it.
+    public var name: String {
+        switch self {
+        case .tutorial: return "tutorial"
+        case .custom(let text): return text
+        case .chatML: return "chatml"
+        case .deepSeekR1: return "deepseek-r1"
         }
     }
 
@@ -69,36 +81,11 @@ public enum PromptTemplate: Equatable, Sendable {
     }
 
     /// Placeholder names in order of appearance.
-    public static func placeholders(in text: String) throws -> [String] {
-        var names: [String] = []
-        _ = try substitute(text) { names.append($0); return "" }
-        return names
-    }
+    public static func placeholders(in text: String) throws -> [String] { try RecordTemplate(text).fields }
 
+    /// The text with its placeholders filled, by the same template engine training uses.
     static func fill(_ text: String, _ record: [String: String]) throws -> String {
-        try substitute(text) { try field($0, record) }
-    }
-
-    /// Replaces each `{Name}` through `value`; `{{`/`}}` are literal braces; an unclosed brace is an error.
-    static func substitute(_ text: String, _ value: (String) throws -> String) throws -> String {
-        var out = "", i = text.startIndex
-        while i < text.endIndex {
-            let c = text[i]
-            let next = text.index(after: i)
-            if c == "{" && next < text.endIndex && text[next] == "{" { out.append("{"); i = text.index(after: next); continue }
-            if c == "}" && next < text.endIndex && text[next] == "}" { out.append("}"); i = text.index(after: next); continue }
-            if c == "{" {
-                guard let close = text[next...].firstIndex(of: "}") else {
-                    throw InputError(at: "template", "unclosed '{' in \"\(text.prefix(60))\"")
-                }
-                out += try value(String(text[next..<close]))
-                i = text.index(after: close)
-                continue
-            }
-            out.append(c)
-            i = next
-        }
-        return out
+        try RecordTemplate(text).render { try field($0, record) }
     }
 }
 

@@ -207,3 +207,64 @@ final class CommandLineTests: XCTestCase {
         XCTAssertFalse(greedy.stdout.isEmpty)
     }
 }
+
+/// compare and score ask a tuned model with the prompt of the recipe it was trained on.
+final class TrainedPromptTests: XCTestCase {
+    func testCompareUsesTheRunsPromptTemplateAndAnswerMarker() throws {
+        let directory = try TestPaths.temporaryDirectory("medtune-cli-prompt")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let model = try TestPaths.require(TestPaths.qwenGGUF).path
+        let records = directory.appendingPathComponent("records.jsonl")
+        try Data("{\"q\": \"头痛怎么办？\", \"cot\": \"先问病史。\", \"a\": \"多休息。\"}\n{\"q\": \"发热怎么办？\", \"cot\": \"量体温。\", \"a\": \"多喝水。\"}\n".utf8).write(to: records)
+        let run = directory.appendingPathComponent("run").path
+        let train = try CommandLineTests.Running(["train", "--model", model, "--data", records.path, "--output-dir", run,
+                                                   "--fields", "{Question: q, Complex_CoT: cot, Response: a}",
+                                                   "--prompt-template", "问：{Question}\n", "--analysis-template", "{Complex_CoT}\n【答】",
+                                                   "--max-steps", "1", "--max-length", "32", "--validation-count", "0",
+                                                   "--micro-batch-size", "1", "--gradient-accumulation-steps", "1",
+                                                   "--save-steps", "0", "--matmul-precision", "float32"], in: directory).wait()
+        XCTAssertEqual(train.status, 0, train.stdout + train.stderr)
+        let output = directory.appendingPathComponent("compare.json").path
+        let compare = try CommandLineTests.Running(["compare", "--model", model, "--adapter", run, "--data", records.path,
+                                                     "--question-field", "q", "--reference-field", "a", "--limit", "1",
+                                                     "--max-new-tokens", "4", "--output", output], in: directory).wait()
+        XCTAssertEqual(compare.status, 0, compare.stderr)
+        XCTAssertTrue(compare.stderr.contains("answer marker \"【答】\""), compare.stderr)
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output))) as? [String: Any]
+        let row = (json?["rows"] as? [[String: Any]])?.first
+        XCTAssertEqual(row?["prompt"] as? String, "问：头痛怎么办？\n")
+        XCTAssertEqual(json?["template"] as? String, "问：{Question}\n")
+    }
+}
+
+/// The benchmarks' peers are launched by one launcher that cannot stall on a chatty program,
+/// and the scripts that fetch them go through package managers by name.
+final class PeerLaunchTests: XCTestCase {
+    func testAFailingPeerThatFloodsStandardErrorIsReportedNotWaitedOn() throws {
+        let directory = try TestPaths.temporaryDirectory("medtune-cli-peer")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let python = directory.appendingPathComponent("python")
+        // 3 MB on standard error (far beyond a pipe's buffer), then the reason, then exit 3.
+        try Data("#!/bin/sh\nhead -c 3000000 /dev/zero | tr '\\0' x >&2\necho >&2\necho \"ModuleNotFoundError: No module named 'tokenizers'\" >&2\nexit 3\n".utf8).write(to: python)
+        chmod(python.path, 0o755)
+        let corpus = TestPaths.golden("Tokenizers/corpus.json").path
+        let run = try CommandLineTests.Running(["bench", "tokenizer", "--model", try TestPaths.require(TestPaths.qwenGGUF).path,
+                                                 "--corpus", corpus, "--shared", TestPaths.sharedData.path, "--mix-megabytes", "1", "--repeats", "1"],
+                                                environment: ["MEDTUNE_PYTHON": python.path], in: directory).wait(seconds: 120)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stdout.contains("peer: not run (\(python.path): ModuleNotFoundError: No module named 'tokenizers')"), run.stdout)
+    }
+
+    func testNoScriptNamesARegistryAddress() throws {
+        let scripts = TestPaths.repository.appendingPathComponent("scripts")
+        let enumerator = FileManager.default.enumerator(atPath: scripts.path)
+        var checked = 0
+        while let name = enumerator?.nextObject() as? String {
+            guard name.hasSuffix(".sh") else { continue }
+            let text = try String(contentsOf: scripts.appendingPathComponent(name), encoding: .utf8)
+            XCTAssertNil(text.range(of: "https?://", options: .regularExpression), "\(name) names an address; fetch through apt or pip by package name")
+            checked += 1
+        }
+        XCTAssertGreaterThanOrEqual(checked, 3)
+    }
+}

@@ -82,8 +82,13 @@ final class ReportTests: XCTestCase {
         let bad = dir.appendingPathComponent("bad.jsonl")
         try Data("{\"candidate\": \"a\", \"reference\": \"b\"}\n{\"candidate\": \"a\"}\n".utf8).write(to: bad)
         XCTAssertThrowsError(try PairFile(path: bad.path)) { XCTAssertEqual("\($0)", "\(bad.path): line 2: has no field \"reference\"") }
-        try Data("{\"candidate\": 1, \"reference\": \"b\"}\n".utf8).write(to: bad)
-        XCTAssertThrowsError(try PairFile(path: bad.path)) { XCTAssertTrue("\($0)".contains("line 1: field \"candidate\" is not a string")) }
+        try Data("{\"candidate\": null, \"reference\": \"b\"}\n".utf8).write(to: bad)
+        XCTAssertThrowsError(try PairFile(path: bad.path)) { XCTAssertTrue("\($0)".contains("line 1: field \"candidate\" is not text"), "\($0)") }
+        try Data("{\"candidate\": \"a\", \"reference\": [\"b\", 2]}\n".utf8).write(to: bad)
+        XCTAssertThrowsError(try PairFile(path: bad.path)) { XCTAssertTrue("\($0)".contains("line 1: field \"reference\" must be a string or a non-empty array of strings"), "\($0)") }
+        // Numbers read as their decimal text, as in training records (the one record reader).
+        try Data("{\"candidate\": 42, \"reference\": \"42\"}\n".utf8).write(to: bad)
+        XCTAssertEqual(try PairFile(path: bad.path).candidates, ["42"])
         try Data("[{\"c\": \"x\", \"r\": \"y\"}]".utf8).write(to: bad)
         XCTAssertEqual(try PairFile(path: bad.path, candidateField: "c", referenceField: "r").candidates, ["x"])
     }

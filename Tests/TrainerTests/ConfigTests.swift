@@ -35,6 +35,17 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(try TrainingConfig.resolve(yaml: text), config)
     }
 
+    /// Text keys take a flag's value literally, braces and all.
+    func testTemplateFlagsAreTakenLiterally() throws {
+        let config = try TrainingConfig.resolve(yaml: "model: m.gguf\ndata: d.jsonl\n", overrides: [
+            ConfigOverride(key: "prompt-template", value: "{Question}\n"), ConfigOverride(key: "analysis-template", value: "{Complex_CoT}: [x]"),
+            ConfigOverride(key: "name", value: "123"),
+        ])
+        XCTAssertEqual(config.promptTemplate, "{Question}\n")
+        XCTAssertEqual(config.analysisTemplate, "{Complex_CoT}: [x]")
+        XCTAssertEqual(config.name, "123")
+    }
+
     func testCommandLineOverridesParse() throws {
         let parsed = try ConfigOverride.parse(["--lora-r", "4", "--shuffle=false", "--gradient-checkpointing", "--limit", "10"])
         XCTAssertEqual(parsed, [ConfigOverride(key: "lora-r", value: "4"), ConfigOverride(key: "shuffle", value: "false"),

@@ -1,5 +1,6 @@
 import Foundation
 import MedtuneCore
+import Records
 import TestSupport
 @testable import Trainer
 import XCTest

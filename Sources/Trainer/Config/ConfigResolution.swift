@@ -1,5 +1,6 @@
 import Foundation
 import MedtuneCore
+import Records
 import Yams
 
 /// One `--key value` from the command line; the key in flag form (`learning-rate`) or key form.
@@ -56,7 +57,9 @@ extension TrainingConfig {
         for override in overrides {
             let name = override.key.replacingOccurrences(of: "-", with: "_")
             try checkKnown(name, file: nil, at: "--\(override.key)")
-            merged[name] = try overrideNode(override.value, replacing: merged[name], flag: override.key)
+            merged[name] = CodingKeys(rawValue: name).map(textKeys.contains) == true
+                ? Node(override.value, Tag(.str), .doubleQuoted)
+                : try overrideNode(override.value, replacing: merged[name], flag: override.key)
         }
         // A bad value is reported where it came from: the flag when one set it, else the recipe.
         func origin(_ error: InputError) -> InputError {
@@ -146,6 +149,11 @@ extension TrainingConfig {
         let hint = known.min { editDistance($0, name) < editDistance($1, name) }.map { " (did you mean \($0)?)" } ?? ""
         throw InputError(file: file, at: location, "unknown key '\(name)'\(hint)")
     }
+
+    /// Keys whose value is text: a flag gives it literally (a template such as `{Question}…` is
+    /// not YAML flow syntax).
+    static let textKeys: Set<CodingKeys> = [.name, .outputDir, .model, .tokenizer, .baseModelName, .data, .textField,
+                                             .promptTemplate, .analysisTemplate, .answerTemplate, .initAdapter]
 
     /// A flag's text as a YAML value; for list keys, `a,b,c` is accepted as well as `[a, b, c]`.
     private static func overrideNode(_ text: String, replacing current: Node?, flag: String) throws -> Node {

@@ -1,4 +1,5 @@
 import MedtuneCore
+import Records
 
 /// The training and validation examples of a run, and what happened to the records on the way.
 public struct TrainingData: Sendable {

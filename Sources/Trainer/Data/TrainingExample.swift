@@ -1,4 +1,5 @@
 import MedtuneCore
+import Records
 
 /// What training needs of a tokenizer: plain encoding (no special tokens added), the EOS id,
 /// and the BOS id when the model's tokenizer starts every text with one.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Evaluator
 import Foundation
 import MedtuneCore
+import Records
 
 /// `medtune bench score`: BERTScore throughput, model loading included, beside the Python
 /// bert_score package scoring the same pairs on the CPU in the same run.
@@ -38,7 +39,7 @@ struct BenchScoreCommand: ComputeCommand {
         }
         var answers: [String] = []
         for file in data {
-            for (line, record) in try JSONRecords.read(file) { answers.append(try JSONRecords.string(record, field, file: file, line: line)) }
+            for record in try RecordFile.load(file) { answers.append(try record.text(field, file: file)) }
         }
         guard answers.count > pairs else {
             throw InputError(at: "--data", "\(pairs) pairs need \(pairs + 1) answers; the data files hold \(answers.count)")

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Generator
 import MedtuneCore
+import Records
 import Trainer
 
 /// `medtune compare`: the same questions answered by the base model and by the LoRA model.
@@ -29,12 +30,12 @@ struct CompareCommand: ComputeCommand {
     var questionField = "Question"
     @Option(name: .long, help: "Record field holding the reference answer, shown and saved beside the answers.")
     var referenceField = "Response"
-    @Option(name: .long, help: "Prompt template: tutorial, chatml, deepseek-r1, or a text with {Field} placeholders.")
-    var template = "tutorial"
+    @Option(name: .long, help: "Prompt template: tutorial, chatml, deepseek-r1, or a text with {Field} placeholders. Default: the prompt_template of the run that holds the adapter (its config.yaml), else tutorial.")
+    var template: String?
     @Option(name: .long, help: "System message for chat templates.")
     var system: String?
-    @Option(name: .long, help: "The answer is the text after this marker (reasoning in <think>…</think> is kept apart).")
-    var answerMarker = ExtractedAnswer.defaultMarker
+    @Option(name: .long, help: "The answer is the text after this marker (reasoning in <think>…</think> is kept apart). Default: the end of the run's analysis_template, else ###答案：.")
+    var answerMarker: String?
     @Option(name: .long, help: "Questions generated together in one batch.")
     var batchSize = 4
     @Option(name: .long, help: "Also write the comparison to FILE.json or FILE.md.")
@@ -61,6 +62,7 @@ struct CompareCommand: ComputeCommand {
     struct Row: Encodable {
         var index: Int
         var question: String
+        var prompt: String
         var reference: String?
         var base: Side
         var lora: Side
@@ -68,7 +70,8 @@ struct CompareCommand: ComputeCommand {
 
     func run() throws {
         let options = try sampling.options()
-        let template = try PromptTemplate(name: self.template, system: system)
+        let choice = try PromptChoice(template: self.template, system: system, answerMarker: answerMarker, adapter: try model.resolved().adapter)
+        let template = choice.template
         let records: [(index: Int, fields: [String: String])]
         if let data {
             let all = try RecordFile.load(data)
@@ -78,7 +81,7 @@ struct CompareCommand: ComputeCommand {
             records = question.enumerated().map { ($0.offset, [questionField: $0.element]) }
         }
         let prompts = try records.map { record -> String in
-            do { return try template.render(record.fields, questionField: questionField) } catch let error as InputError {
+            do { return try choice.render(record.fields, questionField: questionField) } catch let error as InputError {
                 throw InputError(file: data, at: "record \(record.index)", error.message)
             }
         }
@@ -87,24 +90,20 @@ struct CompareCommand: ComputeCommand {
         let encoded = try prompts.map { try generator.encode($0, template: template, maxNewTokens: options.maxNewTokens) }
         let inReasoning: Bool = { if case .deepSeekR1 = template { return true } else { return false } }()
         func side(_ g: TextGeneration) -> Side {
-            let extracted = ExtractedAnswer(from: g.text, marker: answerMarker, startsInReasoning: inReasoning)
+            let extracted = ExtractedAnswer(from: g.text, marker: choice.answerMarker, startsInReasoning: inReasoning)
             return Side(text: g.text, reasoning: extracted.reasoning, answer: extracted.answer, marker_found: extracted.markerFound,
                         tokens: g.ids.count, finish_reason: g.finishReason.rawValue)
         }
         var rows: [Row] = []
-        for start in stride(from: 0, to: encoded.count, by: batchSize) {
-            let range = start..<min(start + batchSize, encoded.count)
-            let batch = Array(encoded[range])
-            let base = generator.generate(prompts: batch, options: options, useAdapter: false)
-            let tuned = generator.generate(prompts: batch, options: options, useAdapter: true)
+        generateBaseThenLoRA(generator, prompts: encoded, options: options, batchSize: batchSize) { range, base, tuned in
             for (k, i) in range.enumerated() {
-                let row = Row(index: records[i].index, question: records[i].fields[questionField] ?? prompts[i],
+                let row = Row(index: records[i].index, question: records[i].fields[questionField] ?? prompts[i], prompt: prompts[i],
                               reference: records[i].fields[referenceField], base: side(base[k]), lora: side(tuned[k]))
                 rows.append(row)
                 show(row)
             }
         }
-        if let output { try write(rows, to: output, options: options) }
+        if let output { try write(rows, to: output, options: options, template: template) }
     }
 
     private func show(_ row: Row) {
@@ -143,15 +142,15 @@ struct CompareCommand: ComputeCommand {
         return out
     }
 
-    private func write(_ rows: [Row], to path: String, options: SamplingOptions) throws {
+    private func write(_ rows: [Row], to path: String, options: SamplingOptions, template: PromptTemplate) throws {
         let data: Data
         if path.lowercased().hasSuffix(".json") {
             struct File: Encodable { var model: String; var adapter: String?; var template: String; var sampling: SamplingOptions; var rows: [Row] }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            data = try encoder.encode(File(model: model.model, adapter: model.adapter, template: template, sampling: options, rows: rows))
+            data = try encoder.encode(File(model: model.model, adapter: model.adapter, template: template.name, sampling: options, rows: rows))
         } else {
-            var md = "# Base vs LoRA\n\nmodel: `\(model.model)` · adapter: `\(model.adapter ?? "")` · template: `\(template)`\n"
+            var md = "# Base vs LoRA\n\nmodel: `\(model.model)` · adapter: `\(model.adapter ?? "")` · template: `\(template.name)`\n"
             for row in rows {
                 md += "\n## [\(row.index)] \(row.question)\n"
                 for (title, s) in [("Base model", row.base), ("LoRA model", row.lora)] {

@@ -4,6 +4,7 @@ import Foundation
 import Hub
 import Generator
 import MedtuneCore
+import Records
 
 /// `medtune score`: BERTScore (as bert_score 0.3.13 computes it), character ROUGE-L and chrF of
 /// answers against references, either for existing pairs or for a base model and its LoRA
@@ -70,8 +71,11 @@ struct ScoreCommand: ComputeCommand {
     @Option(help: "Folder for the results: results.json, results.csv and results.md with --model (default: <adapter>/evaluation); results.json and results.txt with --candidates.")
     var output: String?
 
-    @Option(help: "Prompt template: tutorial, chatml, deepseek-r1, or a text with {Field} placeholders.")
-    var template = "tutorial"
+    @Option(help: "Prompt template: tutorial, chatml, deepseek-r1, or a text with {Field} placeholders. Default: the prompt_template of the run that holds the adapter (its config.yaml), else tutorial.")
+    var template: String?
+
+    @Option(help: "The answer is the text after this marker. Default: the end of the run's analysis_template, else ###答案：.")
+    var answerMarker: String?
 
     @Option(help: "System message for chat templates.")
     var system: String?
@@ -142,21 +146,22 @@ struct ScoreCommand: ComputeCommand {
     }
 
     private func compareModels(model: String, adapter: String, data: String) throws {
-        let all = try JSONRecords.read(data)
+        let all = try RecordFile.load(data)
         let selection = try HeldOutSelection(recordCount: all.count, adapterDirectory: adapter, limit: limit,
                                              requested: try records.map(parseRecords))
         warn(selection.warnings)
         let referenceField = self.referenceField ?? "Response"
         let chosen = try selection.records.map { index -> (fields: [String: String], reference: String) in
-            let (line, record) = all[index]
-            _ = try JSONRecords.string(record, questionField, file: data, line: line)
-            return (record.compactMapValues { $0 as? String }, try JSONRecords.string(record, referenceField, file: data, line: line))
+            let record = all[index]
+            _ = try record.text(questionField, file: data)
+            return (record.values, try record.text(referenceField, file: data))
         }
-        let template = try PromptTemplate(name: self.template, system: system)
-        let prompts = try chosen.map { try template.render($0.fields, questionField: questionField) }
+        let paths = (try Hub.resolveModel(model, allowDownload: false).path, try Hub.resolveModel(adapter, allowDownload: false).path)
+        let choice = try PromptChoice(template: template, system: system, answerMarker: answerMarker, adapter: paths.1)
+        let prompts = try chosen.map { try choice.render($0.fields, questionField: questionField) }
         // Opened first, so that a wrong --bert fails before minutes of generation.
         let scorer = try scorer()
-        let answers = try generateAnswers(model: model, adapter: adapter, prompts: prompts, template: template)
+        let answers = try generateAnswers(paths: paths, model: model, prompts: prompts, choice: choice)
 
         let references = chosen.map { [$0.reference] }
         let base = try scorer.score(candidates: answers.base, references: references)
@@ -181,28 +186,23 @@ struct ScoreCommand: ComputeCommand {
 
     /// The base model's and the adapter's answers to every prompt; the model is released before
     /// scoring starts.
-    private func generateAnswers(model: String, adapter: String, prompts: [String], template: PromptTemplate) throws
+    private func generateAnswers(paths: (String, String), model: String, prompts: [String], choice: PromptChoice) throws
         -> (base: [String], tuned: [String]) {
-        let paths = (try Hub.resolveModel(model, allowDownload: false).path, try Hub.resolveModel(adapter, allowDownload: false).path)
         let session = try ModelSession(paths: paths, named: model)
         let generator = session.textGenerator(stopStrings: sampling.stop)
         let options = try sampling.options()
-        let encoded = try prompts.map {
-            try generator.encode($0, template: template, maxNewTokens: options.maxNewTokens)
+        let encoded = try prompts.map { try generator.encode($0, template: choice.template, maxNewTokens: options.maxNewTokens) }
+        let startsInReasoning = if case .deepSeekR1 = choice.template { true } else { false }
+        func answer(_ generation: TextGeneration) -> String {
+            ExtractedAnswer(from: generation.text, marker: choice.answerMarker, startsInReasoning: startsInReasoning).answer
         }
-        let startsInReasoning = if case .deepSeekR1 = template { true } else { false }
-        func answers(useAdapter: Bool) -> [String] {
-            var texts: [String] = []
-            for start in stride(from: 0, to: encoded.count, by: batchSize) {
-                let batch = Array(encoded[start..<min(start + batchSize, encoded.count)])
-                texts += generator.generate(prompts: batch, options: options, useAdapter: useAdapter).map {
-                    ExtractedAnswer(from: $0.text, startsInReasoning: startsInReasoning).answer
-                }
-                FileHandle.standardError.write(Data("\(useAdapter ? "LoRA" : "base") answers: \(texts.count)/\(encoded.count)\n".utf8))
-            }
-            return texts
+        var base: [String] = [], tuned: [String] = []
+        generateBaseThenLoRA(generator, prompts: encoded, options: options, batchSize: batchSize) { _, baseBatch, tunedBatch in
+            base += baseBatch.map(answer)
+            tuned += tunedBatch.map(answer)
+            FileHandle.standardError.write(Data("answers: \(base.count)/\(encoded.count) (base and LoRA)\n".utf8))
         }
-        return (answers(useAdapter: false), answers(useAdapter: true))
+        return (base, tuned)
     }
 
     private func parseRecords(_ text: String) throws -> [Int] {

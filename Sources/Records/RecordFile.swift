@@ -10,15 +10,33 @@ public struct SourceRecord: Equatable, Sendable {
     public var line: Int
     /// Text fields (numbers as their decimal text).
     public var values: [String: String]
-    /// Keys whose values are not text (null, arrays, objects).
+    /// Fields holding a non-empty array of strings (several references to one answer).
+    public var lists: [String: [String]]
+    /// Keys whose values are neither text nor a list of strings (null, objects, mixed arrays).
     public var nonText: Set<String>
 
-    public init(index: Int, line: Int, values: [String: String], nonText: Set<String> = []) {
-        self.index = index; self.line = line; self.values = values; self.nonText = nonText
+    public init(index: Int, line: Int, values: [String: String], lists: [String: [String]] = [:], nonText: Set<String> = []) {
+        self.index = index; self.line = line; self.values = values; self.lists = lists; self.nonText = nonText
+    }
+
+    /// The text of `field`, or an error naming the file and the record's line.
+    public func text(_ field: String, file: String) throws -> String {
+        if let value = values[field] { return value }
+        let problem = lists[field] != nil || nonText.contains(field) ? "field \"\(field)\" is not text" : "has no field \"\(field)\""
+        throw InputError(file: file, at: "line \(line)", problem)
+    }
+
+    /// `field` as one or several texts (a string, or an array of strings).
+    public func texts(_ field: String, file: String) throws -> [String] {
+        if let list = lists[field] { return list }
+        if let value = values[field] { return [value] }
+        guard nonText.contains(field) else { throw InputError(file: file, at: "line \(line)", "has no field \"\(field)\"") }
+        throw InputError(file: file, at: "line \(line)", "field \"\(field)\" must be a string or a non-empty array of strings")
     }
 }
 
-/// Reads records from a JSON array of objects or a JSONL file (one object per line).
+/// Reads records from a JSON array of objects or a JSONL file (one object per line), for every
+/// command that reads data: training records, questions to compare, pairs to score.
 public enum RecordFile {
     public static func load(_ path: String) throws -> [SourceRecord] {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -63,15 +81,16 @@ public enum RecordFile {
         guard let dictionary = object as? [String: Any] else {
             throw InputError(file: file, at: "line \(line)", "expected a JSON object (a record with named fields)")
         }
-        var values: [String: String] = [:], nonText: Set<String> = []
+        var values: [String: String] = [:], lists: [String: [String]] = [:], nonText: Set<String> = []
         for (key, value) in dictionary {
             switch value {
             case let text as String: values[key] = text
             case let number as NSNumber: values[key] = number.stringValue
+            case let array as [Any] where !array.isEmpty && array.allSatisfy({ $0 is String }): lists[key] = array.compactMap { $0 as? String }
             default: nonText.insert(key)
             }
         }
-        return SourceRecord(index: index, line: line, values: values, nonText: nonText)
+        return SourceRecord(index: index, line: line, values: values, lists: lists, nonText: nonText)
     }
 
     static func isSpace(_ byte: UInt8) -> Bool {

@@ -44,6 +44,13 @@ public struct RecordTemplate: Equatable, Sendable {
         parts.compactMap { if case .field(let name) = $0 { return name } else { return nil } }
     }
 
+    /// The literal text after the last placeholder (nil when the template ends in one): for an
+    /// analysis template, the marker that introduces the answer.
+    public var trailingText: String? {
+        guard case .literal(let text) = parts.last, parts.contains(where: { if case .field = $0 { return true } else { return false } }) else { return nil }
+        return text
+    }
+
     /// The text with each placeholder replaced by `value(name)`.
     public func render(_ value: (String) throws -> String) rethrows -> String {
         var out = ""
