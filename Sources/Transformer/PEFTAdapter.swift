@@ -52,6 +52,19 @@ public struct PEFTAdapterConfig: Codable, Equatable, Sendable {
         }
         guard r > 0 else { throw InputError(file: path, at: "r", "must be positive, got \(r)") }
         if fanInFanOut { throw InputError(file: path, at: "fan_in_fan_out", "true is for GPT-2-style Conv1D layers; Qwen2 uses Linear") }
+        // Keys that change what the adapter computes: loading past them would give another model.
+        if json["use_dora"] as? Bool == true {
+            throw InputError(file: path, "use_dora is true; medtune applies plain LoRA only")
+        }
+        if let layers = json["layers_to_transform"], !(layers is NSNull) {
+            throw InputError(file: path, "layers_to_transform is set; medtune adapts every layer")
+        }
+        if let modules = json["modules_to_save"], !(modules is NSNull), (modules as? [Any])?.isEmpty != true {
+            throw InputError(file: path, "modules_to_save is set; medtune trains and loads LoRA matrices only")
+        }
+        if let bias = json["bias"], bias as? String != "none" {
+            throw InputError(file: path, "bias is \(bias); medtune trains no biases (only \"none\" is supported)")
+        }
         for key in ["rank_pattern", "alpha_pattern"] {
             if let pattern = json[key] as? [String: Any], !pattern.isEmpty {
                 throw InputError(file: path, at: key, "per-module ranks or alphas are not supported")
