@@ -51,7 +51,8 @@ public struct LoRASaved<T: Scalar> {
 public final class LoRALinear<T: Scalar>: @unchecked Sendable {
     public let base: LinearMap
     public let bias: Tensor<T>?
-    public var adapter: LoRAAdapter<T>?
+    /// Set through the model's `attach`.
+    public internal(set) var adapter: LoRAAdapter<T>?
 
     public init(base: LinearMap, bias: Tensor<T>? = nil, adapter: LoRAAdapter<T>? = nil) {
         if let bias { precondition(bias.count == base.outFeatures, "bias of \(bias.count) for \(base.outFeatures) outputs") }

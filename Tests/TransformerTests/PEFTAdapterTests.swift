@@ -17,7 +17,7 @@ final class PEFTAdapterTests: XCTestCase {
         shape.targets = ["q_proj", "v_proj", "gate_proj"]
         let trained: Qwen2Model<Float> = TinyQwen.make(shape, seed: 4)
         let config = PEFTAdapterConfig(r: shape.rank, loraAlpha: shape.alpha, targetModules: shape.targets)
-        try PEFTAdapter.save(trained, config: config, to: folder.path)
+        try PEFTAdapter.save(trained, baseModelNameOrPath: nil, to: folder.path)
         shape.targets = []
         let fresh: Qwen2Model<Float> = TinyQwen.make(shape, seed: 4)
         let loaded = try PEFTAdapter.load(folder.path, into: fresh)
@@ -34,7 +34,7 @@ final class PEFTAdapterTests: XCTestCase {
         var shape = TinyQwen.Shape()
         shape.targets = ["q_proj"]
         let other: Qwen2Model<Float> = TinyQwen.make(shape)
-        try PEFTAdapter.save(other, config: PEFTAdapterConfig(r: shape.rank, loraAlpha: 4, targetModules: ["q_proj"]), to: folder.path)
+        try PEFTAdapter.save(other, baseModelNameOrPath: nil, to: folder.path)
         var wider = TinyQwen.Shape()
         wider.hidden = 12; wider.heads = 3; wider.targets = []
         let model: Qwen2Model<Float> = TinyQwen.make(wider)

@@ -73,7 +73,7 @@ public final class TrainingRun<T: Scalar> {
             try record(result)
         }
         if savedStep != trainer.progress.step { try saveCheckpoint() }
-        try PEFTAdapter.save(trainer.model, config: Checkpoint.adapterConfig(config), to: folder.path)
+        try PEFTAdapter.save(trainer.model, baseModelNameOrPath: config.resolvedBaseModelName, to: folder.path)
         try writeLossCurve()
         return .finished(step: trainer.progress.step)
     }
