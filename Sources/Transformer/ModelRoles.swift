@@ -36,7 +36,7 @@ public struct ForwardPass: Sendable {
     public var rows: Int { batch * length }
 
     /// The seed of one adapter's dropout mask, so that every mask is distinct and reproducible.
-    public func dropoutSeed(_ site: AdapterSite) -> UInt64? {
+    func dropoutSeed(_ site: AdapterSite) -> UInt64? {
         dropoutSeed.map { $0 &+ UInt64(site.layer * 16 + site.projection.ordinal) &* 0x9E37_79B9_7F4A_7C15 }
     }
 }
