@@ -24,8 +24,8 @@ extension Qwen2Model: LoRAModel {
 }
 
 extension Qwen2Model: TrainableModel {
-    /// Forward and backward over one micro-batch (`TrainableModel`). The head's logits exist
-    /// `ChunkedCrossEntropy`'s chunk of rows at a time.
+    /// Forward and backward over one micro-batch (`TrainableModel`). The LM head runs a chunk of
+    /// rows at a time (`ChunkedCrossEntropy`), so the [rows × vocabulary] logits never exist at once.
     public func lossAndGradients(tokens: [Int32], labels: [Int32], pass: ForwardPass, gradScale: T) -> (loss: Double, count: Int) {
         precondition(labels.count == pass.rows, "\(labels.count) labels for \(pass.rows) tokens")
         let rope: (cos: [T], sin: [T]) = ropeTable(pass)
