@@ -41,7 +41,7 @@ let package = Package(
         // Byte-level BPE and WordPiece tokenizers.
         .target(name: "Tokenizers", dependencies: ["MedtuneCore", "ModelFiles"], swiftSettings: numeric),
         // Qwen2-style transformer with switchable LoRA adapters.
-        .target(name: "Transformer", dependencies: ["MedtuneCore", "ModelFiles", "Tokenizers"], swiftSettings: numeric),
+        .target(name: "Transformer", dependencies: ["MedtuneCore", "ModelFiles"], swiftSettings: numeric),
         // Text generation: KV cache, samplers, prompt templates.
         .target(name: "Generator", dependencies: ["MedtuneCore", "Records", "Transformer", "Tokenizers"], swiftSettings: numeric),
         // LoRA fine-tuning: data, optimiser, schedules, checkpoints, loss curve.

@@ -16,13 +16,13 @@ public struct TextGeneration: Sendable {
 /// is whole UTF-8, and a stop string ends its sequence where it appears (it is not part of the
 /// text, and no piece of it is ever streamed).
 public struct TextGenerator {
-    public let model: Qwen2Model<Float>
+    public let model: any DecodingModel<Float>
     public let tokenizer: BPETokenizer
     public var endOfSequence: Set<Int32>
     public var stopStrings: [String]
     public var contextLength: Int
 
-    public init(model: Qwen2Model<Float>, tokenizer: BPETokenizer, endOfSequence: Set<Int32>, stopStrings: [String] = [],
+    public init(model: any DecodingModel<Float>, tokenizer: BPETokenizer, endOfSequence: Set<Int32>, stopStrings: [String] = [],
                 contextLength: Int) {
         self.model = model; self.tokenizer = tokenizer; self.endOfSequence = endOfSequence
         self.stopStrings = stopStrings.filter { !$0.isEmpty }; self.contextLength = contextLength
@@ -53,8 +53,8 @@ public struct TextGenerator {
                          stream: ((Int, String) -> Void)? = nil) -> [TextGeneration] {
         let pad = Int32(tokenizer.padTokenId ?? tokenizer.eosTokenId ?? 0)
         var texts = prompts.map { _ in StreamedText(tokenizer: tokenizer, stopStrings: stopStrings) }
-        let generator = TokenGenerator(model: model, endOfSequence: endOfSequence, padID: pad)
-        let results = generator.generate(prompts: prompts, options: options, useAdapter: useAdapter, topLogprobs: topLogprobs) { b, id in
+        let results = tokens(of: model, prompts: prompts, options: options, useAdapter: useAdapter, topLogprobs: topLogprobs,
+                             padID: pad) { b, id in
             let (piece, stopped) = texts[b].append(Int(id))
             if !piece.isEmpty { stream?(b, piece) }
             return stopped
@@ -65,6 +65,13 @@ public struct TextGenerator {
             return TextGeneration(promptTokens: result.promptIDs.count, ids: result.ids, text: texts[b].text,
                                   finishReason: result.finishReason, topLogprobs: result.topLogprobs)
         }
+    }
+
+    /// The token generation of `generate`, on the model's own type (opened from the existential).
+    private func tokens<Model: DecodingModel<Float>>(of model: Model, prompts: [[Int32]], options: SamplingOptions, useAdapter: Bool,
+                                                    topLogprobs: Int, padID: Int32, onToken: (Int, Int32) -> Bool) -> [Generation] {
+        TokenGenerator(model: model, endOfSequence: endOfSequence, padID: padID)
+            .generate(prompts: prompts, options: options, useAdapter: useAdapter, topLogprobs: topLogprobs, onToken: onToken)
     }
 }
 

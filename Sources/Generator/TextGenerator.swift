@@ -22,19 +22,18 @@ public struct Generation: Sendable {
 /// Prompts of different lengths are padded on the left, never elsewhere: each sequence's real
 /// tokens get positions 0, 1, … as if alone, padding is masked out of attention, and nothing is
 /// padded to a fixed length. One prefill pass covers every prompt, then one token per step.
-public struct TokenGenerator<T: Scalar> {
-    public let model: Qwen2Model<T>
+public struct TokenGenerator<Model: DecodingModel> {
+    public let model: Model
     public var endOfSequence: Set<Int32>
     public var padID: Int32
 
-    public init(model: Qwen2Model<T>, endOfSequence: Set<Int32>, padID: Int32) {
+    public init(model: Model, endOfSequence: Set<Int32>, padID: Int32) {
         self.model = model; self.endOfSequence = endOfSequence; self.padID = padID
     }
 
     /// Generates a continuation of each prompt.
     /// `onToken(sequence, id)` runs as each token is chosen and returns true to stop that sequence
     /// (a stop string, say). `useAdapter` chooses the tuned model or the untouched base.
-    @_specialize(where T == Float)
     public func generate(prompts: [[Int32]], options: SamplingOptions, useAdapter: Bool, topLogprobs: Int = 0,
                          onToken: (Int, Int32) -> Bool = { _, _ in false }) -> [Generation] {
         precondition(prompts.allSatisfy { !$0.isEmpty }, "empty prompt")
@@ -53,9 +52,9 @@ public struct TokenGenerator<T: Scalar> {
         var finished = [Bool](repeating: false, count: batch)
         var nextPositions = prompts.map(\.count)
 
-        var logits = model.logits(tokens: tokens, pass: ForwardPass(batch: batch, length: longest, positions: positions,
-                                                                    keyMask: mask, useAdapter: useAdapter),
-                                  cache: cache, rows: (0..<batch).map { ($0 + 1) * longest - 1 })
+        var logits = model.prefill(tokens, pass: ForwardPass(batch: batch, length: longest, positions: positions,
+                                                             keyMask: mask, useAdapter: useAdapter),
+                                   cache: cache)
         for step in 0..<options.maxNewTokens {
             var chosen = [Int32](repeating: padID, count: batch)
             let vocabulary = model.vocabulary
@@ -81,12 +80,12 @@ public struct TokenGenerator<T: Scalar> {
             }
             if finished.allSatisfy({ $0 }) || step == options.maxNewTokens - 1 { break }
             // Finished sequences keep stepping with a padding token so the batch stays aligned.
-            mask = zip(0..<batch, mask.chunked(cache.length)).flatMap { $1 + [1] }
+            mask = zip(0..<batch, mask.chunked(mask.count / batch)).flatMap { $1 + [1] }
             positions = nextPositions
             for b in 0..<batch { nextPositions[b] += 1 }
-            logits = model.logits(tokens: chosen, pass: ForwardPass(batch: batch, length: 1, positions: positions,
-                                                                    keyMask: mask, useAdapter: useAdapter),
-                                  cache: cache, rows: Array(0..<batch))
+            logits = model.decode(chosen, pass: ForwardPass(batch: batch, length: 1, positions: positions,
+                                                            keyMask: mask, useAdapter: useAdapter),
+                                  cache: cache)
         }
         return results
     }

@@ -13,8 +13,6 @@ public struct PEFTAdapterConfig: Codable, Equatable, Sendable {
     public var fanInFanOut: Bool
     public var baseModelNameOrPath: String?
 
-    public static let supportedTargets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-
     public init(r: Int, loraAlpha: Double, targetModules: [String], loraDropout: Double = 0, useRSLoRA: Bool = false,
                 baseModelNameOrPath: String? = nil) {
         self.r = r; self.loraAlpha = loraAlpha; self.targetModules = targetModules; self.loraDropout = loraDropout
@@ -46,20 +44,39 @@ public struct PEFTAdapterConfig: Codable, Equatable, Sendable {
         if let list = json["target_modules"] as? [String] {
             targetModules = list
         } else if let single = json["target_modules"] as? String {
-            targetModules = Self.supportedTargets.filter { single.contains($0) }
+            targetModules = Projection.allCases.map(\.rawValue).filter { single.contains($0) }
         } else {
             throw InputError(file: path, at: "target_modules", "missing")
         }
         guard r > 0 else { throw InputError(file: path, at: "r", "must be positive, got \(r)") }
         if fanInFanOut { throw InputError(file: path, at: "fan_in_fan_out", "true is for GPT-2-style Conv1D layers; Qwen2 uses Linear") }
+        // Keys that change what the adapter computes: loading past them would give another model.
+        if json["use_dora"] as? Bool == true {
+            throw InputError(file: path, "use_dora is true; medtune applies plain LoRA only")
+        }
+        if let layers = json["layers_to_transform"], !(layers is NSNull) {
+            throw InputError(file: path, "layers_to_transform is set; medtune adapts every layer")
+        }
+        if let modules = json["modules_to_save"], !(modules is NSNull), (modules as? [Any])?.isEmpty != true {
+            throw InputError(file: path, "modules_to_save is set; medtune trains and loads LoRA matrices only")
+        }
+        if let bias = json["bias"], bias as? String != "none" {
+            throw InputError(file: path, "bias is \(bias); medtune trains no biases (only \"none\" is supported)")
+        }
         for key in ["rank_pattern", "alpha_pattern"] {
             if let pattern = json[key] as? [String: Any], !pattern.isEmpty {
                 throw InputError(file: path, at: key, "per-module ranks or alphas are not supported")
             }
         }
-        for target in targetModules where !Self.supportedTargets.contains(target) {
-            throw InputError(file: path, at: "target_modules", "'\(target)' is not a Qwen2 projection (supported: \(Self.supportedTargets.joined(separator: ", ")))")
+        for target in targetModules where Projection(rawValue: target) == nil {
+            throw InputError(file: path, at: "target_modules", "'\(target)' is not a Qwen2 projection (supported: \(Projection.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
+    }
+
+    /// The config of adapters as `spec` describes them.
+    public init(_ spec: LoRASpec, baseModelNameOrPath: String?) {
+        self.init(r: spec.rank, loraAlpha: spec.alpha, targetModules: spec.targets.map(\.rawValue), loraDropout: spec.dropout,
+                  useRSLoRA: spec.rsLoRA, baseModelNameOrPath: baseModelNameOrPath)
     }
 
     func json() -> [String: Any] {
@@ -76,12 +93,12 @@ public enum PEFTAdapter {
     public static let configFile = "adapter_config.json"
     public static let weightsFile = "adapter_model.safetensors"
 
-    static func tensorName(_ module: String, _ matrix: String) -> String { "base_model.model.\(module).lora_\(matrix).weight" }
-
-    /// Attaches the adapter in `directory` to the model's projections. Every tensor must name a
-    /// projection of this model with the right shape, and every targeted projection must have both
-    /// matrices; anything else is refused before the model is touched.
-    public static func load<T: Scalar>(_ directory: String, into model: Qwen2Model<T>, dropout: Double? = nil) throws -> PEFTAdapterConfig {
+    /// Attaches the adapter in `directory` to the model in place of any it had. Every tensor must
+    /// name a projection of this model with the right shape, and every targeted projection must
+    /// have both matrices; anything else is refused before the model is touched.
+    /// `dropout` replaces the file's lora_dropout (a run that continues from the adapter).
+    @discardableResult
+    public static func load<Model: LoRAModel>(_ directory: String, into model: Model, dropout: Double? = nil) throws -> PEFTAdapterConfig {
         let configPath = (directory as NSString).appendingPathComponent(configFile)
         let weightsPath = (directory as NSString).appendingPathComponent(weightsFile)
         guard FileManager.default.fileExists(atPath: configPath) else {
@@ -96,50 +113,52 @@ public enum PEFTAdapter {
         let file = try SafetensorsFile(path: weightsPath)
         var byName: [String: TensorEntry] = [:]
         for entry in file.tensorEntries { byName[entry.name] = entry }
-        var attachments: [(LoRALinear<T>, LoRAAdapter<T>)] = []
+        var attachments: [(site: AdapterSite, adapter: LoRAAdapter<Model.Element>)] = []
         var used = Set<String>()
-        for layer in model.layers {
-            for (projection, linear) in layer.projections {
-                let module = Qwen2Model<T>.modulePath(layer: layer.index, projection: projection)
-                let aName = tensorName(module, "A"), bName = tensorName(module, "B")
-                let aEntry = byName[aName], bEntry = byName[bName]
-                if aEntry == nil && bEntry == nil { continue }
-                guard let aEntry, let bEntry else {
-                    throw InputError(file: weightsPath, at: "tensor \(aEntry == nil ? aName : bName)", "missing (its pair is present)")
-                }
-                guard config.targetModules.contains(projection) else {
-                    throw InputError(file: weightsPath, at: "tensor \(aName)", "\(projection) is not in target_modules \(config.targetModules)")
-                }
-                guard aEntry.shape == [config.r, linear.inFeatures] else {
-                    throw InputError(file: weightsPath, at: "tensor \(aName)", "shape \(aEntry.shape) does not fit this model (expected [\(config.r), \(linear.inFeatures)]): the adapter was made for another model")
-                }
-                guard bEntry.shape == [linear.outFeatures, config.r] else {
-                    throw InputError(file: weightsPath, at: "tensor \(bName)", "shape \(bEntry.shape) does not fit this model (expected [\(linear.outFeatures), \(config.r)]): the adapter was made for another model")
-                }
-                let a: Tensor<T> = try file.tensor(named: aName).tensor(T.self)
-                let b: Tensor<T> = try file.tensor(named: bName).tensor(T.self)
-                attachments.append((linear, LoRAAdapter(a: a, b: b, alpha: config.loraAlpha, rsLoRA: config.useRSLoRA,
-                                                        dropout: dropout ?? config.loraDropout)))
-                used.formUnion([aName, bName])
+        for site in model.sites {
+            let aName = site.tensorName(.a), bName = site.tensorName(.b)
+            let aEntry = byName[aName], bEntry = byName[bName]
+            if aEntry == nil && bEntry == nil { continue }
+            guard let aEntry, let bEntry else {
+                throw InputError(file: weightsPath, at: "tensor \(aEntry == nil ? aName : bName)", "missing (its pair is present)")
             }
+            let projection = site.projection.rawValue
+            guard config.targetModules.contains(projection) else {
+                throw InputError(file: weightsPath, at: "tensor \(aName)", "\(projection) is not in target_modules \(config.targetModules)")
+            }
+            let (inFeatures, outFeatures) = model.features(site)
+            guard aEntry.shape == [config.r, inFeatures] else {
+                throw InputError(file: weightsPath, at: "tensor \(aName)", "shape \(aEntry.shape) does not fit this model (expected [\(config.r), \(inFeatures)]): the adapter was made for another model")
+            }
+            guard bEntry.shape == [outFeatures, config.r] else {
+                throw InputError(file: weightsPath, at: "tensor \(bName)", "shape \(bEntry.shape) does not fit this model (expected [\(outFeatures), \(config.r)]): the adapter was made for another model")
+            }
+            let a: Tensor<Model.Element> = try file.tensor(named: aName).tensor(Model.Element.self)
+            let b: Tensor<Model.Element> = try file.tensor(named: bName).tensor(Model.Element.self)
+            attachments.append((site, LoRAAdapter(a: a, b: b, alpha: config.loraAlpha, rsLoRA: config.useRSLoRA,
+                                                  dropout: dropout ?? config.loraDropout)))
+            used.formUnion([aName, bName])
         }
         if let stray = byName.keys.sorted().first(where: { !used.contains($0) }) {
-            throw InputError(file: weightsPath, at: "tensor \(stray)", "does not name a LoRA matrix of a projection of this model (\(model.layers.count) layers)")
+            throw InputError(file: weightsPath, at: "tensor \(stray)", "does not name a LoRA matrix of a projection of this model (\(model.layerCount) layers)")
         }
         guard !attachments.isEmpty else { throw InputError(file: weightsPath, "holds no LoRA matrices") }
-        for (linear, adapter) in attachments { linear.adapter = adapter }
+        model.attach(attachments)
         return config
     }
 
-    /// Writes the model's adapters in PEFT's format (float32), each file under a temporary name first.
-    public static func save<T: Scalar>(_ model: Qwen2Model<T>, config: PEFTAdapterConfig, to directory: String) throws {
+    /// Writes the model's adapters in PEFT's format (float32), each file under a temporary name
+    /// first. adapter_config.json describes the adapters as they are (`LoRAModel.loraSpec`).
+    public static func save<Model: LoRAModel>(_ model: Model, baseModelNameOrPath: String?, to directory: String) throws {
+        guard let spec = model.loraSpec else { throw InputError(file: directory, "the model has no LoRA adapter to save") }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var writer = SafetensorsWriter(metadata: ["format": "pt"])
-        for (module, adapter) in model.adapters {
-            try writer.add(tensorName(module, "A"), tensor: adapter.a)
-            try writer.add(tensorName(module, "B"), tensor: adapter.b)
+        for (site, adapter) in model.attachedAdapters {
+            try writer.add(site.tensorName(.a), tensor: adapter.a)
+            try writer.add(site.tensorName(.b), tensor: adapter.b)
         }
         try writer.write(to: (directory as NSString).appendingPathComponent(weightsFile))
+        let config = PEFTAdapterConfig(spec, baseModelNameOrPath: baseModelNameOrPath)
         let json = try JSONSerialization.data(withJSONObject: config.json(), options: [.prettyPrinted, .sortedKeys])
         try AtomicFile.write(json, to: (directory as NSString).appendingPathComponent(configFile))
     }

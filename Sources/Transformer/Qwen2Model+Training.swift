@@ -1,42 +1,43 @@
 import MedtuneCore
 
-extension Qwen2Model {
-    /// All LoRA adapters of the model, keyed by PEFT's module path
-    /// (`model.layers.N.self_attn.q_proj`, `model.layers.N.mlp.gate_proj`, …).
-    public var adapters: [(name: String, adapter: LoRAAdapter<T>)] {
-        layers.flatMap { layer in
-            layer.projections.compactMap { projection in
-                projection.linear.adapter.map { (Self.modulePath(layer: layer.index, projection: projection.name), $0) }
-            }
+extension Qwen2Model: LoRAModel {
+    public var layerCount: Int { layers.count }
+
+    public func features(_ site: AdapterSite) -> (inFeatures: Int, outFeatures: Int) {
+        let linear = layers[site.layer][site.projection]
+        return (linear.inFeatures, linear.outFeatures)
+    }
+
+    public var attachedAdapters: [(site: AdapterSite, adapter: LoRAAdapter<T>)] {
+        sites.compactMap { site in layers[site.layer][site.projection].adapter.map { (site, $0) } }
+    }
+
+    public func attach(_ adapters: [(site: AdapterSite, adapter: LoRAAdapter<T>)]) {
+        for site in sites { layers[site.layer][site.projection].adapter = nil }
+        for (site, adapter) in adapters {
+            let linear = layers[site.layer][site.projection]
+            precondition(adapter.inFeatures == linear.inFeatures && adapter.outFeatures == linear.outFeatures,
+                         "\(site.modulePath): adapter \(adapter.outFeatures)×\(adapter.inFeatures) for a \(linear.outFeatures)×\(linear.inFeatures) projection")
+            linear.adapter = adapter
         }
     }
+}
 
-    /// PEFT's module path of a projection.
-    public static func modulePath(layer: Int, projection: String) -> String {
-        let group = ["q_proj", "k_proj", "v_proj", "o_proj"].contains(projection) ? "self_attn" : "mlp"
-        return "model.layers.\(layer).\(group).\(projection)"
-    }
-
-    /// Forward and backward over one micro-batch: returns the summed cross-entropy of the labelled
-    /// tokens and their count, and accumulates gradScale · ∂loss/∂(LoRA parameters) into each
-    /// adapter's gradA/gradB. Labels are aligned with tokens (label i is the token that should
-    /// follow token i; CrossEntropy.ignoreIndex where nothing is counted).
-    ///
-    /// With `checkpointing`, only each layer's input is kept and the layer is recomputed during
-    /// backward (same dropout masks), trading one extra forward for activation memory.
-    public func lossAndGradients(tokens: [Int32], labels: [Int32], pass: ForwardPass, gradScale: T,
-                                 checkpointing: Bool = false, chunkRows: Int = 256) -> (loss: Double, count: Int) {
+extension Qwen2Model: TrainableModel {
+    /// Forward and backward over one micro-batch (`TrainableModel`). The LM head runs a chunk of
+    /// rows at a time (`ChunkedCrossEntropy`), so the [rows × vocabulary] logits never exist at once.
+    public func lossAndGradients(tokens: [Int32], labels: [Int32], pass: ForwardPass, gradScale: T) -> (loss: Double, count: Int) {
         precondition(labels.count == pass.rows, "\(labels.count) labels for \(pass.rows) tokens")
         let rope: (cos: [T], sin: [T]) = ropeTable(pass)
         let x = embed(tokens, pass: pass)
         var saved: [LayerActivations<T>?] = []
         var inputs: [Tensor<T>] = []
         for layer in layers {
-            if checkpointing {
+            if gradientCheckpointing {
                 inputs.append(x.copy())
-                _ = layer.forward(x, pass: pass, rope: rope, cache: nil, save: false)
+                _ = layer.forward(x, pass: pass, rope: rope, save: false)
             } else {
-                saved.append(layer.forward(x, pass: pass, rope: rope, cache: nil, save: true))
+                saved.append(layer.forward(x, pass: pass, rope: rope, save: true))
             }
         }
         let rows = pass.rows
@@ -45,16 +46,16 @@ extension Qwen2Model {
         norm.forward(x.pointer, weight: finalNorm.pointer, rows: rows, into: normed.pointer, rstd: rstd.pointer)
         let dNormed = Tensor<T>([rows, hiddenSize])
         let result = labels.withUnsafeBufferPointer { labels in
-            ChunkedCrossEntropy(chunkRows: chunkRows, precision: pass.matrixPrecision)(hidden: normed.pointer, rows: rows, head: lmHead, labels: labels.baseAddress!,
+            ChunkedCrossEntropy(precision: pass.matrixPrecision)(hidden: normed.pointer, rows: rows, head: lmHead, labels: labels.baseAddress!,
                                                       gradScale: gradScale, dHidden: dNormed.pointer)
         }
         let dx = Tensor<T>([rows, hiddenSize])
         norm.backward(dNormed.pointer, x: x.pointer, weight: finalNorm.pointer, rstd: rstd.pointer, rows: rows, dx: dx.pointer, dWeight: nil)
         for layer in layers.reversed() {
             let activations: LayerActivations<T>
-            if checkpointing {
+            if gradientCheckpointing {
                 let replay = inputs[layer.index]
-                activations = layer.forward(replay, pass: pass, rope: rope, cache: nil, save: true)!
+                activations = layer.forward(replay, pass: pass, rope: rope, save: true)!
                 inputs[layer.index] = Tensor<T>([0])
             } else {
                 activations = saved[layer.index]!
@@ -66,10 +67,10 @@ extension Qwen2Model {
     }
 
     /// Summed loss and token count without gradients (validation).
-    public func loss(tokens: [Int32], labels: [Int32], pass: ForwardPass, chunkRows: Int = 256) -> (loss: Double, count: Int) {
+    public func loss(tokens: [Int32], labels: [Int32], pass: ForwardPass) -> (loss: Double, count: Int) {
         let hidden = hiddenStates(tokens: tokens, pass: pass)
         return labels.withUnsafeBufferPointer { labels in
-            ChunkedCrossEntropy(chunkRows: chunkRows, precision: pass.matrixPrecision)(hidden: hidden.pointer, rows: pass.rows, head: lmHead,
+            ChunkedCrossEntropy(precision: pass.matrixPrecision)(hidden: hidden.pointer, rows: pass.rows, head: lmHead,
                                                       labels: labels.baseAddress!, dHidden: nil)
         }
     }

@@ -5,13 +5,15 @@ import MedtuneCore
 /// Frozen weights stay in their stored precision behind `LinearMap`/`TokenEmbedding`; compute
 /// runs in T (Float; Double for gradient checks). LoRA adapters live inside the projections and
 /// each pass chooses whether they take part.
-public final class Qwen2Model<T: Scalar>: @unchecked Sendable {
+public final class Qwen2Model<T: DecoderScalar>: @unchecked Sendable {
     public let embedding: TokenEmbedding
     public let layers: [DecoderLayer<T>]
     public let finalNorm: Tensor<T>
     public let lmHead: LinearMap
     public let rmsEps: Double
     public let ropeTheta: Double
+    /// Whether training recomputes each layer in backward (`TrainableModel`).
+    public var gradientCheckpointing = false
 
     public init(embedding: TokenEmbedding, layers: [DecoderLayer<T>], finalNorm: Tensor<T>, lmHead: LinearMap,
                 rmsEps: Double, ropeTheta: Double) {
@@ -38,10 +40,10 @@ public final class Qwen2Model<T: Scalar>: @unchecked Sendable {
         let x = embed(tokens, pass: pass)
         let rope: (cos: [T], sin: [T]) = ropeTable(pass)
         let count = min(stopAfterLayer ?? layers.count, layers.count)
-        if count < layers.count || !decodeStep(x, pass: pass, rope: rope, cache: cache) {
-            for layer in layers[..<count] {
-                _ = layer.forward(x, pass: pass, rope: rope, cache: cache, save: false, lean: pass.dropoutSeed == nil)
-            }
+        if let cache, pass.length == 1, count == layers.count {
+            for layer in layers { T.decodingStep(layer, x, pass: pass, rope: rope, cache: cache) }
+        } else {
+            for layer in layers[..<count] { layer.infer(x, pass: pass, rope: rope, cache: cache) }
         }
         if let cache {
             // Layers past `count` did not store their keys; a partial pass leaves the cache unusable.
@@ -82,5 +84,23 @@ public final class Qwen2Model<T: Scalar>: @unchecked Sendable {
         let out = Tensor<T>([rows, hiddenSize]), rstd = Tensor<T>([rows])
         RMSNorm(dim: hiddenSize, eps: rmsEps).forward(x.pointer, weight: finalNorm.pointer, rows: rows, into: out.pointer, rstd: rstd.pointer)
         return out
+    }
+}
+
+extension Qwen2Model: DecodingModel {
+    public func prefill(_ tokens: [Int32], pass: ForwardPass, cache: KVCache<T>) -> Tensor<T> {
+        precondition(cache.length == 0, "a prompt pass starts an empty cache")
+        return logits(tokens: tokens, pass: pass, cache: cache, rows: (0..<pass.batch).map { ($0 + 1) * pass.length - 1 })
+    }
+
+    public func decode(_ tokens: [Int32], pass: ForwardPass, cache: KVCache<T>) -> Tensor<T> {
+        precondition(pass.length == 1, "a decoding step takes one token per sequence")
+        return logits(tokens: tokens, pass: pass, cache: cache, rows: Array(0..<pass.batch))
+    }
+}
+
+extension Qwen2Model: HiddenStateModel {
+    public func hiddenStates(_ tokens: [Int32], pass: ForwardPass, layer: Int) -> Tensor<T> {
+        hiddenStates(tokens: tokens, pass: pass, stopAfterLayer: layer)
     }
 }

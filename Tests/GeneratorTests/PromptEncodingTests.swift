@@ -10,7 +10,7 @@ final class PromptEncodingTests: XCTestCase {
     func testDeepSeekPromptsCarryExactlyOneBOS() throws {
         let tokenizer = try TokenizerLoader.loadBPE(path: try TestPaths.require(TestPaths.deepSeekR1Header).path)
         let bos = try XCTUnwrap(tokenizer.bosTokenId)
-        let generator = TextGenerator(model: TinyQwen.make(), tokenizer: tokenizer, endOfSequence: [], contextLength: 4096)
+        let generator = TextGenerator(model: TinyQwen.make(as: Float.self), tokenizer: tokenizer, endOfSequence: [], contextLength: 4096)
         let record = ["Question": "发热三天，咳嗽，可能是什么病？"]
 
         let chat = try PromptTemplate.deepSeekR1(system: nil)
@@ -28,7 +28,7 @@ final class PromptEncodingTests: XCTestCase {
 
     func testEmptyAndOverlongPromptsAreRefused() throws {
         let tokenizer = try TokenizerLoader.loadBPE(path: try TestPaths.require(TestPaths.qwenGGUF).path)
-        let generator = TextGenerator(model: TinyQwen.make(), tokenizer: tokenizer, endOfSequence: [], contextLength: 32)
+        let generator = TextGenerator(model: TinyQwen.make(as: Float.self), tokenizer: tokenizer, endOfSequence: [], contextLength: 32)
         XCTAssertThrowsError(try generator.encode("", template: nil, maxNewTokens: 8))
         XCTAssertThrowsError(try generator.encode(String(repeating: "长文本", count: 20), template: nil, maxNewTokens: 8)) { error in
             XCTAssertTrue("\(error)".contains("context of 32"), "\(error)")

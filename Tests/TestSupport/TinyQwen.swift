@@ -12,7 +12,7 @@ public enum TinyQwen {
 
     /// A model with random weights; LoRA adapters on `targets` with random (non-zero) A and B,
     /// so every gradient path is exercised.
-    public static func make<T: Scalar>(_ shape: Shape = Shape(), seed: UInt64 = 1, as: T.Type = T.self) -> Qwen2Model<T> {
+    public static func make<T: DecoderScalar>(_ shape: Shape = Shape(), seed: UInt64 = 1, as: T.Type = T.self) -> Qwen2Model<T> {
         // Adapters draw from their own stream, so that the base weights do not depend on targets.
         var rng = SplitMix64(seed: seed), adapterRNG = SplitMix64(seed: seed ^ 0xA11A)
         func random(_ dims: [Int], scale: Double = 0.5, from generator: inout SplitMix64) -> Tensor<T> {

@@ -27,7 +27,7 @@ enum Fixture {
     }
 
     /// A tiny Qwen2 over the byte vocabulary, adapters attached as the configuration says.
-    static func model<T: Scalar>(_ config: TrainingConfig, seed: UInt64 = 3, as: T.Type = T.self) -> Qwen2Model<T> {
+    static func model<T: DecoderScalar>(_ config: TrainingConfig, seed: UInt64 = 3, as: T.Type = T.self) -> Qwen2Model<T> {
         var shape = TinyQwen.Shape()
         shape.vocabulary = 257
         shape.hidden = 16

@@ -109,7 +109,7 @@ final class RunTests: XCTestCase {
         XCTAssertEqual(saved.r, 2)
         XCTAssertEqual(saved.targetModules, ["q_proj", "v_proj", "up_proj"])
         let model: Qwen2Model<Float> = Fixture.model(config, seed: 99)
-        try Checkpoint.attachAdapter(from: folder.path, to: model, config: config)
+        try LoRASetup.attach(to: model, config: config, from: folder.path)
         XCTAssertEqual(LoRASetup.parameters(of: model).map { $0.value.array }, run.trainer.parameters.map { $0.value.array })
         let file = try SafetensorsFile(path: folder.path + "/adapter_model.safetensors")
         XCTAssertEqual(file.tensorEntries.first { $0.name == "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight" }?.shape, [2, 16])
@@ -154,7 +154,7 @@ final class RunTests: XCTestCase {
         XCTAssertEqual(trainer.progress.step, 2)
         XCTAssertEqual(good, trainer.parameters.map { $0.value.array }, "the failed step changed nothing")
         let reloaded: Qwen2Model<Float> = Fixture.model(config)
-        try Checkpoint.attachAdapter(from: folder.checkpoint(step: 2), to: reloaded, config: config)
+        try LoRASetup.attach(to: reloaded, config: config, from: folder.checkpoint(step: 2))
         XCTAssertEqual(LoRASetup.parameters(of: reloaded).map { $0.value.array }, good)
     }
 
@@ -221,7 +221,7 @@ final class RunStoppingTests: XCTestCase {
         }
         XCTAssertEqual(folder.checkpoints.map(\.step), [1])
         let reloaded: Qwen2Model<Float> = Fixture.model(config)
-        try Checkpoint.attachAdapter(from: folder.checkpoint(step: 1), to: reloaded, config: config)
+        try LoRASetup.attach(to: reloaded, config: config, from: folder.checkpoint(step: 1))
         XCTAssertTrue(LoRASetup.parameters(of: reloaded).allSatisfy { $0.value.array.allSatisfy(\.isFinite) })
     }
 

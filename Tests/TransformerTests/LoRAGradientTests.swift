@@ -11,12 +11,13 @@ final class LoRAGradientTests: XCTestCase {
 
     func check(shape: TinyQwen.Shape, pass: ForwardPass, checkpointing: Bool = false, file: StaticString = #filePath, line: UInt = #line) {
         let model: Qwen2Model<Double> = TinyQwen.make(shape)
+        model.gradientCheckpointing = checkpointing
         let scale = 0.37
         func loss() -> Double {
-            model.lossAndGradients(tokens: tokens, labels: labels, pass: pass, gradScale: 0, checkpointing: checkpointing).loss * scale
+            model.lossAndGradients(tokens: tokens, labels: labels, pass: pass, gradScale: 0).loss * scale
         }
         for (_, adapter) in model.adapters { adapter.gradA.fill(0); adapter.gradB.fill(0) }
-        let (_, count) = model.lossAndGradients(tokens: tokens, labels: labels, pass: pass, gradScale: scale, checkpointing: checkpointing)
+        let (_, count) = model.lossAndGradients(tokens: tokens, labels: labels, pass: pass, gradScale: scale)
         XCTAssertEqual(count, labels.filter { $0 != -100 }.count, file: file, line: line)
         XCTAssertEqual(model.adapters.count, shape.layers * shape.targets.count, file: file, line: line)
         for (name, adapter) in model.adapters {
@@ -54,7 +55,8 @@ final class LoRAGradientTests: XCTestCase {
         let pass = ForwardPass(batch: 2, length: 6, dropoutSeed: 5)
         let plain: Qwen2Model<Double> = TinyQwen.make(shape), replayed: Qwen2Model<Double> = TinyQwen.make(shape)
         let a = plain.lossAndGradients(tokens: tokens, labels: labels, pass: pass, gradScale: 1)
-        let b = replayed.lossAndGradients(tokens: tokens, labels: labels, pass: pass, gradScale: 1, checkpointing: true)
+        replayed.gradientCheckpointing = true
+        let b = replayed.lossAndGradients(tokens: tokens, labels: labels, pass: pass, gradScale: 1)
         XCTAssertEqual(a.loss, b.loss)
         for (x, y) in zip(plain.adapters, replayed.adapters) {
             XCTAssertEqual(x.adapter.gradA.array, y.adapter.gradA.array, x.name)

@@ -17,7 +17,7 @@ final class PEFTAdapterTests: XCTestCase {
         shape.targets = ["q_proj", "v_proj", "gate_proj"]
         let trained: Qwen2Model<Float> = TinyQwen.make(shape, seed: 4)
         let config = PEFTAdapterConfig(r: shape.rank, loraAlpha: shape.alpha, targetModules: shape.targets)
-        try PEFTAdapter.save(trained, config: config, to: folder.path)
+        try PEFTAdapter.save(trained, baseModelNameOrPath: nil, to: folder.path)
         shape.targets = []
         let fresh: Qwen2Model<Float> = TinyQwen.make(shape, seed: 4)
         let loaded = try PEFTAdapter.load(folder.path, into: fresh)
@@ -34,7 +34,7 @@ final class PEFTAdapterTests: XCTestCase {
         var shape = TinyQwen.Shape()
         shape.targets = ["q_proj"]
         let other: Qwen2Model<Float> = TinyQwen.make(shape)
-        try PEFTAdapter.save(other, config: PEFTAdapterConfig(r: shape.rank, loraAlpha: 4, targetModules: ["q_proj"]), to: folder.path)
+        try PEFTAdapter.save(other, baseModelNameOrPath: nil, to: folder.path)
         var wider = TinyQwen.Shape()
         wider.hidden = 12; wider.heads = 3; wider.targets = []
         let model: Qwen2Model<Float> = TinyQwen.make(wider)
@@ -67,5 +67,39 @@ final class PEFTAdapterTests: XCTestCase {
         XCTAssertThrowsError(try PEFTAdapterConfig(file: folder.appendingPathComponent("adapter_config.json").path)) {
             XCTAssertTrue("\($0)".contains("c_attn"), "\($0)")
         }
+    }
+
+    /// Keys that change what the adapter computes are refused by name, not loaded as plain LoRA.
+    private func refusal(_ key: String, _ value: String) throws -> String {
+        let path = folder.appendingPathComponent("adapter_config.json")
+        try Data(#"{"peft_type": "LORA", "r": 2, "lora_alpha": 4, "target_modules": ["q_proj"], "\#(key)": \#(value)}"#.utf8).write(to: path)
+        do {
+            _ = try PEFTAdapterConfig(file: path.path)
+            return "accepted"
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    func testDoRAIsRefused() throws {
+        XCTAssertEqual(try refusal("use_dora", "true"),
+                       folder.appendingPathComponent("adapter_config.json").path + ": use_dora is true; medtune applies plain LoRA only")
+        XCTAssertEqual(try refusal("use_dora", "false"), "accepted")
+    }
+
+    func testLayersToTransformIsRefused() throws {
+        XCTAssertTrue(try refusal("layers_to_transform", "[0, 1]").hasSuffix("adapter_config.json: layers_to_transform is set; medtune adapts every layer"))
+        XCTAssertEqual(try refusal("layers_to_transform", "null"), "accepted")
+    }
+
+    func testModulesToSaveIsRefused() throws {
+        XCTAssertTrue(try refusal("modules_to_save", #"["lm_head"]"#).hasSuffix("adapter_config.json: modules_to_save is set; medtune trains and loads LoRA matrices only"))
+        XCTAssertEqual(try refusal("modules_to_save", "null"), "accepted")
+        XCTAssertEqual(try refusal("modules_to_save", "[]"), "accepted")
+    }
+
+    func testBiasOtherThanNoneIsRefused() throws {
+        XCTAssertTrue(try refusal("bias", #""lora_only""#).hasSuffix(#"adapter_config.json: bias is lora_only; medtune trains no biases (only "none" is supported)"#))
+        XCTAssertEqual(try refusal("bias", #""none""#), "accepted")
     }
 }

@@ -9,15 +9,15 @@ import Transformer
 /// settings string names the model family (`qwen2:<name>`) so its scores are not mistaken for
 /// bert_score's.
 public final class Qwen2Encoder: ContextualEncoder, @unchecked Sendable {
-    public let model: Qwen2Model<Float>
+    public let model: any HiddenStateModel<Float>
     public let maxSequenceLength: Int
 
-    public init(model: Qwen2Model<Float>, maxSequenceLength: Int) {
+    public init(model: any HiddenStateModel<Float>, maxSequenceLength: Int) {
         self.model = model
         self.maxSequenceLength = maxSequenceLength
     }
 
-    public var layerCount: Int { model.layers.count }
+    public var layerCount: Int { model.layerCount }
     public var hiddenSize: Int { model.hiddenSize }
 
     public func hiddenStates(ids: [[Int]], layer: Int) throws -> TokenStates {
@@ -36,7 +36,7 @@ public final class Qwen2Encoder: ContextualEncoder, @unchecked Sendable {
                 throw InputError(at: "sequence \(s)", "token id \(bad) is outside the vocabulary of \(model.vocabulary)")
             }
             let pass = ForwardPass(batch: 1, length: sequence.count, useAdapter: false)
-            let states = model.hiddenStates(tokens: sequence.map { Int32($0) }, pass: pass, stopAfterLayer: layer)
+            let states = model.hiddenStates(sequence.map { Int32($0) }, pass: pass, layer: layer)
             (result.pointer + offsets[s] * h).update(from: states.pointer, count: sequence.count * h)
         }
         return TokenStates(values: result, offsets: offsets)

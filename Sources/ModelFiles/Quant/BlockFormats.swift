@@ -1,3 +1,5 @@
+import MedtuneCore
+
 /// The GGML block quantisations medtune reads, one type per format, each decoding one block two
 /// ways.
 ///

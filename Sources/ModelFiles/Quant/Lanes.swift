@@ -1,3 +1,5 @@
+import MedtuneCore
+
 /// Vector building blocks of the row kernels.
 ///
 /// The standard library's generic SIMD conversions, its integer operators on vectors of more than
@@ -5,7 +7,7 @@
 /// conversions written out lane by lane, and integer operators between vectors of at most sixteen
 /// lanes, compile to single vector instructions (checked in the release binary's assembly:
 /// vpmovzxbd, vpmovsxbd, vcvtdq2ps and vcvtph2ps on 512-bit registers).
-enum Lanes {
+extension Lanes {
     @inline(__always)
     static func float(_ v: SIMD16<Int8>) -> SIMD16<Float> {
         SIMD16<Float>(
@@ -48,12 +50,6 @@ enum Lanes {
     }
     #endif
 
-    /// Sixteen floats from `p + i` (any alignment).
-    @inline(__always)
-    static func load(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD16<Float> {
-        UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self)
-    }
-
     /// Sixteen bytes at `offset`, zero-extended to 32-bit lanes.
     @inline(__always)
     static func bytes(_ p: UnsafeRawPointer, _ offset: Int) -> SIMD16<Int32> {
@@ -64,15 +60,5 @@ enum Lanes {
     @inline(__always)
     static func signedBytes(_ p: UnsafeRawPointer, _ offset: Int) -> SIMD16<Float> {
         float(p.loadUnaligned(fromByteOffset: offset, as: SIMD16<Int8>.self))
-    }
-
-    /// The sum of the sixteen lanes as a tree of vector additions (the standard library's `sum()`
-    /// adds the lanes one after another: a chain of 15 dependent scalar additions).
-    @inline(__always)
-    static func sum(_ v: SIMD16<Float>) -> Float {
-        let eight = v.lowHalf + v.highHalf
-        let four = eight.lowHalf + eight.highHalf
-        let two = four.lowHalf + four.highHalf
-        return two[0] + two[1]
     }
 }

@@ -72,7 +72,7 @@ public enum TrainingStepBenchmark {
     /// LoRA products forward and backward, causal attention (the visible query-key pairs only),
     /// and the language-model head forward and its input gradient. Checkpointing repeats the
     /// layers' forward.
-    public static func matrixFLOPs<T: Scalar>(_ model: Qwen2Model<T>, batch: Int, length: Int, checkpointing: Bool) -> Double {
+    public static func matrixFLOPs<T: DecoderScalar>(_ model: Qwen2Model<T>, batch: Int, length: Int, checkpointing: Bool) -> Double {
         let rows = Double(batch * length)
         var forward = 0.0, backward = 0.0
         for layer in model.layers {

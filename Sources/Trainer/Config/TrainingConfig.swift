@@ -1,5 +1,6 @@
 import Foundation
 import MedtuneCore
+import Transformer
 
 /// Everything a training run is told, in one place: the YAML recipe, the command-line flags and
 /// the resolved `config.yaml` written beside the adapter are all this struct. Each property is
@@ -177,7 +178,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     }
 
     /// The projections LoRA can adapt, in PEFT's names.
-    public static let projectionNames = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    public static let projectionNames = Projection.allCases.map(\.rawValue)
 
     /// Where the run writes: `output_dir`, or `data/runs/<name>`.
     public var resolvedOutputDir: String { outputDir ?? "data/runs/\(name)" }

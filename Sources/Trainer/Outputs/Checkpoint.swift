@@ -38,7 +38,7 @@ public enum Checkpoint {
         let temporary = path + incompleteSuffix, previous = path + previousSuffix
         try? fm.removeItem(atPath: temporary)
         try fm.createDirectory(atPath: temporary, withIntermediateDirectories: true)
-        try PEFTAdapter.save(trainer.model, config: adapterConfig(trainer.config), to: temporary)
+        try PEFTAdapter.save(trainer.model, baseModelNameOrPath: trainer.config.resolvedBaseModelName, to: temporary)
 
         var writer = SafetensorsWriter(metadata: ["format": "pt"])
         for (name, tensor) in trainer.optimizer.stateTensors() { try writer.add(name, tensor: tensor) }
@@ -94,24 +94,8 @@ public enum Checkpoint {
         }
     }
 
-    /// Puts a checkpoint's (or any PEFT) adapter on the model, checking that it is the adapter the
-    /// configuration describes: same rank, alpha and target modules.
-    public static func attachAdapter<T: Scalar>(from directory: String, to model: Qwen2Model<T>, config: TrainingConfig) throws {
-        for layer in model.layers { for projection in layer.projections { projection.linear.adapter = nil } }
-        let saved = try PEFTAdapter.load(directory, into: model, dropout: config.loraDropout)
-        let file = directory + "/" + PEFTAdapter.configFile
-        if saved.r != config.loraR { throw InputError(file: file, "the adapter has r = \(saved.r), the run's lora_r is \(config.loraR)") }
-        if saved.loraAlpha != config.loraAlpha {
-            throw InputError(file: file, "the adapter has lora_alpha = \(saved.loraAlpha), the run's lora_alpha is \(config.loraAlpha)")
-        }
-        if saved.useRSLoRA != config.useRSLoRA { throw InputError(file: file, "the adapter's use_rslora differs from the run's") }
-        if Set(saved.targetModules) != Set(config.targetModules) {
-            throw InputError(file: file, "the adapter targets \(saved.targetModules.joined(separator: ", ")), the run targets \(config.targetModules.joined(separator: ", "))")
-        }
-    }
-
     /// Restores the optimiser and progress of a checkpoint into a trainer built on a model that
-    /// carries the checkpoint's adapter (`attachAdapter`).
+    /// carries the checkpoint's adapter (`LoRASetup.attach(to:config:from:)`).
     public static func restore<T: Scalar>(_ trainer: LoRATrainer<T>, from path: String) throws {
         let state = try readState(path)
         guard state.totalSteps == trainer.totalSteps, state.trainExamples == trainer.data.train.count else {
@@ -123,11 +107,6 @@ public enum Checkpoint {
         trainer.optimizer.steps = state.optimizerSteps
         try trainer.optimizer.restore(tensors, parameters: trainer.parameters)
         trainer.progress = state.progress
-    }
-
-    static func adapterConfig(_ config: TrainingConfig) -> PEFTAdapterConfig {
-        PEFTAdapterConfig(r: config.loraR, loraAlpha: config.loraAlpha, targetModules: config.targetModules,
-                          loraDropout: config.loraDropout, useRSLoRA: config.useRSLoRA, baseModelNameOrPath: config.resolvedBaseModelName)
     }
 }
 

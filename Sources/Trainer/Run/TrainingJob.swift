@@ -132,20 +132,19 @@ public struct TrainingJob {
     /// The adapter's rank against the layers it adapts, and its training state (value, gradient
     /// and two AdamW moments per parameter, float32) against the machine's memory, before any of
     /// it is allocated.
-    static func checkAdapterSize(_ config: TrainingConfig, model: Qwen2Model<Float>) throws {
-        guard let layer = model.layers.first else { return }
-        let targets = layer.projections.filter { config.targetModules.contains($0.name) }
-        if let narrowest = targets.min(by: { min($0.linear.inFeatures, $0.linear.outFeatures) < min($1.linear.inFeatures, $1.linear.outFeatures) }) {
-            let limit = min(narrowest.linear.inFeatures, narrowest.linear.outFeatures)
-            if config.loraR > limit {
-                throw InputError(at: "key lora_r", "r = \(config.loraR) exceeds \(narrowest.name)'s \(narrowest.linear.inFeatures) × \(narrowest.linear.outFeatures) (at most \(limit): a higher rank adds nothing)")
-            }
+    static func checkAdapterSize(_ config: TrainingConfig, model: some LoRAModel) throws {
+        let targets = config.loraSpec.targets.map { (projection: $0, size: model.features(AdapterSite(layer: 0, $0))) }
+        func narrowSide(_ size: (inFeatures: Int, outFeatures: Int)) -> Int { min(size.inFeatures, size.outFeatures) }
+        if let narrowest = targets.min(by: { narrowSide($0.size) < narrowSide($1.size) }), config.loraR > narrowSide(narrowest.size) {
+            throw InputError(at: "key lora_r", "r = \(config.loraR) exceeds \(narrowest.projection.rawValue)'s \(narrowest.size.inFeatures) × \(narrowest.size.outFeatures) (at most \(narrowSide(narrowest.size)): a higher rank adds nothing)")
         }
-        let parameters = model.layers.count * targets.reduce(0) { $0 + config.loraR * ($1.linear.inFeatures + $1.linear.outFeatures) }
+        let perLayer: Int = targets.reduce(0) { $0 + config.loraR * ($1.size.inFeatures + $1.size.outFeatures) }
+        let parameters = model.layerCount * perLayer
         let bytes = UInt64(parameters) * 16
         let memory = ProcessInfo.processInfo.physicalMemory
         if bytes > memory / 2 {
-            throw InputError(at: "key lora_r", String(format: "r = %d gives %d trainable parameters, %.1f GB of training state, more than half of this machine's %.1f GB", config.loraR, parameters, Double(bytes) / 1e9, Double(memory) / 1e9))
+            throw InputError(at: "key lora_r", String(format: "r = %d gives %d trainable parameters, %.1f GB of training state, more than half of this machine's %.1f GB",
+                                                      config.loraR, parameters, Double(bytes) / 1e9, Double(memory) / 1e9))
         }
     }
 }

@@ -101,7 +101,7 @@ public final class TrainingRun<T: Scalar> {
         }
         if savedStep != trainer.progress.step { try saveCheckpoint() }
         try stop.shielding {
-            try PEFTAdapter.save(trainer.model, config: Checkpoint.adapterConfig(config), to: folder.path)
+            try PEFTAdapter.save(trainer.model, baseModelNameOrPath: config.resolvedBaseModelName, to: folder.path)
             try writeLossCurve()
         }
         return .finished(step: trainer.progress.step)

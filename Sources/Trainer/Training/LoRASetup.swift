@@ -1,36 +1,46 @@
 import MedtuneCore
 import Transformer
 
-/// Puts LoRA adapters on a model's target projections and names their tensors as PEFT does.
+extension TrainingConfig {
+    /// The adapters the run trains, as the configuration describes them.
+    public var loraSpec: LoRASpec {
+        LoRASpec(rank: loraR, alpha: loraAlpha, rsLoRA: useRSLoRA, dropout: loraDropout,
+                 targets: targetModules.map { Projection(rawValue: $0)! })
+    }
+}
+
+/// Makes a model ready to train as a configuration says: its training options, and LoRA
+/// adapters on exactly the configured projections, fresh or from a PEFT folder.
 public enum LoRASetup {
-    /// Fresh adapters with PEFT's initialisation (A Kaiming-uniform, B zero) on every target
-    /// projection of every layer, drawn in module order from `seed`; other projections lose any
-    /// adapter they had, so the trained set is exactly the configured one.
-    public static func attach<T: Scalar>(to model: Qwen2Model<T>, config: TrainingConfig) {
+    /// Fresh adapters with PEFT's initialisation, drawn in site order from `config.seed`.
+    public static func attach<Model: TrainableModel>(to model: Model, config: TrainingConfig) {
+        model.gradientCheckpointing = config.gradientCheckpointing
         var rng = SplitMix64(seed: config.seed ^ 0x10_7A_1417)
-        for layer in model.layers {
-            for projection in layer.projections {
-                guard config.targetModules.contains(projection.name) else {
-                    projection.linear.adapter = nil
-                    continue
-                }
-                projection.linear.adapter = LoRAAdapter(inFeatures: projection.linear.inFeatures, outFeatures: projection.linear.outFeatures,
-                                                        rank: config.loraR, alpha: config.loraAlpha, rsLoRA: config.useRSLoRA,
-                                                        dropout: config.loraDropout, rng: &rng)
-            }
+        model.attachFresh(config.loraSpec, rng: &rng)
+    }
+
+    /// The adapter of a PEFT folder (a checkpoint's, or init_adapter), which must be the one the
+    /// configuration describes: same rank, alpha, rsLoRA and target modules. Its dropout is the run's.
+    public static func attach<Model: TrainableModel>(to model: Model, config: TrainingConfig, from directory: String) throws {
+        model.gradientCheckpointing = config.gradientCheckpointing
+        let expected = config.loraSpec
+        try PEFTAdapter.load(directory, into: model, dropout: expected.dropout)
+        let saved = model.loraSpec!, file = directory + "/" + PEFTAdapter.configFile
+        if saved.rank != expected.rank { throw InputError(file: file, "the adapter has r = \(saved.rank), the run's lora_r is \(expected.rank)") }
+        if saved.alpha != expected.alpha {
+            throw InputError(file: file, "the adapter has lora_alpha = \(saved.alpha), the run's lora_alpha is \(expected.alpha)")
+        }
+        if saved.rsLoRA != expected.rsLoRA { throw InputError(file: file, "the adapter's use_rslora differs from the run's") }
+        if saved.targets != expected.targets {
+            throw InputError(file: file, "the adapter targets \(saved.targets.map(\.rawValue).joined(separator: ", ")), the run targets \(expected.targets.map(\.rawValue).joined(separator: ", "))")
         }
     }
 
-    /// PEFT's tensor name of an adapter matrix: `base_model.model.<module path>.lora_A.weight`.
-    public static func tensorName(module: String, matrix: String) -> String {
-        "base_model.model.\(module).lora_\(matrix).weight"
-    }
-
-    /// Every adapter matrix with its gradient, in module order (A before B).
-    public static func parameters<T: Scalar>(of model: Qwen2Model<T>) -> [TrainableParameter<T>] {
-        model.adapters.flatMap { entry in
-            [TrainableParameter(name: tensorName(module: entry.name, matrix: "A"), value: entry.adapter.a, grad: entry.adapter.gradA),
-             TrainableParameter(name: tensorName(module: entry.name, matrix: "B"), value: entry.adapter.b, grad: entry.adapter.gradB)]
+    /// Every adapter matrix with its gradient, in site order (A before B), named as PEFT names it.
+    public static func parameters<Model: LoRAModel>(of model: Model) -> [TrainableParameter<Model.Element>] {
+        model.attachedAdapters.flatMap { site, adapter in
+            [TrainableParameter(name: site.tensorName(.a), value: adapter.a, grad: adapter.gradA),
+             TrainableParameter(name: site.tensorName(.b), value: adapter.b, grad: adapter.gradB)]
         }
     }
 }

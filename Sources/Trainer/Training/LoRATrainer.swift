@@ -59,7 +59,7 @@ public struct NonFiniteError: MedtuneError {
 /// Accumulation divides every micro-batch's loss by the token count of the whole step, so the
 /// accumulated gradient is that of one batch holding all the step's records.
 public final class LoRATrainer<T: Scalar> {
-    public let model: Qwen2Model<T>
+    public let model: any TrainableModel<T>
     public let data: TrainingData
     public let config: TrainingConfig
     public let padID: Int32
@@ -72,7 +72,7 @@ public final class LoRATrainer<T: Scalar> {
     public var progress: TrainingProgress
     private var epochOrder: (epoch: Int, order: [Int])?
 
-    public init(model: Qwen2Model<T>, data: TrainingData, config: TrainingConfig, padID: Int32) throws {
+    public init(model: some TrainableModel<T>, data: TrainingData, config: TrainingConfig, padID: Int32) throws {
         parameters = LoRASetup.parameters(of: model)
         guard !parameters.isEmpty else { throw InputError(at: "key target_modules", "the model has no LoRA adapter to train") }
         self.model = model; self.data = data; self.config = config; self.padID = padID
@@ -116,7 +116,7 @@ public final class LoRATrainer<T: Scalar> {
             let seed = progress.rng.next()
             let result = model.lossAndGradients(tokens: batch.tokens, labels: batch.labels,
                                                 pass: batch.pass(dropoutSeed: config.loraDropout > 0 ? seed : nil, matrixPrecision: matrixPrecision),
-                                                gradScale: T(1 / Double(labelTotal)), checkpointing: config.gradientCheckpointing)
+                                                gradScale: T(1 / Double(labelTotal)))
             lossSum += result.loss
         }
         let loss = lossSum / Double(labelTotal)
@@ -157,10 +157,10 @@ extension LoRATrainer {
     /// A trainer on `model` with its adapters from, in order of precedence: the checkpoint being
     /// resumed (with the optimiser and progress restored), the configuration's init_adapter, or
     /// PEFT's fresh initialisation.
-    public static func prepare(model: Qwen2Model<T>, data: TrainingData, config: TrainingConfig, padID: Int32,
+    public static func prepare(model: some TrainableModel<T>, data: TrainingData, config: TrainingConfig, padID: Int32,
                                resumeFrom checkpoint: String? = nil) throws -> LoRATrainer<T> {
         if let source = checkpoint ?? config.initAdapter {
-            try Checkpoint.attachAdapter(from: source, to: model, config: config)
+            try LoRASetup.attach(to: model, config: config, from: source)
         } else {
             LoRASetup.attach(to: model, config: config)
         }

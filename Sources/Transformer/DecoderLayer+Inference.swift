@@ -2,24 +2,86 @@ import Foundation
 import MedtuneCore
 import ModelFiles
 
-/// The decoding step: one new token per sequence against the KV cache, in float32.
+/// The inference passes of a layer: the same computation as the training forward
+/// (`DecoderLayer.forward`), arranged for memory and for speed rather than for backward.
+extension DecoderLayer {
+    /// Runs the layer on x [pass.rows × hidden], in place, keeping nothing for backward. With a
+    /// cache, the new keys and values are appended to it and attention covers everything cached.
+    ///
+    /// Long or batched prompts stay within bounded memory: attention runs sequence by sequence
+    /// over blocks of `blockQueries` queries and the MLP over blocks of `blockRows` rows, so that
+    /// neither the [heads × L × L] probabilities nor the [rows × intermediate] activations of the
+    /// whole pass exist at once.
+    @_specialize(where T == Float)
+    func infer(_ x: Tensor<T>, pass: ForwardPass, rope: (cos: [T], sin: [T]), cache: KVCache<T>?) {
+        let rows = pass.rows, hidden = hiddenSize
+        var lora: [Projection: LoRASaved<T>] = [:]
+        let (_, _, qOut, kOut, vOut) = attentionInputs(x, pass: pass, rope: rope, lora: &lora)
+        let past = cache?.length ?? 0, keyCapacity = cache?.capacity ?? pass.length
+        let keys: UnsafePointer<T>, values: UnsafePointer<T>
+        if let cache {
+            cache.store(layer: index, keys: kOut.pointer, values: vOut.pointer, count: pass.length)
+            keys = UnsafePointer(cache.keys(index)); values = UnsafePointer(cache.values(index))
+        } else {
+            keys = UnsafePointer(kOut.pointer); values = UnsafePointer(vOut.pointer)
+        }
+        var probs = Tensor<T>([0])
+        let attention = Tensor<T>([rows, heads * headDim])
+        withMask(pass.keyMask) { mask in
+            let keyLength = past + pass.length
+            for b in 0..<pass.batch {
+                for start in stride(from: 0, to: pass.length, by: Self.blockQueries) {
+                    let count = min(Self.blockQueries, pass.length - start)
+                    let op = CausalAttention(batch: 1, queryLength: count, keyLength: past + start + count,
+                                             queryHeads: heads, kvHeads: kvHeads, headDim: headDim, keyCapacity: keyCapacity)
+                    if probs.count < op.probabilityCount { probs = Tensor<T>([op.probabilityCount]) }
+                    let queries = (b * pass.length + start) * heads * headDim, cached = b * keyCapacity * kvHeads * headDim
+                    op.forward(q: qOut.pointer + queries, k: keys + cached, v: values + cached, keyMask: mask.map { $0 + b * keyLength },
+                               out: attention.pointer + queries, probs: probs.pointer)
+                }
+            }
+        }
+        addAttended(attention, into: x, pass: pass, lora: &lora)
+        for first in stride(from: 0, to: rows, by: Self.blockRows) {
+            _ = addMLP(x.pointer + first * hidden, rows: min(Self.blockRows, rows - first), pass: pass, lora: &lora)
+        }
+    }
+
+    /// Queries per attention block and rows per MLP block of an inference pass: large enough for
+    /// efficient matrix products, small enough that a block's intermediates stay in tens of MB.
+    static var blockQueries: Int { 128 }
+    static var blockRows: Int { 512 }
+}
+
+/// The scalars a decoder runs in, each with its decoding step (one new token per sequence against
+/// the cache), chosen by the type: float32 has a fused step of its own (`DecoderLayer.decode`),
+/// others take the inference pass.
+public protocol DecoderScalar: Scalar {
+    static func decodingStep(_ layer: DecoderLayer<Self>, _ x: Tensor<Self>, pass: ForwardPass,
+                             rope: (cos: [Self], sin: [Self]), cache: KVCache<Self>)
+}
+
+extension Double: DecoderScalar {
+    public static func decodingStep(_ layer: DecoderLayer<Double>, _ x: Tensor<Double>, pass: ForwardPass,
+                                    rope: (cos: [Double], sin: [Double]), cache: KVCache<Double>) {
+        layer.infer(x, pass: pass, rope: rope, cache: cache)
+    }
+}
+
+extension Float: DecoderScalar {
+    public static func decodingStep(_ layer: DecoderLayer<Float>, _ x: Tensor<Float>, pass: ForwardPass,
+                                    rope: (cos: [Float], sin: [Float]), cache: KVCache<Float>) {
+        layer.decode(x, pass: pass, rope: rope, cache: cache)
+    }
+}
+
+/// The float32 decoding step.
 ///
 /// Its products have one or a few input rows, so their work is small next to the cost of
 /// splitting it across threads; the step therefore runs the products that share an input as one
 /// parallel region (q, k and v; gate and up, with the gated activation applied in the same chunk),
 /// adds o and down straight into the residual stream, and attends with plain dot products instead
 /// of a BLAS call per head. Results are those of `forward` up to the order of float additions.
-extension Qwen2Model {
-    /// Runs every layer on x as a float32 decoding step when the pass is one (T is Float, one
-    /// token per sequence, a cache to continue); false, with nothing done, otherwise.
-    func decodeStep(_ x: Tensor<T>, pass: ForwardPass, rope: (cos: [T], sin: [T]), cache: KVCache<T>?) -> Bool {
-        guard pass.length == 1, let cache = cache as? KVCache<Float>, let x = x as? Tensor<Float>,
-              let rope = rope as? (cos: [Float], sin: [Float]), let layers = layers as? [DecoderLayer<Float>] else { return false }
-        for layer in layers { layer.decode(x, pass: pass, rope: rope, cache: cache) }
-        return true
-    }
-}
-
 extension DecoderLayer where T == Float {
     /// Runs the layer on x [pass.batch × hidden] (pass.length == 1), in place, appending the new
     /// keys and values to the cache.
