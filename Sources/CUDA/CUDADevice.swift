@@ -13,7 +13,8 @@ public final class CUDADevice {
         let devices = try driver.devices()
         guard devices.indices.contains(ordinal) else {
             throw CUDAError(library: driver.path, context: "--device cuda:\(ordinal)",
-                            devices.isEmpty ? "the driver sees no GPU" : "no such GPU (\(devices.count) found: cuda:0…cuda:\(devices.count - 1))")
+                            devices.isEmpty ? "the driver sees no GPU"
+                                : "no such GPU (\(devices.count == 1 ? "only cuda:0" : "cuda:0…cuda:\(devices.count - 1)") exists)")
         }
         self.driver = driver
         info = devices[ordinal]

@@ -8,8 +8,8 @@ extension CUDAKernelSource {
     /// and the warps' partial results are merged at the end. Scores are never stored, so any key
     /// length fits. Head dimensions up to 256, multiples of 32 (Qwen2 uses 64 and 128).
     public static let attention = CUDAKernelSource(name: "attention.cu", functions: ["causal_attention"], body: """
-    #define ATTENTION_WARPS 4
-    #define MAX_HEAD_DIM 256
+    #define ATTENTION_WARPS \(attentionThreads / 32)
+    #define MAX_HEAD_DIM \(attentionMaxHeadDim)
     #define DIMS_PER_LANE (MAX_HEAD_DIM / 32)
 
     // q, out: [batch × query_length × query_heads × head_dim]; k, v: [batch × key_capacity ×
@@ -70,7 +70,8 @@ extension CUDAKernelSource {
     }
     """)
 
-    /// Threads per attention block; matches ATTENTION_WARPS in the source.
+    /// Threads per attention block (four warps) and the largest head dimension, written into
+    /// the source so that the launcher and the kernel cannot disagree.
     static let attentionThreads = 128
     static let attentionMaxHeadDim = 256
 }
