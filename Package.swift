@@ -26,6 +26,8 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // CUDA driver, NVRTC and cuBLASLt declarations; the libraries are opened at run time.
+        .systemLibrary(name: "CCUDA", path: "Sources/CCUDA"),
 
         // Hand-written C kernels for instructions Swift cannot reach (bfloat16 dot products on
         // AVX-512 BF16), compiled for every x86-64 and chosen at run time.
@@ -50,9 +52,11 @@ let package = Package(
         .target(name: "Evaluator", dependencies: ["MedtuneCore", "Records", "ModelFiles", "Tokenizers", "Transformer"], swiftSettings: numeric),
         // Model and dataset downloads over HTTP.
         .target(name: "Hub", dependencies: ["MedtuneCore", "CCurl", .product(name: "Crypto", package: "swift-crypto")]),
+        // NVIDIA GPU backend: driver, NVRTC-compiled kernels (cached by source hash), cuBLASLt GEMM.
+        .target(name: "CUDA", dependencies: ["MedtuneCore", "CCUDA", .product(name: "Crypto", package: "swift-crypto")]),
 
         .executableTarget(name: "medtune", dependencies: [
-            "MedtuneCore", "Records", "ModelFiles", "Tokenizers", "Transformer", "Generator", "Trainer", "Evaluator", "Hub",
+            "MedtuneCore", "Records", "ModelFiles", "Tokenizers", "Transformer", "Generator", "Trainer", "Evaluator", "Hub", "CUDA",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Subprocess", package: "swift-subprocess"),
         ], swiftSettings: numeric),
@@ -66,6 +70,7 @@ let package = Package(
         .testTarget(name: "TrainerTests", dependencies: ["Trainer", "Records", "TestSupport", "CZlib"]),
         .testTarget(name: "EvaluatorTests", dependencies: ["Evaluator", "TestSupport"]),
         .testTarget(name: "HubTests", dependencies: ["Hub", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "CUDATests", dependencies: ["CUDA", "TestSupport"]),
         // Runs the built `medtune` binary: argv, signals, exit statuses, one-line errors.
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
     ]

@@ -5,5 +5,17 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 bash scripts/setup.sh deps assets
+
+# NVRTC from NVIDIA's wheel (the CUDA version of the GPU machines medtune is checked on), so the
+# CUDA tests compile every kernel to PTX without a GPU or the CUDA toolkit. Installed once into
+# the cache; MEDTUNE_NVRTC, when already set, names another NVRTC to test with.
+NVRTC_WHEEL="nvidia-cuda-nvrtc==13.0.88"
+if [[ -z "${MEDTUNE_NVRTC:-}" ]]; then
+  export MEDTUNE_NVRTC="$ROOT/.cache/nvrtc/nvidia/cu13/lib/libnvrtc.so.13"
+  if [[ ! -f "$MEDTUNE_NVRTC" ]]; then
+    echo "test: installing $NVRTC_WHEEL into .cache/nvrtc" >&2
+    python3 -m pip install --quiet --upgrade --target "$ROOT/.cache/nvrtc" --no-deps "$NVRTC_WHEEL"
+  fi
+fi
 swift build -c release -Xswiftc -enable-testing --build-tests
 swift test -c release -Xswiftc -enable-testing --skip-build "$@"

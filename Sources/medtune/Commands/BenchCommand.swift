@@ -6,5 +6,5 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure medtune's speed against a reference measured in the same run.",
         subcommands: [BenchBLASCommand.self, BenchWeightsCommand.self, BenchTokenizerCommand.self, BenchGenerateCommand.self,
-                      BenchTrainCommand.self, BenchScoreCommand.self])
+                      BenchTrainCommand.self, BenchScoreCommand.self, BenchGPUCommand.self])
 }

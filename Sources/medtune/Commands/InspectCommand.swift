@@ -1,10 +1,11 @@
 import ArgumentParser
+import CUDA
 import Foundation
 import MedtuneCore
 import ModelFiles
 
 /// `medtune inspect PATH`: what a model file holds and what loading it will cost;
-/// `medtune inspect --system`: the matrix-product setup medtune found on this machine.
+/// `medtune inspect --system`: the matrix-product setup medtune found on this machine, and its GPUs.
 struct InspectCommand: ComputeCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
@@ -19,7 +20,7 @@ struct InspectCommand: ComputeCommand {
     @Argument(help: "A .gguf file or a folder with config.json and safetensors weights.")
     var path: String?
 
-    @Flag(help: "Show the OpenBLAS build, the kernel in use and a measured sgemm rate instead.")
+    @Flag(help: "Show the OpenBLAS build, the kernel in use, a measured sgemm rate and the NVIDIA GPUs instead.")
     var system = false
 
     var multipliesMatrices: Bool { system }
@@ -41,6 +42,7 @@ struct InspectCommand: ComputeCommand {
         if system {
             let report = try SystemReport.measure()
             report.lines.forEach { print($0) }
+            GPUReport.probe().lines.forEach { print($0) }
             return
         }
         guard let path else { return }

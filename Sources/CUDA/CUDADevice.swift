@@ -1,0 +1,156 @@
+import CCUDA
+import Foundation
+
+/// One GPU with its primary context made current on the calling thread: device memory, modules
+/// and kernel launches go through it. The context is the driver's primary one, shared with any
+/// other CUDA code in the process, and released when this object goes away.
+public final class CUDADevice {
+    public let driver: CUDADriver
+    public let info: CUDADeviceInfo
+    let context: medtune_cu_context
+
+    public init(driver: CUDADriver, ordinal: Int) throws {
+        let devices = try driver.devices()
+        guard devices.indices.contains(ordinal) else {
+            throw CUDAError(library: driver.path, context: "--device cuda:\(ordinal)",
+                            devices.isEmpty ? "the driver sees no GPU"
+                                : "no such GPU (\(devices.count == 1 ? "only cuda:0" : "cuda:0…cuda:\(devices.count - 1)") exists)")
+        }
+        self.driver = driver
+        info = devices[ordinal]
+        var context: medtune_cu_context?
+        try driver.check(driver.primaryContextRetain(&context, info.handle), "cuDevicePrimaryCtxRetain")
+        self.context = context!
+        try driver.check(driver.setCurrentContext(self.context), "cuCtxSetCurrent")
+    }
+
+    deinit { _ = driver.primaryContextRelease(info.handle) }
+
+    /// Waits for every launched kernel and copy; errors of earlier asynchronous work surface here.
+    public func synchronize() throws {
+        try driver.check(driver.synchronizeContext(), "cuCtxSynchronize")
+    }
+
+    /// Uninitialised device memory of `bytes` bytes.
+    public func allocate(bytes: Int) throws -> DeviceBuffer {
+        var address: medtune_cu_deviceptr = 0
+        try driver.check(driver.memoryAllocate(&address, max(bytes, 1)), "cuMemAlloc(\(bytes) bytes)")
+        return DeviceBuffer(driver: driver, address: address, bytes: bytes)
+    }
+
+    /// A device copy of `values`.
+    public func upload<T>(_ values: [T]) throws -> DeviceBuffer {
+        let buffer = try allocate(bytes: values.count * MemoryLayout<T>.stride)
+        try values.withUnsafeBytes { try buffer.copy(from: $0) }
+        return buffer
+    }
+
+    /// Loads PTX text (or a CUBIN image) into the context.
+    public func loadModule(image: Data) throws -> CUDAModule {
+        var module: medtune_cu_module?
+        // PTX must end in NUL for the driver to know where the text stops.
+        let terminated = image.last == 0 ? image : image + [0]
+        try terminated.withUnsafeBytes { bytes in
+            try driver.check(driver.moduleLoadData(&module, bytes.baseAddress!), "cuModuleLoadData")
+        }
+        return CUDAModule(driver: driver, handle: module!)
+    }
+
+    /// Launches `function` on a grid of `grid` blocks of `block` threads.
+    public func launch(_ function: CUDAFunction, grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int = 0,
+                       _ arguments: [KernelArgument]) throws {
+        // cuLaunchKernel takes one pointer per parameter to storage holding its value. Each value
+        // gets an 8-byte slot; on little-endian machines a 4-byte value at the slot's start reads
+        // back as itself.
+        var slots = arguments.map(\.bits)
+        try slots.withUnsafeMutableBufferPointer { slots in
+            var pointers: [UnsafeMutableRawPointer?] = slots.indices.map { UnsafeMutableRawPointer(slots.baseAddress! + $0) }
+            let result = pointers.withUnsafeMutableBufferPointer { pointers in
+                driver.launchKernel(function.handle, UInt32(grid.0), UInt32(grid.1), UInt32(grid.2),
+                                    UInt32(block.0), UInt32(block.1), UInt32(block.2), UInt32(sharedBytes), nil,
+                                    pointers.baseAddress, nil)
+            }
+            try driver.check(result, "cuLaunchKernel(\(function.name))")
+        }
+    }
+}
+
+/// A value passed to a kernel parameter.
+public enum KernelArgument {
+    case buffer(DeviceBuffer)
+    /// A null pointer, for optional inputs such as an absent key mask.
+    case null
+    case int32(Int32)
+    case int64(Int64)
+    case float32(Float)
+
+    public static func int(_ value: Int) -> KernelArgument { .int32(Int32(value)) }
+
+    var bits: UInt64 {
+        switch self {
+        case .buffer(let buffer): return buffer.address
+        case .null: return 0
+        case .int32(let value): return UInt64(UInt32(bitPattern: value))
+        case .int64(let value): return UInt64(bitPattern: value)
+        case .float32(let value): return UInt64(value.bitPattern)
+        }
+    }
+}
+
+/// Device memory, freed when the object goes away.
+public final class DeviceBuffer {
+    let driver: CUDADriver
+    public let address: medtune_cu_deviceptr
+    public let bytes: Int
+
+    init(driver: CUDADriver, address: medtune_cu_deviceptr, bytes: Int) {
+        self.driver = driver
+        self.address = address
+        self.bytes = bytes
+    }
+
+    deinit { _ = driver.memoryFree(address) }
+
+    public func copy(from host: UnsafeRawBufferPointer) throws {
+        precondition(host.count <= bytes, "copy of \(host.count) bytes into a \(bytes)-byte buffer")
+        guard host.count > 0 else { return }
+        try driver.check(driver.copyHostToDevice(address, host.baseAddress!, host.count), "cuMemcpyHtoD")
+    }
+
+    /// The first `count` values of type T, copied back to the host (after the work before it).
+    public func download<T>(_ type: T.Type, count: Int) throws -> [T] {
+        precondition(count * MemoryLayout<T>.stride <= bytes, "download past the end of a \(bytes)-byte buffer")
+        return try [T](unsafeUninitializedCapacity: count) { values, initialised in
+            if count > 0 {
+                try driver.check(driver.copyDeviceToHost(values.baseAddress!, address, count * MemoryLayout<T>.stride), "cuMemcpyDtoH")
+            }
+            initialised = count
+        }
+    }
+}
+
+/// A loaded module of compiled kernels, unloaded when the object goes away.
+public final class CUDAModule {
+    let driver: CUDADriver
+    let handle: medtune_cu_module
+
+    init(driver: CUDADriver, handle: medtune_cu_module) {
+        self.driver = driver
+        self.handle = handle
+    }
+
+    deinit { _ = driver.moduleUnload(handle) }
+
+    public func function(_ name: String) throws -> CUDAFunction {
+        var function: medtune_cu_function?
+        try driver.check(driver.moduleGetFunction(&function, handle, name), "cuModuleGetFunction(\(name))")
+        return CUDAFunction(name: name, handle: function!, module: self)
+    }
+}
+
+/// A kernel entry point; keeps its module loaded.
+public struct CUDAFunction {
+    public let name: String
+    let handle: medtune_cu_function
+    let module: CUDAModule
+}

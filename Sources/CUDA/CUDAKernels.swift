@@ -1,0 +1,112 @@
+import Foundation
+import MedtuneCore
+
+/// medtune's kernels, compiled for one GPU (through the on-disk cache) and loaded into its
+/// context, with typed launchers. Buffers hold bfloat16 (`UInt16` bits) unless a parameter says
+/// float32; shapes follow MedtuneCore's CPU operations, so each kernel has a CPU twin to check.
+public final class CUDAKernels {
+    public let device: CUDADevice
+    private var functions: [String: CUDAFunction] = [:]
+
+    /// Threads per block of the row-wise kernels (norms, reductions) and the elementwise ones.
+    static let rowThreads = 256, elementThreads = 256
+
+    public init(device: CUDADevice, nvrtc: NVRTC, cache: KernelCache) throws {
+        self.device = device
+        let architecture = device.info.architecture
+        for source in CUDAKernelSource.all {
+            let ptx = try cache.ptx(for: source, nvrtc: nvrtc, driverVersion: device.driver.version, architecture: architecture)
+            let module: CUDAModule
+            do {
+                module = try device.loadModule(image: ptx)
+            } catch let error as CUDAError where error.reason.hasPrefix("CUDA_ERROR_UNSUPPORTED_PTX_VERSION") {
+                // PTX from an NVRTC newer than the driver: say which pair disagrees.
+                throw CUDAError(library: error.library, context: "\(error.context)(\(source.name))",
+                                "\(error.reason) — NVRTC \(nvrtc.versionString) (\(nvrtc.path)) is newer than the driver's CUDA \(device.driver.versionString); set MEDTUNE_NVRTC to the NVRTC of CUDA \(device.driver.versionString) or older")
+            }
+            for name in source.functions { functions[name] = try module.function(name) }
+        }
+    }
+
+    private func function(_ name: String) -> CUDAFunction {
+        guard let function = functions[name] else { preconditionFailure("kernel \(name) is not in CUDAKernelSource.all") }
+        return function
+    }
+
+    private func elementwise(_ name: String, count: Int, _ arguments: [KernelArgument]) throws {
+        guard count > 0 else { return }
+        try device.launch(function(name), grid: ((count + Self.elementThreads - 1) / Self.elementThreads, 1, 1),
+                          block: (Self.elementThreads, 1, 1), arguments + [.int64(Int64(count))])
+    }
+
+    public func bf16ToFloat32(_ input: DeviceBuffer, into output: DeviceBuffer, count: Int) throws {
+        try elementwise("bf16_to_f32", count: count, [.buffer(input), .buffer(output)])
+    }
+
+    public func float32ToBF16(_ input: DeviceBuffer, into output: DeviceBuffer, count: Int) throws {
+        try elementwise("f32_to_bf16", count: count, [.buffer(input), .buffer(output)])
+    }
+
+    /// out = a + b (out may be a).
+    public func add(_ a: DeviceBuffer, _ b: DeviceBuffer, into out: DeviceBuffer, count: Int) throws {
+        try elementwise("residual_add", count: count, [.buffer(a), .buffer(b), .buffer(out)])
+    }
+
+    /// out = silu(gate) · up, as `SwiGLU.forward`.
+    public func swiGLU(gate: DeviceBuffer, up: DeviceBuffer, into out: DeviceBuffer, count: Int) throws {
+        try elementwise("swiglu", count: count, [.buffer(gate), .buffer(up), .buffer(out)])
+    }
+
+    /// out[t] = table[ids[t]] for int32 ids of `tokens` tokens, rows of `dim`.
+    public func embedding(ids: DeviceBuffer, table: DeviceBuffer, into out: DeviceBuffer, tokens: Int, dim: Int, vocabulary: Int) throws {
+        guard tokens > 0 else { return }
+        try device.launch(function("embedding_gather"), grid: (tokens, 1, 1), block: (Self.rowThreads, 1, 1),
+                          [.buffer(ids), .buffer(table), .buffer(out), .int(dim), .int(vocabulary)])
+    }
+
+    /// As `RMSNorm.forward`, without the saved reciprocal RMS (inference keeps none).
+    public func rmsNorm(_ norm: RMSNorm, x: DeviceBuffer, weight: DeviceBuffer, into y: DeviceBuffer, rows: Int) throws {
+        guard rows > 0 else { return }
+        try device.launch(function("rmsnorm"), grid: (rows, 1, 1), block: (Self.rowThreads, 1, 1),
+                          [.buffer(x), .buffer(weight), .buffer(y), .int(norm.dim), .float32(Float(norm.eps))])
+    }
+
+    /// As `RotaryEmbedding.forward`, in place on x[tokens × heads × headDim]; cos and sin are
+    /// float32 tables [tokens × headDim/2] from `RotaryEmbedding.table`.
+    public func rotary(_ rope: RotaryEmbedding, x: DeviceBuffer, cos: DeviceBuffer, sin: DeviceBuffer, tokens: Int, heads: Int) throws {
+        let pairs = tokens * heads * rope.headDim / 2
+        guard pairs > 0 else { return }
+        try device.launch(function("rotary"), grid: ((pairs + Self.elementThreads - 1) / Self.elementThreads, 1, 1),
+                          block: (Self.elementThreads, 1, 1),
+                          [.buffer(x), .buffer(cos), .buffer(sin), .int(tokens), .int(heads), .int(rope.headDim)])
+    }
+
+    /// As `CausalAttention.forward` (same layouts and shape), without saved probabilities;
+    /// keyMask is uint8 [batch × keyLength] or nil.
+    public func attention(_ shape: CausalAttention, q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, keyMask: DeviceBuffer?,
+                          into out: DeviceBuffer) throws {
+        guard shape.headDim % 32 == 0, shape.headDim <= CUDAKernelSource.attentionMaxHeadDim else {
+            throw InputError("CUDA attention needs a head dimension that is a multiple of 32 up to \(CUDAKernelSource.attentionMaxHeadDim), not \(shape.headDim)")
+        }
+        guard shape.batch > 0, shape.queryLength > 0 else { return }
+        try device.launch(function("causal_attention"), grid: (shape.queryLength, shape.queryHeads, shape.batch),
+                          block: (CUDAKernelSource.attentionThreads, 1, 1),
+                          [.buffer(q), .buffer(k), .buffer(v), keyMask.map { .buffer($0) } ?? .null, .buffer(out),
+                           .int(shape.queryLength), .int(shape.keyLength), .int(shape.keyCapacity), .int(shape.queryHeads),
+                           .int(shape.kvHeads), .int(shape.headDim), .float32(1 / Float(shape.headDim).squareRoot())])
+    }
+
+    /// out[r] (int32) = argmax of float32 logits row r.
+    public func argmax(logits: DeviceBuffer, into out: DeviceBuffer, rows: Int, cols: Int) throws {
+        guard rows > 0 else { return }
+        try device.launch(function("argmax_rows"), grid: (rows, 1, 1), block: (Self.rowThreads, 1, 1),
+                          [.buffer(logits), .buffer(out), .int(cols)])
+    }
+
+    /// Float32 rows become softmax(row / temperature), in place.
+    public func softmax(_ x: DeviceBuffer, rows: Int, cols: Int, temperature: Float) throws {
+        guard rows > 0 else { return }
+        try device.launch(function("softmax_rows"), grid: (rows, 1, 1), block: (Self.rowThreads, 1, 1),
+                          [.buffer(x), .int(cols), .float32(1 / temperature)])
+    }
+}

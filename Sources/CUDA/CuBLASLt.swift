@@ -1,0 +1,141 @@
+import CCUDA
+import Foundation
+
+/// cuBLASLt, opened at run time, for matrix products with bfloat16 inputs and float32
+/// accumulation on the tensor cores.
+public final class CuBLASLt: @unchecked Sendable {
+    public static let candidates = ["libcublasLt.so.13", "libcublasLt.so.12"]
+
+    public let path: String
+    /// cublasLtGetVersion's number: 130100 for 13.1.0.
+    public let version: Int
+    private let statusName: medtune_cublasLtGetStatusName_fn?
+    private let create: medtune_cublasLtCreate_fn
+    private let destroy: medtune_cublasLtDestroy_fn
+    private let descCreate: medtune_cublasLtMatmulDescCreate_fn
+    private let descDestroy: medtune_cublasLtMatmulDescDestroy_fn
+    private let descSetAttribute: medtune_cublasLtMatmulDescSetAttribute_fn
+    private let layoutCreate: medtune_cublasLtMatrixLayoutCreate_fn
+    private let layoutDestroy: medtune_cublasLtMatrixLayoutDestroy_fn
+    private let preferenceCreate: medtune_cublasLtMatmulPreferenceCreate_fn
+    private let preferenceDestroy: medtune_cublasLtMatmulPreferenceDestroy_fn
+    private let preferenceSetAttribute: medtune_cublasLtMatmulPreferenceSetAttribute_fn
+    private let heuristic: medtune_cublasLtMatmulAlgoGetHeuristic_fn
+    private let matmul: medtune_cublasLtMatmul_fn
+
+    public static func load() throws -> CuBLASLt {
+        guard case .success(let library) = DynamicLibrary.open(candidates) else {
+            throw CUDAError(library: "libcublasLt", context: "--device cuda",
+                            "cuBLASLt not found (\(candidates.joined(separator: ", ")))")
+        }
+        return try CuBLASLt(library)
+    }
+
+    private init(_ library: DynamicLibrary) throws {
+        path = library.path
+        statusName = library.optionalSymbol("cublasLtGetStatusName", as: medtune_cublasLtGetStatusName_fn.self)
+        create = try library.symbol("cublasLtCreate", as: medtune_cublasLtCreate_fn.self)
+        destroy = try library.symbol("cublasLtDestroy", as: medtune_cublasLtDestroy_fn.self)
+        descCreate = try library.symbol("cublasLtMatmulDescCreate", as: medtune_cublasLtMatmulDescCreate_fn.self)
+        descDestroy = try library.symbol("cublasLtMatmulDescDestroy", as: medtune_cublasLtMatmulDescDestroy_fn.self)
+        descSetAttribute = try library.symbol("cublasLtMatmulDescSetAttribute", as: medtune_cublasLtMatmulDescSetAttribute_fn.self)
+        layoutCreate = try library.symbol("cublasLtMatrixLayoutCreate", as: medtune_cublasLtMatrixLayoutCreate_fn.self)
+        layoutDestroy = try library.symbol("cublasLtMatrixLayoutDestroy", as: medtune_cublasLtMatrixLayoutDestroy_fn.self)
+        preferenceCreate = try library.symbol("cublasLtMatmulPreferenceCreate", as: medtune_cublasLtMatmulPreferenceCreate_fn.self)
+        preferenceDestroy = try library.symbol("cublasLtMatmulPreferenceDestroy", as: medtune_cublasLtMatmulPreferenceDestroy_fn.self)
+        preferenceSetAttribute = try library.symbol("cublasLtMatmulPreferenceSetAttribute", as: medtune_cublasLtMatmulPreferenceSetAttribute_fn.self)
+        heuristic = try library.symbol("cublasLtMatmulAlgoGetHeuristic", as: medtune_cublasLtMatmulAlgoGetHeuristic_fn.self)
+        matmul = try library.symbol("cublasLtMatmul", as: medtune_cublasLtMatmul_fn.self)
+        version = Int(try library.symbol("cublasLtGetVersion", as: medtune_cublasLtGetVersion_fn.self)())
+    }
+
+    /// "13.1.0" for 130100.
+    public var versionString: String { "\(version / 10000).\(version / 100 % 100).\(version % 100)" }
+
+    func check(_ status: medtune_cublas_status, _ function: String) throws {
+        guard status != 0 else { return }
+        let name = statusName.flatMap { $0(status) }.map { String(cString: $0) } ?? "CUBLAS_STATUS"
+        throw CUDAError(library: path, context: function, "\(name) (code \(status))")
+    }
+
+    /// A cuBLASLt handle bound to `device`'s context, with its workspace.
+    public func session(on device: CUDADevice, workspaceBytes: Int = 32 << 20) throws -> Session {
+        var handle: medtune_cublaslt_handle?
+        try check(create(&handle), "cublasLtCreate")
+        do {
+            return Session(library: self, handle: handle!, workspace: try device.allocate(bytes: workspaceBytes))
+        } catch {
+            _ = destroy(handle)
+            throw error
+        }
+    }
+
+    /// Element type of a product's output.
+    public enum Output {
+        case float32, bfloat16
+        var dataType: Int32 { self == .float32 ? Int32(MEDTUNE_CUDA_R_32F) : Int32(MEDTUNE_CUDA_R_16BF) }
+    }
+
+    public final class Session {
+        let library: CuBLASLt
+        let handle: medtune_cublaslt_handle
+        let workspace: DeviceBuffer
+
+        init(library: CuBLASLt, handle: medtune_cublaslt_handle, workspace: DeviceBuffer) {
+            self.library = library
+            self.handle = handle
+            self.workspace = workspace
+        }
+
+        deinit { _ = library.destroy(handle) }
+
+        /// C[m×n] = A[m×k] · B[n×k]ᵀ, all row-major, A and B bfloat16, accumulated in float32:
+        /// activations times a weight stored as PyTorch's Linear stores it ([out × in]).
+        ///
+        /// cuBLASLt is column-major, where row-major C is Cᵀ[n×m] = B·Aᵀ: B is read as the
+        /// column-major k×n matrix transposed, A as the column-major k×m matrix as it is.
+        public func multiply(a: DeviceBuffer, b: DeviceBuffer, c: DeviceBuffer, m: Int, n: Int, k: Int, output: Output) throws {
+            let lib = library
+            var desc: medtune_cublaslt_matmul_desc?
+            try lib.check(lib.descCreate(&desc, Int32(MEDTUNE_CUBLAS_COMPUTE_32F), Int32(MEDTUNE_CUDA_R_32F)), "cublasLtMatmulDescCreate")
+            defer { _ = lib.descDestroy(desc) }
+            var transposed = Int32(MEDTUNE_CUBLAS_OP_T), plain = Int32(MEDTUNE_CUBLAS_OP_N)
+            try lib.check(lib.descSetAttribute(desc, Int32(MEDTUNE_CUBLASLT_MATMUL_DESC_TRANSA), &transposed, 4), "cublasLtMatmulDescSetAttribute(TRANSA)")
+            try lib.check(lib.descSetAttribute(desc, Int32(MEDTUNE_CUBLASLT_MATMUL_DESC_TRANSB), &plain, 4), "cublasLtMatmulDescSetAttribute(TRANSB)")
+
+            var layouts: [medtune_cublaslt_layout?] = []
+            defer { layouts.forEach { _ = lib.layoutDestroy($0) } }
+            func layout(_ type: Int32, rows: Int, cols: Int) throws -> medtune_cublaslt_layout? {
+                var result: medtune_cublaslt_layout?
+                try lib.check(lib.layoutCreate(&result, type, UInt64(rows), UInt64(cols), Int64(rows)), "cublasLtMatrixLayoutCreate")
+                layouts.append(result)
+                return result
+            }
+            let bf16 = Int32(MEDTUNE_CUDA_R_16BF)
+            let weightLayout = try layout(bf16, rows: k, cols: n)
+            let inputLayout = try layout(bf16, rows: k, cols: m)
+            let outputLayout = try layout(output.dataType, rows: n, cols: m)
+
+            var preference: medtune_cublaslt_preference?
+            try lib.check(lib.preferenceCreate(&preference), "cublasLtMatmulPreferenceCreate")
+            defer { _ = lib.preferenceDestroy(preference) }
+            var workspaceBytes = UInt64(workspace.bytes)
+            try lib.check(lib.preferenceSetAttribute(preference, Int32(MEDTUNE_CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES), &workspaceBytes, 8),
+                          "cublasLtMatmulPreferenceSetAttribute")
+            var choice = medtune_cublaslt_heuristic()
+            var found: Int32 = 0
+            try lib.check(lib.heuristic(handle, desc, weightLayout, inputLayout, outputLayout, outputLayout, preference, 1, &choice, &found),
+                          "cublasLtMatmulAlgoGetHeuristic")
+            guard found > 0 else {
+                throw CUDAError(library: lib.path, context: "cublasLtMatmulAlgoGetHeuristic", "no algorithm for a \(m)×\(k) · \(k)×\(n) bf16 product")
+            }
+            var alpha: Float = 1, beta: Float = 0
+            try lib.check(lib.matmul(handle, desc, &alpha, UnsafeRawPointer(bitPattern: UInt(b.address)), weightLayout,
+                                     UnsafeRawPointer(bitPattern: UInt(a.address)), inputLayout, &beta,
+                                     UnsafeRawPointer(bitPattern: UInt(c.address)), outputLayout,
+                                     UnsafeMutableRawPointer(bitPattern: UInt(c.address)), outputLayout, &choice.algo,
+                                     UnsafeMutableRawPointer(bitPattern: UInt(workspace.address)), workspace.bytes, nil),
+                          "cublasLtMatmul")
+        }
+    }
+}

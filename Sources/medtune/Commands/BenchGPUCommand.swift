@@ -1,0 +1,271 @@
+import ArgumentParser
+import CUDA
+import Dispatch
+import Foundation
+import MedtuneCore
+
+/// `medtune bench gpu`: proves the CUDA stack on real hardware. Every kernel runs on random
+/// bfloat16 inputs and is compared with MedtuneCore's CPU operation on the same (rounded) inputs
+/// in float64; a cuBLASLt bf16 GEMM is checked on sampled entries and timed. Exits non-zero when
+/// any check fails.
+struct BenchGPUCommand: ComputeCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gpu",
+        abstract: "Check every CUDA kernel against the CPU reference, and time a cuBLASLt bf16 GEMM.")
+
+    @Option(help: "The GPU to check: cuda or cuda:N.")
+    var device = "cuda"
+
+    @Option(help: "Size of the square GEMM that is timed.")
+    var gemmSize = 4096
+
+    @Option(help: "Timed GEMM repetitions (the mean is reported).")
+    var repeats = 50
+
+    func validate() throws {
+        guard gemmSize > 0, repeats > 0 else { throw ValidationError("--gemm-size and --repeats must be positive") }
+    }
+
+    func run() throws {
+        guard case .cuda(let ordinal) = try DeviceChoice(parsing: device) else {
+            throw ValidationError("bench gpu checks a GPU: --device cuda or cuda:N")
+        }
+        let driver = try CUDADriver.load()
+        let nvrtc = try NVRTC.load()
+        let cublas = try CuBLASLt.load()
+        let gpu = try CUDADevice(driver: driver, ordinal: ordinal)
+        print("GPU \(ordinal): \(gpu.info.summary)")
+        print("CUDA driver \(driver.versionString), NVRTC \(nvrtc.versionString) (\(nvrtc.path)), cuBLASLt \(cublas.versionString) (\(cublas.path))")
+        let cache = KernelCache()
+        let start = DispatchTime.now().uptimeNanoseconds
+        let kernels = try CUDAKernels(device: gpu, nvrtc: nvrtc, cache: cache)
+        let milliseconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        print("kernels: \(CUDAKernelSource.all.count) programs for sm_\(gpu.info.architecture) ready in "
+              + String(format: "%.0f ms", milliseconds) + " (cache: \(cache.folder.path))")
+
+        var checks = GPUChecks(kernels: kernels, session: try cublas.session(on: gpu))
+        try checks.runAll(gemmSize: gemmSize, repeats: repeats)
+        print(String(repeating: "-", count: 100))
+        print(pad("kernel", 20) + pad("shape", 44) + pad("max |error|", 13) + pad("tolerance", 12) + "result")
+        for row in checks.rows {
+            print(pad(row.kernel, 20) + pad(row.shape, 44) + pad(String(format: "%.3g", row.error), 13)
+                  + pad(String(format: "%.3g", row.tolerance), 12) + (row.passed ? "pass" : "FAIL"))
+        }
+        for line in checks.timings { print(line) }
+        let failed = checks.rows.filter { !$0.passed }.count
+        guard failed == 0 else { throw SystemError("bench gpu: \(failed) of \(checks.rows.count) checks failed") }
+        print("all \(checks.rows.count) checks passed")
+    }
+
+    private func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count) }
+}
+
+/// The checks of `bench gpu`, one row each.
+struct GPUChecks {
+    struct Row {
+        var kernel, shape: String
+        var error, tolerance: Double
+        var passed: Bool { error <= tolerance }
+    }
+
+    let kernels: CUDAKernels
+    let session: CuBLASLt.Session
+    var rows: [Row] = []
+    var timings: [String] = []
+    var rng = SplitMix64(seed: 2024)
+
+    /// Relative tolerance of a result rounded to bfloat16 (8 significant bits): twice the
+    /// rounding step at the largest magnitude, leaving room for float32-vs-float64 math.
+    static let bf16Tolerance = 1.0 / 128
+
+    init(kernels: CUDAKernels, session: CuBLASLt.Session) {
+        self.kernels = kernels
+        self.session = session
+    }
+
+    var gpu: CUDADevice { kernels.device }
+
+    mutating func runAll(gemmSize: Int, repeats: Int) throws {
+        try conversion(count: 1 << 20)
+        try embedding(tokens: 37, dim: 896, vocabulary: 1000)
+        try elementwise(count: 1 << 20)
+        try rmsNorm(rows: 64, dim: 896)
+        try rmsNorm(rows: 7, dim: 3584)
+        try rotary(tokens: 37, heads: 14, headDim: 64, firstPosition: 1000)
+        try attention(CausalAttention(batch: 2, queryLength: 45, keyLength: 45, queryHeads: 14, kvHeads: 2, headDim: 64), padding: 7, label: "attention prefill")
+        try attention(CausalAttention(batch: 1, queryLength: 130, keyLength: 130, queryHeads: 28, kvHeads: 4, headDim: 128), padding: 0, label: "attention prefill")
+        try attention(CausalAttention(batch: 2, queryLength: 1, keyLength: 300, queryHeads: 14, kvHeads: 2, headDim: 64, keyCapacity: 512),
+                      padding: 20, label: "attention decode")
+        try sampling(rows: 4, cols: 151_936)
+        try gemm(m: 1024, n: 4864, k: 896, output: .float32)
+        try gemm(m: 1024, n: 896, k: 4864, output: .bfloat16)
+        try gemm(m: gemmSize, n: gemmSize, k: gemmSize, output: .float32, timedRepeats: repeats)
+    }
+
+    // MARK: inputs and comparison
+
+    /// `count` bfloat16 values uniform in [low, high), as bits and as exact doubles.
+    mutating func random(_ count: Int, _ low: Float = -1, _ high: Float = 1) -> (bits: [UInt16], values: [Double]) {
+        let bits = (0..<count).map { _ in BFloat16.bits(low + (high - low) * rng.nextFloat()) }
+        return (bits, bits.map(Self.value))
+    }
+
+    static func value(_ bits: UInt16) -> Double { Double(Float(bitPattern: UInt32(bits) << 16)) }
+
+    func download(_ buffer: DeviceBuffer, count: Int) throws -> [Double] {
+        try gpu.synchronize()
+        return try buffer.download(UInt16.self, count: count).map(Self.value)
+    }
+
+    /// Records max |gpu − reference| against `relative` × max |reference| (or an absolute bound).
+    mutating func record(_ kernel: String, _ shape: String, gpu: [Double], reference: [Double], relative: Double? = nil, absolute: Double = 0) {
+        precondition(gpu.count == reference.count)
+        var error = 0.0, scale = 0.0
+        for (g, r) in zip(gpu, reference) {
+            // A NaN must fail the check, not vanish through max().
+            error = max(error, g.isNaN != r.isNaN ? .infinity : (g.isNaN ? 0 : abs(g - r)))
+            if !r.isNaN { scale = max(scale, abs(r)) }
+        }
+        rows.append(Row(kernel: kernel, shape: shape, error: error, tolerance: relative.map { $0 * scale } ?? absolute))
+    }
+
+    // MARK: kernels
+
+    mutating func conversion(count: Int) throws {
+        // Values across many binades, rounded on the GPU and by medtune's CPU rounding.
+        let floats = (0..<count).map { _ in (rng.nextFloat() - 0.5) * Float.pow(2, Float(Int(rng.next() % 60)) - 30) }
+        let input = try gpu.upload(floats), rounded = try gpu.allocate(bytes: 2 * count), back = try gpu.allocate(bytes: 4 * count)
+        try kernels.float32ToBF16(input, into: rounded, count: count)
+        try kernels.bf16ToFloat32(rounded, into: back, count: count)
+        let expected = floats.map { Self.value(BFloat16.bits($0)) }
+        record("f32_to_bf16", "\(count)", gpu: try download(rounded, count: count), reference: expected)
+        record("bf16_to_f32", "\(count)", gpu: try back.download(Float.self, count: count).map(Double.init), reference: expected)
+    }
+
+    mutating func embedding(tokens: Int, dim: Int, vocabulary: Int) throws {
+        let table = random(vocabulary * dim)
+        let ids = (0..<tokens).map { _ in Int32(rng.next() % UInt64(vocabulary)) }
+        let out = try gpu.allocate(bytes: 2 * tokens * dim)
+        try kernels.embedding(ids: try gpu.upload(ids), table: try gpu.upload(table.bits), into: out, tokens: tokens, dim: dim, vocabulary: vocabulary)
+        let expected = ids.flatMap { table.values[Int($0) * dim..<(Int($0) + 1) * dim] }
+        record("embedding_gather", "\(tokens) ids, \(vocabulary)×\(dim)", gpu: try download(out, count: tokens * dim), reference: expected)
+    }
+
+    mutating func elementwise(count: Int) throws {
+        let a = random(count, -4, 4), b = random(count, -4, 4)
+        let bufferA = try gpu.upload(a.bits), bufferB = try gpu.upload(b.bits), out = try gpu.allocate(bytes: 2 * count)
+        try kernels.add(bufferA, bufferB, into: out, count: count)
+        // A float32 sum rounded to bfloat16 is what the kernel computes: exact agreement.
+        let sums = zip(a.values, b.values).map { Self.value(BFloat16.bits(Float($0) + Float($1))) }
+        record("residual_add", "\(count)", gpu: try download(out, count: count), reference: sums)
+        try kernels.swiGLU(gate: bufferA, up: bufferB, into: out, count: count)
+        var expected = [Double](repeating: 0, count: count)
+        SwiGLU.forward(gate: a.values, up: b.values, count: count, into: &expected)
+        record("swiglu", "\(count)", gpu: try download(out, count: count), reference: expected, relative: Self.bf16Tolerance)
+    }
+
+    mutating func rmsNorm(rows: Int, dim: Int) throws {
+        let x = random(rows * dim, -2, 2), weight = random(dim, 0.5, 1.5)
+        let norm = RMSNorm(dim: dim, eps: 1e-6)
+        let out = try gpu.allocate(bytes: 2 * rows * dim)
+        try kernels.rmsNorm(norm, x: try gpu.upload(x.bits), weight: try gpu.upload(weight.bits), into: out, rows: rows)
+        var expected = [Double](repeating: 0, count: rows * dim), rstd = [Double](repeating: 0, count: rows)
+        norm.forward(x.values, weight: weight.values, rows: rows, into: &expected, rstd: &rstd)
+        record("rmsnorm", "\(rows)×\(dim)", gpu: try download(out, count: rows * dim), reference: expected, relative: Self.bf16Tolerance)
+    }
+
+    mutating func rotary(tokens: Int, heads: Int, headDim: Int, firstPosition: Int) throws {
+        let rope = RotaryEmbedding(headDim: headDim, theta: 1_000_000)
+        let table: (cos: [Float], sin: [Float]) = rope.table(positions: Array(firstPosition..<firstPosition + tokens))
+        let x = random(tokens * heads * headDim, -2, 2)
+        let buffer = try gpu.upload(x.bits)
+        try kernels.rotary(rope, x: buffer, cos: try gpu.upload(table.cos), sin: try gpu.upload(table.sin), tokens: tokens, heads: heads)
+        var expected = x.values
+        rope.forward(&expected, tokens: tokens, heads: heads, cos: table.cos.map(Double.init), sin: table.sin.map(Double.init))
+        record("rotary", "\(tokens)×\(heads)×\(headDim), positions \(firstPosition)…", gpu: try download(buffer, count: x.bits.count),
+               reference: expected, relative: Self.bf16Tolerance)
+    }
+
+    /// The last batch row is left-padded by `padding` keys.
+    mutating func attention(_ shape: CausalAttention, padding: Int, label: String) throws {
+        let qCount = shape.batch * shape.queryLength * shape.queryHeads * shape.headDim
+        let kvCount = shape.batch * shape.keyCapacity * shape.kvHeads * shape.headDim
+        let q = random(qCount), k = random(kvCount), v = random(kvCount)
+        let mask: [UInt8] = (0..<shape.batch * shape.keyLength).map { i in
+            i / shape.keyLength == shape.batch - 1 && i % shape.keyLength < padding ? 0 : 1
+        }
+        let out = try gpu.allocate(bytes: 2 * qCount)
+        try kernels.attention(shape, q: try gpu.upload(q.bits), k: try gpu.upload(k.bits), v: try gpu.upload(v.bits),
+                              keyMask: padding > 0 ? try gpu.upload(mask) : nil, into: out)
+        var expected = [Double](repeating: 0, count: qCount), probs = [Double](repeating: 0, count: shape.probabilityCount)
+        mask.withUnsafeBufferPointer { mask in
+            shape.forward(q: q.values, k: k.values, v: v.values, keyMask: padding > 0 ? mask.baseAddress : nil, out: &expected, probs: &probs)
+        }
+        let describe = "b\(shape.batch) q\(shape.queryLength) k\(shape.keyLength)/\(shape.keyCapacity) h\(shape.queryHeads)/\(shape.kvHeads)×\(shape.headDim)"
+            + (padding > 0 ? " pad \(padding)" : "")
+        record(label, describe, gpu: try download(out, count: qCount), reference: expected, relative: Self.bf16Tolerance)
+    }
+
+    mutating func sampling(rows: Int, cols: Int) throws {
+        let logits = (0..<rows * cols).map { _ in 20 * (rng.nextFloat() - 0.5) }
+        let buffer = try gpu.upload(logits), choice = try gpu.allocate(bytes: 4 * rows)
+        try kernels.argmax(logits: buffer, into: choice, rows: rows, cols: cols)
+        try gpu.synchronize()
+        let chosen = try choice.download(Int32.self, count: rows)
+        let expected = (0..<rows).map { r in
+            let row = logits[r * cols..<(r + 1) * cols]
+            return Int32(row.indices.max { row[$0] < row[$1] || (row[$0] == row[$1] && $0 > $1) }! - r * cols)
+        }
+        record("argmax_rows", "\(rows)×\(cols) (rows differing)", gpu: [Double(zip(chosen, expected).filter { $0 != $1 }.count)], reference: [0])
+        let temperature = 0.7
+        try kernels.softmax(buffer, rows: rows, cols: cols, temperature: Float(temperature))
+        try gpu.synchronize()
+        var probabilities: [Double] = []
+        for r in 0..<rows {
+            let row = logits[r * cols..<(r + 1) * cols].map { Double($0) / temperature }
+            let top = row.max()!, sum = row.reduce(0) { $0 + exp($1 - top) }
+            probabilities += row.map { exp($0 - top) / sum }
+        }
+        record("softmax_rows", "\(rows)×\(cols), T=\(temperature)", gpu: try buffer.download(Float.self, count: rows * cols).map(Double.init),
+               reference: probabilities, relative: 1e-4)
+    }
+
+    /// C = A·Bᵀ through cuBLASLt, checked on sampled entries against a float64 dot product of the
+    /// same bfloat16 inputs; with `timedRepeats`, also timed.
+    mutating func gemm(m: Int, n: Int, k: Int, output: CuBLASLt.Output, timedRepeats: Int? = nil) throws {
+        let a = random(m * k), b = random(n * k)
+        let bufferA = try gpu.upload(a.bits), bufferB = try gpu.upload(b.bits)
+        let c = try gpu.allocate(bytes: (output == .float32 ? 4 : 2) * m * n)
+        try session.multiply(a: bufferA, b: bufferB, c: c, m: m, n: n, k: k, output: output)
+        try gpu.synchronize()
+        let samples = (0..<512).map { _ in (Int(rng.next() % UInt64(m)), Int(rng.next() % UInt64(n))) }
+        var result: [Double] = [], expected: [Double] = []
+        // float32 accumulation over k terms: allow 1e-4 of the sum of |terms| (about k·2⁻²⁴ per
+        // term, with margin); a bfloat16 output adds its own rounding.
+        var bound = 0.0
+        let values: [Double] = output == .float32 ? try c.download(Float.self, count: m * n).map(Double.init)
+                                                  : try c.download(UInt16.self, count: m * n).map(Self.value)
+        for (i, j) in samples {
+            var dot = 0.0, magnitude = 0.0
+            for p in 0..<k {
+                let term = a.values[i * k + p] * b.values[j * k + p]
+                dot += term
+                magnitude += abs(term)
+            }
+            expected.append(dot)
+            result.append(values[i * n + j])
+            bound = max(bound, 1e-4 * magnitude + (output == .bfloat16 ? Self.bf16Tolerance * abs(dot) : 0))
+        }
+        record("cublasLt bf16 GEMM", "\(m)×\(k) · (\(n)×\(k))ᵀ → \(output == .float32 ? "f32" : "bf16"), 512 samples",
+               gpu: result, reference: expected, absolute: bound)
+        guard let timedRepeats else { return }
+        for _ in 0..<3 { try session.multiply(a: bufferA, b: bufferB, c: c, m: m, n: n, k: k, output: output) }
+        try gpu.synchronize()
+        let start = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<timedRepeats { try session.multiply(a: bufferA, b: bufferB, c: c, m: m, n: n, k: k, output: output) }
+        try gpu.synchronize()
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(timedRepeats)
+        timings.append(String(format: "cuBLASLt bf16 GEMM %d×%d×%d: %.1f TFLOP/s (%.3f ms, mean of %d)", m, n, k,
+                              2 * Double(m) * Double(n) * Double(k) / seconds / 1e12, seconds * 1e3, timedRepeats))
+    }
+}
