@@ -50,13 +50,17 @@ let package = Package(
         .target(name: "Trainer", dependencies: ["MedtuneCore", "Records", "Transformer", "Tokenizers", "ModelFiles", "CZlib", "Yams"], swiftSettings: numeric),
         // BERT encoder, BERTScore and text-overlap metrics.
         .target(name: "Evaluator", dependencies: ["MedtuneCore", "Records", "ModelFiles", "Tokenizers", "Transformer"], swiftSettings: numeric),
+        // Measurements for `medtune bench` and `inspect --system`: the GEMM probe, the machine's
+        // peak, the training-step benchmark, the tokenizer corpus, memory use. (The weight
+        // benchmark times ModelFiles' internal row kernels and stays beside them.)
+        .target(name: "Bench", dependencies: ["MedtuneCore", "Records", "ModelFiles", "Tokenizers", "Transformer", "Trainer"], swiftSettings: numeric),
         // Model and dataset downloads over HTTP.
         .target(name: "Hub", dependencies: ["MedtuneCore", "CCurl", .product(name: "Crypto", package: "swift-crypto")]),
         // NVIDIA GPU backend: driver, NVRTC-compiled kernels (cached by source hash), cuBLASLt GEMM.
         .target(name: "CUDA", dependencies: ["MedtuneCore", "CCUDA", .product(name: "Crypto", package: "swift-crypto")]),
 
         .executableTarget(name: "medtune", dependencies: [
-            "MedtuneCore", "Records", "ModelFiles", "Tokenizers", "Transformer", "Generator", "Trainer", "Evaluator", "Hub", "CUDA",
+            "MedtuneCore", "Records", "ModelFiles", "Tokenizers", "Transformer", "Generator", "Trainer", "Evaluator", "Hub", "CUDA", "Bench",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Subprocess", package: "swift-subprocess"),
         ], swiftSettings: numeric),
@@ -64,7 +68,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["MedtuneCore", "Transformer"], path: "Tests/TestSupport"),
         .testTarget(name: "MedtuneCoreTests", dependencies: ["MedtuneCore", "TestSupport"]),
         .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles", "TestSupport"]),
-        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "Bench", "TestSupport"]),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "TestSupport"]),
         .testTarget(name: "GeneratorTests", dependencies: ["Generator", "TestSupport"]),
         .testTarget(name: "TrainerTests", dependencies: ["Trainer", "Records", "TestSupport", "CZlib"]),

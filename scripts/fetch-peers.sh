@@ -22,7 +22,7 @@ PEERS="${MEDTUNE_PEERS:-$ROOT/.cache/peers}"
 PYTHON="${PYTHON:-python3}"
 LLAMA_CPP_PYTHON=0.3.36
 LLAMA_CPP_SHA256=832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e
-PYTHON_PACKAGES=(torch==2.13.0+cpu transformers==5.24.0 peft==0.21.2 gguf==0.19.0 bert-score==0.3.13 safetensors numpy)
+REQUIREMENTS="$ROOT/scripts/peers/requirements.txt"
 
 say() { echo "fetch-peers: $*" >&2; }
 
@@ -75,10 +75,10 @@ fetch_python() {
   if [[ -x "$venv/bin/python" ]] && "$venv/bin/python" -c "import torch, transformers, peft, gguf" 2>/dev/null; then
     say "python peer present: $venv"; return
   fi
-  say "creating $venv with ${PYTHON_PACKAGES[*]}"
+  say "creating $venv with the packages of $REQUIREMENTS"
   "$PYTHON" -m venv "$venv"
-  if ! "$venv/bin/pip" install --quiet "${PYTHON_PACKAGES[@]}"; then
-    say "error: pip could not install ${PYTHON_PACKAGES[*]}; torch's +cpu build is on PyTorch's CPU wheel index: add it to pip's configuration (PIP_EXTRA_INDEX_URL or pip.conf), or a folder of wheels (PIP_FIND_LINKS)"
+  if ! "$venv/bin/pip" install --quiet -r "$REQUIREMENTS"; then
+    say "error: pip could not install the packages of $REQUIREMENTS; torch's +cpu build is on PyTorch's CPU wheel index: add it to pip's configuration (PIP_EXTRA_INDEX_URL or pip.conf), or a folder of wheels (PIP_FIND_LINKS)"
     exit 1
   fi
   say "python peer: $venv/bin/python"

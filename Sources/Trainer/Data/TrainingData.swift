@@ -92,3 +92,11 @@ extension Array {
         }
     }
 }
+
+extension TrainingData {
+    /// Examples tokenized elsewhere (a benchmark's random tokens), none held out or skipped.
+    public init(train: [TrainingExample], format: ExampleBuilder.Shape) {
+        self.init(train: train, validation: [], heldOutIndices: [], format: format, selected: train.count,
+                  skippedInvalid: 0, truncated: 0, droppedEmpty: 0)
+    }
+}

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Bench
 import Foundation
 import MedtuneCore
 
@@ -48,21 +49,19 @@ struct BenchBLASCommand: ComputeCommand {
              bf16 ? GEMMProbe.gflops(m: s.m, n: s.n, k: s.k, repeats: repeats, precision: .bfloat16) : nil)
         } + Self.gemvShapes.map { ("sgemv \($0.rows)×\($0.cols)", GEMMProbe.gemvGFLOPS(rows: $0.rows, cols: $0.cols, repeats: repeats * 4), nil) }
         print(String(repeating: "-", count: 116))
-        print(pad("shape", 48) + pad("medtune", 10) + pad("direct", 10) + pad("ratio", 8) + pad("of peak", 9)
-              + pad("bf16", 10) + "bf16 ÷ best sgemm")
+        print(tableCell("shape", 48) + tableCell("medtune", 10) + tableCell("direct", 10) + tableCell("ratio", 8) + tableCell("of peak", 9)
+              + tableCell("bf16", 10) + "bf16 ÷ best sgemm")
         for (i, row) in rows.enumerated() {
             let theirs = i < peer.count ? peer[i] : .nan
             let ofPeak = peak.map { String(format: "%.0f%%", 100 * row.ours / $0.gflops) } ?? "n/a"
-            print(pad(row.label, 48) + pad(String(format: "%.1f", row.ours), 10) + pad(String(format: "%.1f", theirs), 10)
-                  + pad(String(format: "%.2f", row.ours / theirs), 8) + pad(ofPeak, 9)
-                  + pad(row.bf16.map { String(format: "%.1f", $0) } ?? "-", 10) + (row.bf16.map { String(format: "%.2f", $0 / max(row.ours, theirs.isNaN ? 0 : theirs)) } ?? "-"))
+            print(tableCell(row.label, 48) + tableCell(String(format: "%.1f", row.ours), 10) + tableCell(String(format: "%.1f", theirs), 10)
+                  + tableCell(String(format: "%.2f", row.ours / theirs), 8) + tableCell(ofPeak, 9)
+                  + tableCell(row.bf16.map { String(format: "%.1f", $0) } ?? "-", 10) + (row.bf16.map { String(format: "%.2f", $0 / max(row.ours, theirs.isNaN ? 0 : theirs)) } ?? "-"))
         }
         if case .user(let name) = blas.kernelChoice, let best, name != best {
             print("note: OPENBLAS_CORETYPE=\(name) is set in the environment; unset it to let medtune use \(best).")
         }
     }
-
-    private func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count) }
 
     private func runPeer(coreType: String?) throws -> [Double] {
         var executable = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Bench
 import Dispatch
 import Foundation
 import Generator
@@ -48,21 +49,19 @@ struct BenchGenerateCommand: ComputeCommand {
             llama = llamaBench(path: path, notes: &notes)
         }
         print(String(repeating: "-", count: 86))
-        print(pad("measurement", 30) + pad("medtune", 12) + pad("HF fp32", 12) + pad("ratio", 8) + pad("llama.cpp", 12) + "ratio")
+        print(tableCell("measurement", 30) + tableCell("medtune", 12) + tableCell("HF fp32", 12) + tableCell("ratio", 8) + tableCell("llama.cpp", 12) + "ratio")
         for b in batch {
             guard let mine = ours[b] else { continue }
             for (name, value, peer, cpp) in [("prefill \(promptTokens) tok/s, batch \(b)", mine.prefill, hf[b]?.prefill, b == 1 ? llama?.prefill : nil),
                                              ("decode \(newTokens) tok/s, batch \(b)", mine.decode, hf[b]?.decode, b == 1 ? llama?.decode : nil)] {
-                print(pad(name, 30) + pad(String(format: "%.1f", value), 12)
-                      + pad(peer.map { String(format: "%.1f", $0) } ?? "-", 12) + pad(peer.map { String(format: "%.2f", value / $0) } ?? "-", 8)
-                      + pad(cpp.map { String(format: "%.1f", $0) } ?? "-", 12) + (cpp.map { String(format: "%.2f", value / $0) } ?? "-"))
+                print(tableCell(name, 30) + tableCell(String(format: "%.1f", value), 12)
+                      + tableCell(peer.map { String(format: "%.1f", $0) } ?? "-", 12) + tableCell(peer.map { String(format: "%.2f", value / $0) } ?? "-", 8)
+                      + tableCell(cpp.map { String(format: "%.1f", $0) } ?? "-", 12) + (cpp.map { String(format: "%.2f", value / $0) } ?? "-"))
             }
         }
         print(String(format: "medtune peak resident memory: %.0f MB", memory.peak / 1e6))
         notes.forEach { print("peer: \($0)") }
     }
-
-    private func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count) }
 
     /// Prefill of `promptTokens` per sequence; decode of `newTokens` after an 8-token prompt
     /// (the prompt's own time subtracted), greedy, no end-of-sequence.
@@ -90,35 +89,9 @@ struct BenchGenerateCommand: ComputeCommand {
         return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 
-    static let hfScript = """
-        import json, sys, time
-        import torch
-        from transformers import AutoModelForCausalLM
-        path, prompt_tokens, new_tokens, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-        batches = [int(b) for b in sys.argv[5].split(",")]
-        torch.set_num_threads(threads)
-        import os
-        if path.endswith(".gguf"):
-            model = AutoModelForCausalLM.from_pretrained(os.path.dirname(os.path.abspath(path)), gguf_file=os.path.basename(path), dtype=torch.float32)
-        else:
-            model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-        model.eval()
-        results = {}
-        with torch.inference_mode():
-            for b in batches:
-                ids = torch.randint(1000, 21000, (b, prompt_tokens))
-                start = time.perf_counter(); model(ids); prefill = time.perf_counter() - start
-                short = ids[:, :8]
-                kwargs = dict(do_sample=False, pad_token_id=0, eos_token_id=None, attention_mask=torch.ones_like(short))
-                start = time.perf_counter(); model.generate(short, max_new_tokens=1, min_new_tokens=1, **kwargs); first = time.perf_counter() - start
-                start = time.perf_counter(); model.generate(short, max_new_tokens=new_tokens, min_new_tokens=new_tokens, **kwargs); total = time.perf_counter() - start
-                results[str(b)] = {"prefill": b * prompt_tokens / prefill, "decode": b * (new_tokens - 1) / max(total - first, 1e-9)}
-        print(json.dumps(results))
-        """
-
     private func huggingFace(path: String) throws -> ([Int: Figures], [String]) {
         try PythonPeer.withTemporaryFolder { folder in
-            let (json, unavailable) = try PythonPeer(script: Self.hfScript).run(
+            let (json, unavailable) = try PythonPeer(script: "hf_generate.py").run(
                 arguments: [path, String(promptTokens), String(newTokens), String(threads), batch.map(String.init).joined(separator: ",")],
                 in: folder)
             guard let results = json as? [String: [String: Double]] else { return ([:], ["HF transformers not run (\(unavailable ?? "no output"))"]) }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Bench
 import Evaluator
 import Foundation
 import MedtuneCore
@@ -79,20 +80,6 @@ enum BERTScorePeer {
         var python: String
     }
 
-    static let script = """
-    import json, sys, time
-    request = json.load(open(sys.argv[1]))
-    start = time.perf_counter()
-    import torch, bert_score
-    from importlib.metadata import version
-    imported = time.perf_counter()
-    (P, R, F) = bert_score.score(request["candidates"], request["references"], model_type=request["bert"],
-                                 num_layers=request["layer"], device="cpu", batch_size=64)
-    json.dump({"seconds": time.perf_counter() - start, "importSeconds": imported - start,
-               "f1": [float(x) for x in F], "threads": torch.get_num_threads(),
-               "version": version("bert-score"), "python": sys.executable}, sys.stdout)
-    """
-
     /// nil, with a note, when no Python with bert_score is at hand.
     static func run(bert: String, layer: Int, candidates: [String], references: [String]) throws -> Result? {
         try PythonPeer.withTemporaryFolder { folder in
@@ -100,7 +87,7 @@ enum BERTScorePeer {
             let body: [String: Any] = ["bert": URL(fileURLWithPath: bert).standardizedFileURL.path, "layer": layer,
                                        "candidates": candidates, "references": references]
             try JSONSerialization.data(withJSONObject: body).write(to: request)
-            let (json, unavailable) = try PythonPeer(script: script).run(arguments: [request.path], in: folder)
+            let (json, unavailable) = try PythonPeer(script: "bert_score_pairs.py").run(arguments: [request.path], in: folder)
             guard let json, let data = try? JSONSerialization.data(withJSONObject: json),
                   let result = try? JSONDecoder().decode(Result.self, from: data) else {
                 print("peer: bert_score not run (\(unavailable ?? "unexpected output")); skipped")

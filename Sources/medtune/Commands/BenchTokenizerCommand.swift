@@ -1,4 +1,5 @@
 import ArgumentParser
+import Bench
 import Foundation
 import MedtuneCore
 import Tokenizers
@@ -54,15 +55,15 @@ struct BenchTokenizerCommand: ParsableCommand {
         if let reason = peer.unavailable { print("peer: not run (\(reason))") }
 
         print(String(repeating: "-", count: 92))
-        print(pad("workload", 34) + pad("tokens", 11) + pad("medtune tok/s", 15) + pad("HF tok/s", 13) + pad("ratio", 8) + "same ids")
+        print(tableCell("workload", 34) + tableCell("tokens", 11) + tableCell("medtune tok/s", 15) + tableCell("HF tok/s", 13) + tableCell("ratio", 8) + "same ids")
         for (index, workload) in workloads.enumerated() {
             let mine = ours[index]
             let theirs = peer.results.indices.contains(index) ? peer.results[index] : nil
             let rate = Double(mine.tokens) / mine.seconds
             let peerRate = theirs.map { Double($0.tokens) / $0.seconds }
-            print(pad(workload.name, 34) + pad("\(mine.tokens)", 11) + pad(String(format: "%.0f", rate), 15)
-                  + pad(peerRate.map { String(format: "%.0f", $0) } ?? "-", 13)
-                  + pad(peerRate.map { String(format: "%.2f", rate / $0) } ?? "-", 8)
+            print(tableCell(workload.name, 34) + tableCell("\(mine.tokens)", 11) + tableCell(String(format: "%.0f", rate), 15)
+                  + tableCell(peerRate.map { String(format: "%.0f", $0) } ?? "-", 13)
+                  + tableCell(peerRate.map { String(format: "%.2f", rate / $0) } ?? "-", 8)
                   + (theirs.map { $0.checksum == mine.checksum ? "yes" : "NO" } ?? "-"))
         }
     }
@@ -86,10 +87,6 @@ struct BenchTokenizerCommand: ParsableCommand {
             }
         }
         return result
-    }
-
-    private func pad(_ text: String, _ width: Int) -> String {
-        text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
     }
 
     static func defaultModel() -> String {
@@ -116,36 +113,6 @@ private struct PeerBenchmark {
         return value
     }
 
-    /// The peer's script: same checksum, encode calls on one thread, best of `repeats`.
-    static let script = """
-        import json, os, sys, time
-        os.environ["RAYON_NUM_THREADS"] = "1"
-        os.environ["TOKENIZERS_PARALLELISM"] = "false"
-        from tokenizers import Tokenizer
-        tokenizer = Tokenizer.from_file(sys.argv[1])
-        tokenizer.no_truncation()
-        tokenizer.no_padding()
-        workloads = json.load(open(sys.argv[2], encoding="utf-8"))
-        repeats = int(sys.argv[3])
-        def checksum(value, ids):
-            for index, token in enumerate(ids):
-                value = (value + (index % 1009 + 1) * (token + 1)) % 1000000007
-            return value
-        results = []
-        for texts in workloads:
-            best = None
-            for _ in range(repeats):
-                start = time.perf_counter()
-                encoded = [tokenizer.encode(text, add_special_tokens=False).ids for text in texts]
-                seconds = time.perf_counter() - start
-                best = seconds if best is None else min(best, seconds)
-            value = 0
-            for ids in encoded:
-                value = checksum(value, ids)
-            results.append({"tokens": sum(len(ids) for ids in encoded), "seconds": best, "checksum": value})
-        print(json.dumps(results))
-        """
-
     func run(_ workloads: [[String]], repeats: Int) throws -> (results: [Result], unavailable: String?) {
         try PythonPeer.withTemporaryFolder { folder in
             let tokenizerFile: URL
@@ -164,7 +131,7 @@ private struct PeerBenchmark {
             }
             let texts = folder.appendingPathComponent("texts.json")
             try JSONSerialization.data(withJSONObject: workloads).write(to: texts)
-            let (json, unavailable) = try PythonPeer(script: Self.script)
+            let (json, unavailable) = try PythonPeer(script: "hf_tokenizers.py")
                 .run(arguments: [tokenizerFile.path, texts.path, String(max(1, repeats))], in: folder)
             guard let parsed = json as? [[String: Any]] else { return ([], unavailable ?? "unexpected output") }
             let results = parsed.map {

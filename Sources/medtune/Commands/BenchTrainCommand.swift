@@ -1,4 +1,5 @@
 import ArgumentParser
+import Bench
 import Foundation
 import MedtuneCore
 import ModelFiles
@@ -91,18 +92,18 @@ struct BenchTrainCommand: ComputeCommand {
         let flopsPerStep = ours[0].1.flopsPerStep
         print(String(format: "matrix work per step: %.2f TFLOP", flopsPerStep / 1e12))
         if !MatrixPrecision.bfloat16.isSupported { print("medtune bfloat16: not available (the CPU lacks AVX-512 BF16)") }
-        print(pad("", 26) + pad("step s", 10) + pad("tok/s", 10) + pad("GFLOP/s", 10) + pad("of sgemm", 10)
-              + ours.map { pad("\($0.0.rawValue) ÷ peer", 18) }.joined())
+        print(tableCell("", 26) + tableCell("step s", 10) + tableCell("tok/s", 10) + tableCell("GFLOP/s", 10) + tableCell("of sgemm", 10)
+              + ours.map { tableCell("\($0.0.rawValue) ÷ peer", 18) }.joined())
         for (precision, result) in ours {
-            print(pad("medtune \(precision.rawValue)", 26) + pad(String(format: "%.2f", result.best), 10)
-                  + pad(String(format: "%.1f", result.tokensPerSecond), 10) + pad(String(format: "%.1f", result.gflops), 10)
-                  + pad(String(format: "%.0f%%", 100 * result.gflops / sgemm), 10))
+            print(tableCell("medtune \(precision.rawValue)", 26) + tableCell(String(format: "%.2f", result.best), 10)
+                  + tableCell(String(format: "%.1f", result.tokensPerSecond), 10) + tableCell(String(format: "%.1f", result.gflops), 10)
+                  + tableCell(String(format: "%.0f%%", 100 * result.gflops / sgemm), 10))
         }
         for run in peer.runs {
             let rate = Double(batch * length) / run.seconds
-            print(pad("HF+PEFT \(run.dtype)", 26) + pad(String(format: "%.2f", run.seconds), 10) + pad(String(format: "%.1f", rate), 10)
-                  + pad(String(format: "%.1f", flopsPerStep / run.seconds / 1e9), 10) + pad("", 10)
-                  + ours.map { pad(String(format: "%.2f", $0.1.tokensPerSecond / rate), 18) }.joined())
+            print(tableCell("HF+PEFT \(run.dtype)", 26) + tableCell(String(format: "%.2f", run.seconds), 10) + tableCell(String(format: "%.1f", rate), 10)
+                  + tableCell(String(format: "%.1f", flopsPerStep / run.seconds / 1e9), 10) + tableCell("", 10)
+                  + ours.map { tableCell(String(format: "%.2f", $0.1.tokensPerSecond / rate), 18) }.joined())
         }
         print(String(format: "peak resident memory: medtune %.0f MB", memory.peak / 1e6)
               + peer.runs.map { ", HF+PEFT \($0.dtype) " + String(format: "%.0f MB", $0.peakBytes / 1e6) }.joined())
@@ -119,61 +120,18 @@ struct BenchTrainCommand: ComputeCommand {
         var type: StorageType { self == .f32 ? .f32 : self == .f16 ? .f16 : .bf16 }
     }
 
-    private func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count) }
-
     struct PeerFigures {
         struct Run { var dtype: String; var seconds: Double; var peakBytes: Double }
         var runs: [Run] = []
         var notes: [String] = []
     }
 
-    static let peerScript = """
-        import json, os, sys, time
-        import torch
-        from transformers import AutoModelForCausalLM, Qwen2Config, Qwen2ForCausalLM
-        from peft import LoraConfig, get_peft_model
-        import resource
-        path, batch, length, rank, targets, steps, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5].split(","), int(sys.argv[6]), int(sys.argv[7])
-        checkpointing, dtype, warm_up = sys.argv[8] == "1", sys.argv[9], int(sys.argv[10])
-        torch.set_num_threads(threads)
-        torch.manual_seed(0)
-        def build(dtype):
-            if path == "random":
-                config = Qwen2Config(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
-                                     num_attention_heads=14, num_key_value_heads=2, tie_word_embeddings=True, rope_theta=1e6)
-                return Qwen2ForCausalLM(config).to(dtype)
-            if path.endswith(".gguf"):
-                return AutoModelForCausalLM.from_pretrained(os.path.dirname(os.path.abspath(path)), gguf_file=os.path.basename(path), dtype=dtype)
-            return AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
-        model = build(getattr(torch, dtype))
-        if checkpointing:
-            model.gradient_checkpointing_enable()
-            model.enable_input_require_grads()
-        model = get_peft_model(model, LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.05, target_modules=targets, task_type="CAUSAL_LM"))
-        model.train()
-        trainable = [p for p in model.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(trainable, lr=1e-4)
-        ids = torch.randint(0, model.config.vocab_size, (batch, length))
-        def step():
-            loss = model(input_ids=ids, labels=ids).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
-            optimizer.step()
-            optimizer.zero_grad()
-        for _ in range(warm_up):
-            step()
-        times = []
-        for _ in range(steps):
-            start = time.perf_counter(); step(); times.append(time.perf_counter() - start)
-        print(json.dumps({"seconds": min(times), "peak_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
-        """
-
     /// One peer process per dtype, so that each peak resident memory is its own.
     private func huggingFace() throws -> PeerFigures {
         try PythonPeer.withTemporaryFolder { folder in
             var figures = PeerFigures()
             for dtype in ["float32", "bfloat16"] {
-                let (json, unavailable) = try PythonPeer(script: Self.peerScript).run(
+                let (json, unavailable) = try PythonPeer(script: "hf_peft_train_step.py").run(
                     arguments: [model ?? "random", String(batch), String(length), String(rank), targets, String(steps), String(threads),
                                 checkpointing ? "1" : "0", dtype, String(warmUpSteps)],
                     in: folder)

@@ -91,19 +91,44 @@ enum PeerProcess {
 }
 
 /// A reference implementation run as a Python child process, for benchmarks that print
-/// medtune's figures beside a peer measured in the same run. The interpreter is
-/// `PeerPrograms.python`; the script prints one JSON value on stdout.
+/// medtune's figures beside a peer measured in the same run: one of the scripts in
+/// `scripts/peers/` (their packages pinned in `scripts/peers/requirements.txt`, installed by
+/// `scripts/fetch-peers.sh python`). The interpreter is `PeerPrograms.python`; the script prints
+/// one JSON value on stdout.
 struct PythonPeer {
+    /// The script's file name in `scripts/peers/`.
     var script: String
 
     static var interpreter: String { PeerPrograms.python }
 
-    /// The script's JSON output, or why there is none (missing interpreter or package, failure).
+    /// `$MEDTUNE_PEER_SCRIPTS`, else `scripts/peers` of the checkout the binary was built in
+    /// (`.build/<configuration>/medtune`), else of the current folder.
+    static var folder: URL? {
+        if let explicit = ProcessInfo.processInfo.environment["MEDTUNE_PEER_SCRIPTS"], !explicit.isEmpty {
+            return URL(fileURLWithPath: explicit)
+        }
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var candidates = [URL(fileURLWithPath: FileManager.default.currentDirectoryPath)]
+        var ancestor = executable.deletingLastPathComponent()
+        for _ in 0..<4 {
+            candidates.insert(ancestor, at: candidates.count - 1)
+            ancestor = ancestor.deletingLastPathComponent()
+        }
+        return candidates.map { $0.appendingPathComponent("scripts/peers") }
+            .first { FileManager.default.fileExists(atPath: $0.path) }
+    }
+
+    /// The script's JSON output, or why there is none (missing script, interpreter or package, failure).
     func run(arguments: [String], in folder: URL) throws -> (json: Any?, unavailable: String?) {
-        let file = folder.appendingPathComponent("peer.py")
-        try script.write(to: file, atomically: true, encoding: .utf8)
+        guard let scripts = Self.folder, FileManager.default.fileExists(atPath: scripts.appendingPathComponent(script).path) else {
+            return (nil, "scripts/peers/\(script) not found (run from a medtune checkout, or set MEDTUNE_PEER_SCRIPTS)")
+        }
         let peer: PeerRun
-        do { peer = try PeerProcess.run(Self.interpreter, [file.path] + arguments) } catch { return (nil, "\(error)") }
+        do {
+            peer = try PeerProcess.run(Self.interpreter, [scripts.appendingPathComponent(script).path] + arguments)
+        } catch {
+            return (nil, "\(error)")
+        }
         guard peer.succeeded, let json = try? JSONSerialization.jsonObject(with: Data(peer.output)) else {
             return (nil, "\(Self.interpreter): \(peer.lastErrorLine ?? peer.status)")
         }
@@ -116,23 +141,5 @@ struct PythonPeer {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         return try body(folder)
-    }
-}
-
-/// Resident memory of this process from /proc (zero where /proc is absent).
-struct MemoryUsage {
-    var resident: Double
-    var peak: Double
-
-    static func current() -> MemoryUsage {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else {
-            return MemoryUsage(resident: 0, peak: 0)
-        }
-        func kilobytes(_ key: String) -> Double {
-            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(key) }) else { return 0 }
-            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
-            return fields.count > 1 ? (Double(fields[1]) ?? 0) * 1024 : 0
-        }
-        return MemoryUsage(resident: kilobytes("VmRSS:"), peak: kilobytes("VmHWM:"))
     }
 }

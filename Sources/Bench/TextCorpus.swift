@@ -1,5 +1,6 @@
 import Foundation
 import MedtuneCore
+import Records
 
 /// Texts to measure and check tokenizers on: the parity corpus (whose record entries name
 /// fields of the shared medical records rather than copying them) and a long Chinese/English
@@ -10,15 +11,14 @@ public enum TextCorpus {
 
     /// The records of one shared file, as field → text per line.
     public static func records(_ url: URL) throws -> [[String: String]] {
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw InputError(file: url.path, "cannot read the records (missing or unreadable)")
-        }
-        return try data.split(separator: UInt8(ascii: "\n")).enumerated().map { index, line in
-            guard let record = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else {
-                throw InputError(file: url.path, at: "line \(index + 1)", "not a JSON object")
-            }
-            return record.compactMapValues { $0 as? String }
-        }
+        try RecordFile.load(url.path).map(\.values)
+    }
+
+    /// `corpus.json`: entries with their own text, or naming a field of a shared record
+    /// (`zh/12/Question`) instead of copying it.
+    private struct CorpusFile: Decodable {
+        struct Entry: Decodable { var key: String; var text: String? }
+        var entries: [Entry]
     }
 
     /// The entries of a corpus file (`Tests/Golden/Tokenizers/corpus.json`) as (key, text).
@@ -27,16 +27,19 @@ public enum TextCorpus {
         for (language, name) in recordFiles {
             records[language] = try Self.records(sharedData.appendingPathComponent(name))
         }
-        let root = try JSONFields.read(corpus)
-        return try root.objects("entries").map { entry in
-            let key = try entry.string("key")
-            if let text = try entry.optionalString("text") { return (key, text) }
-            let parts = key.split(separator: "/").map(String.init)
-            guard parts.count == 3, let line = Int(parts[1]), let file = records[parts[0]], file.indices.contains(line),
-                  let text = file[line][parts[2]] else {
-                throw entry.error("key", "\"\(key)\" names no field of the shared records")
+        guard let data = FileManager.default.contents(atPath: corpus.path) else { throw InputError(file: corpus.path, "cannot read the corpus") }
+        let file: CorpusFile
+        do { file = try JSONDecoder().decode(CorpusFile.self, from: data) } catch {
+            throw InputError(file: corpus.path, "not a corpus file (an object with entries of key and optional text)")
+        }
+        return try file.entries.enumerated().map { index, entry in
+            if let text = entry.text { return (entry.key, text) }
+            let parts = entry.key.split(separator: "/").map(String.init)
+            guard parts.count == 3, let line = Int(parts[1]), let records = records[parts[0]], records.indices.contains(line),
+                  let text = records[line][parts[2]] else {
+                throw InputError(file: corpus.path, at: "entries[\(index)].key", "\"\(entry.key)\" names no field of the shared records")
             }
-            return (key, text)
+            return (entry.key, text)
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import MedtuneCore
 
 /// The nominal float32 FMA peak of the CPU: cores × clock × SIMD lanes × 2 (multiply and add)
 /// × FMA units per core. The clock is the kernel's reported frequency; two FMA units per core is

@@ -1,6 +1,7 @@
 import Dispatch
 import MedtuneCore
 import ModelFiles
+import Trainer
 import Transformer
 
 /// Times full training steps (forward, backward, clipping, AdamW) on one micro-batch of random
@@ -118,8 +119,7 @@ public enum TrainingStepBenchmark {
             TrainingExample(recordIndex: i, pieces: [((0..<length).map { _ in Int32(rng.next() % UInt64(model.vocabulary)) }, true)],
                             maxLength: length)
         }
-        let data = TrainingData(train: examples, validation: [], heldOutIndices: [], format: .text(field: "text"),
-                                selected: batch, skippedInvalid: 0, truncated: 0, droppedEmpty: 0)
+        let data = TrainingData(train: examples, format: .text(field: "text"))
         LoRASetup.attach(to: model, config: config)
         let trainer = try LoRATrainer(model: model, data: data, config: config, padID: 0)
         var seconds: [Double] = []

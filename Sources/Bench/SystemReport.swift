@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import MedtuneCore
 
 /// What medtune knows about the machine's matrix-product capacity: the OpenBLAS build, the kernel
 /// family in use and why, threads, and a measured sgemm rate.
