@@ -83,7 +83,7 @@ final class ConfigTests: XCTestCase {
         let readme = try String(contentsOf: TestPaths.repository.appendingPathComponent("configs/README.md"), encoding: .utf8)
         let reference = TrainingConfig.keyReference
         for key in TrainingConfig.CodingKeys.allCases {
-            XCTAssertFalse(TrainingConfig.documentation[key, default: ""].isEmpty, key.rawValue)
+            XCTAssertFalse(TrainingConfig.keys[key]?.doc.isEmpty ?? true, key.rawValue)
             XCTAssertTrue(readme.contains("`\(key.rawValue)`"), "configs/README.md lacks \(key.rawValue)")
             XCTAssertTrue(reference.contains("--\(key.rawValue.replacingOccurrences(of: "_", with: "-")) "), key.rawValue)
         }

@@ -1,6 +1,5 @@
 import Foundation
 import MedtuneCore
-import Records
 import Yams
 
 /// One `--key value` from the command line; the key in flag form (`learning-rate`) or key form.
@@ -57,7 +56,7 @@ extension TrainingConfig {
         for override in overrides {
             let name = override.key.replacingOccurrences(of: "-", with: "_")
             try checkKnown(name, file: nil, at: "--\(override.key)")
-            merged[name] = CodingKeys(rawValue: name).map(textKeys.contains) == true
+            merged[name] = CodingKeys(rawValue: name).flatMap { keys[$0]?.text } == true
                 ? Node(override.value, Tag(.str), .doubleQuoted)
                 : try overrideNode(override.value, replacing: merged[name], flag: override.key)
         }
@@ -132,7 +131,7 @@ extension TrainingConfig {
     public static var keyReference: String {
         let defaults = TrainingConfig()
         return CodingKeys.allCases.map { key in
-            "--\(key.rawValue.replacingOccurrences(of: "_", with: "-")) (\(key.rawValue), default \(defaults.yamlValue(key))): \(documentation[key] ?? "")"
+            "--\(key.rawValue.replacingOccurrences(of: "_", with: "-")) (\(key.rawValue), default \(defaults.yamlValue(key))): \(keys[key]?.doc ?? "")"
         }.joined(separator: "\n")
     }
 
@@ -149,11 +148,6 @@ extension TrainingConfig {
         let hint = known.min { editDistance($0, name) < editDistance($1, name) }.map { " (did you mean \($0)?)" } ?? ""
         throw InputError(file: file, at: location, "unknown key '\(name)'\(hint)")
     }
-
-    /// Keys whose value is text: a flag gives it literally (a template such as `{Question}…` is
-    /// not YAML flow syntax).
-    static let textKeys: Set<CodingKeys> = [.name, .outputDir, .model, .tokenizer, .baseModelName, .data, .textField,
-                                             .promptTemplate, .analysisTemplate, .answerTemplate, .initAdapter]
 
     /// A flag's text as a YAML value; for list keys, `a,b,c` is accepted as well as `[a, b, c]`.
     private static func overrideNode(_ text: String, replacing current: Node?, flag: String) throws -> Node {
@@ -218,61 +212,5 @@ extension TrainingConfig {
             previous = current
         }
         return previous[b.count]
-    }
-
-    /// Range and consistency checks, so that a bad value stops the run before any work.
-    public func validate(source: String = "config") throws {
-        func fail(_ key: CodingKeys, _ message: String) -> InputError { InputError(file: source, at: "key \(key.rawValue)", message) }
-        // Infinity and NaN pass comparisons such as `> 0`: every number must be finite first.
-        let numbers: [(CodingKeys, Double)] = [(.loraAlpha, loraAlpha), (.loraDropout, loraDropout), (.learningRate, learningRate),
-                                                (.adamBeta1, adamBeta1), (.adamBeta2, adamBeta2), (.adamEpsilon, adamEpsilon),
-                                                (.weightDecay, weightDecay), (.momentum, momentum), (.warmupRatio, warmupRatio),
-                                                (.maxGradNorm, maxGradNorm), (.validationFraction, validationFraction)]
-        for (key, value) in numbers where !value.isFinite { throw fail(key, "must be a finite number, got \(value)") }
-        if model.isEmpty { throw fail(.model, "no model given (a GGUF file or a Hugging Face folder)") }
-        if data.isEmpty { throw fail(.data, "no training data given (a JSON or JSONL file)") }
-        if loraR <= 0 { throw fail(.loraR, "must be a positive integer, got \(loraR)") }
-        if !(loraAlpha > 0) { throw fail(.loraAlpha, "must be positive, got \(loraAlpha)") }
-        if !(loraDropout >= 0 && loraDropout < 1) { throw fail(.loraDropout, "must be in [0, 1), got \(loraDropout)") }
-        if targetModules.isEmpty { throw fail(.targetModules, "names no module") }
-        for module in targetModules where !Self.projectionNames.contains(module) {
-            throw fail(.targetModules, "unknown module '\(module)' (expected any of \(Self.projectionNames.joined(separator: ", ")))")
-        }
-        if Set(targetModules).count != targetModules.count { throw fail(.targetModules, "names a module twice") }
-        if microBatchSize < 1 { throw fail(.microBatchSize, "must be at least 1") }
-        if gradientAccumulationSteps < 1 { throw fail(.gradientAccumulationSteps, "must be at least 1") }
-        if let maxSteps, maxSteps < 1 { throw fail(.maxSteps, "must be at least 1") }
-        if maxSteps == nil && epochs < 1 { throw fail(.epochs, "must be at least 1") }
-        if !(learningRate > 0) { throw fail(.learningRate, "must be positive, got \(learningRate)") }
-        if !(adamBeta1 >= 0 && adamBeta1 < 1) { throw fail(.adamBeta1, "must be in [0, 1)") }
-        if !(adamBeta2 >= 0 && adamBeta2 < 1) { throw fail(.adamBeta2, "must be in [0, 1)") }
-        if !(adamEpsilon > 0) { throw fail(.adamEpsilon, "must be positive") }
-        if !(weightDecay >= 0) { throw fail(.weightDecay, "must not be negative") }
-        if !(momentum >= 0 && momentum < 1) { throw fail(.momentum, "must be in [0, 1)") }
-        if warmupSteps < 0 { throw fail(.warmupSteps, "must not be negative") }
-        if !(warmupRatio >= 0 && warmupRatio < 1) { throw fail(.warmupRatio, "must be in [0, 1)") }
-        if !(maxGradNorm >= 0) { throw fail(.maxGradNorm, "must not be negative (0 disables clipping)") }
-        if maxLength < 2 { throw fail(.maxLength, "must be at least 2") }
-        if offset < 0 { throw fail(.offset, "must not be negative") }
-        if let limit, limit < 1 { throw fail(.limit, "must be at least 1") }
-        if validationCount < 0 { throw fail(.validationCount, "must not be negative") }
-        if !(validationFraction >= 0 && validationFraction < 1) { throw fail(.validationFraction, "must be in [0, 1)") }
-        if validationCount > 0 && validationFraction > 0 { throw fail(.validationFraction, "give validation_count or validation_fraction, not both") }
-        if loggingSteps < 1 { throw fail(.loggingSteps, "must be at least 1") }
-        if evalSteps < 0 { throw fail(.evalSteps, "must not be negative") }
-        if let earlyStoppingPatience {
-            if earlyStoppingPatience < 1 { throw fail(.earlyStoppingPatience, "must be at least 1") }
-            if validationCount == 0 && validationFraction == 0 {
-                throw fail(.earlyStoppingPatience, "needs a validation split (validation_count or validation_fraction)")
-            }
-        }
-        if saveSteps < 0 { throw fail(.saveSteps, "must not be negative") }
-        if keepCheckpoints < 1 { throw fail(.keepCheckpoints, "must be at least 1") }
-        if name.isEmpty || name.contains("/") { throw fail(.name, "must be a non-empty name without '/'") }
-        for (key, text) in [(CodingKeys.promptTemplate, promptTemplate), (.analysisTemplate, analysisTemplate), (.answerTemplate, answerTemplate)] {
-            do { _ = try RecordTemplate(text) } catch let error as InputError {
-                throw fail(key, error.message)
-            }
-        }
     }
 }

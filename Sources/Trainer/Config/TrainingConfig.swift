@@ -5,7 +5,7 @@ import Transformer
 /// Everything a training run is told, in one place: the YAML recipe, the command-line flags and
 /// the resolved `config.yaml` written beside the adapter are all this struct. Each property is
 /// one snake_case key (`learning_rate`) and one flag (`--learning-rate`); the defaults below are
-/// the documented defaults (see `TrainingConfig.documentation`).
+/// the documented defaults (see `TrainingConfig.keys`).
 ///
 /// The defaults reproduce the medical fine-tuning tutorial's recipe (LoRA r 16, alpha 32 on
 /// q_proj and v_proj, dropout 0.05, micro-batch 2 × accumulation 4, 3 epochs, AdamW at 3e-4,
@@ -190,60 +190,4 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         let last = URL(fileURLWithPath: model).lastPathComponent
         return last.hasSuffix(".gguf") ? String(last.dropLast(5)) : last
     }
-}
-
-extension TrainingConfig {
-    /// One line per key: what it does. `medtune train --help` and configs/README.md show these.
-    public static let documentation: [CodingKeys: String] = [
-        .name: "Run name; outputs go to data/runs/<name> unless output_dir is set.",
-        .outputDir: "Output folder (default data/runs/<name>). Never overwritten without --resume or --overwrite.",
-        .model: "Base model: a GGUF file or a Hugging Face folder (config.json, *.safetensors, tokenizer.json).",
-        .tokenizer: "tokenizer.json to use instead of the model's own tokenizer.",
-        .baseModelName: "base_model_name_or_path written into adapter_config.json (default: the model file or folder name).",
-        .data: "Training data: a JSON array or JSONL file of records.",
-        .format: "auto, template (prompt/analysis/answer templates) or text (raw {\"text\": ...} records).",
-        .fields: "Template placeholder -> record key, e.g. {Question: question}; unmapped placeholders read the key of the same name.",
-        .textField: "Record key holding raw text for format text.",
-        .promptTemplate: "Prompt part of a templated record ({Field} placeholders; {{ and }} are literal braces).",
-        .analysisTemplate: "Analysis (reasoning) part, after the prompt.",
-        .answerTemplate: "Answer part, after the analysis; EOS follows when add_eos.",
-        .addEOS: "Append the tokenizer's EOS token to every record.",
-        .lossOn: "Tokens the loss covers: all, after_prompt (analysis + answer) or answer_only. Padding never counts.",
-        .offset: "Records skipped at the start of the data file.",
-        .limit: "Records used after offset (default: all).",
-        .shuffle: "Shuffle the training records each epoch (seeded).",
-        .seed: "Seed of the shuffle, the validation split, LoRA initialisation and dropout.",
-        .validationCount: "Records held out for validation (exclusive with validation_fraction).",
-        .validationFraction: "Fraction of records held out for validation, in [0, 1).",
-        .maxLength: "Tokens per record; longer records are truncated (and counted in the log).",
-        .skipInvalid: "Skip (and count) records missing a field instead of stopping with an error.",
-        .targetModules: "Projections given LoRA adapters: any of q_proj k_proj v_proj o_proj gate_proj up_proj down_proj.",
-        .loraR: "LoRA rank r.",
-        .loraAlpha: "LoRA alpha; the update is scaled by alpha / r (alpha / sqrt(r) with use_rslora).",
-        .loraDropout: "Dropout on the LoRA input during training, in [0, 1).",
-        .useRSLoRA: "Rank-stabilised LoRA scaling alpha / sqrt(r).",
-        .initAdapter: "Start from this PEFT adapter folder instead of PEFT's initialisation (A Kaiming-uniform, B zero).",
-        .microBatchSize: "Records per forward/backward pass.",
-        .gradientAccumulationSteps: "Micro-batches per optimiser step; the loss is averaged over all their tokens.",
-        .epochs: "Passes over the training records (ignored when max_steps is set).",
-        .maxSteps: "Optimiser steps to run (default: epochs × steps per epoch).",
-        .optimizer: "adamw (PyTorch AdamW) or sgd (PyTorch SGD with optional momentum).",
-        .learningRate: "Peak learning rate.",
-        .adamBeta1: "AdamW beta1.",
-        .adamBeta2: "AdamW beta2.",
-        .adamEpsilon: "AdamW epsilon.",
-        .weightDecay: "Weight decay (decoupled for AdamW, added to the gradient for SGD).",
-        .momentum: "SGD momentum.",
-        .lrScheduler: "linear, cosine or constant, each after a linear warm-up (HF transformers' schedules).",
-        .warmupSteps: "Warm-up steps.",
-        .warmupRatio: "Warm-up as a fraction of all steps (rounded up); used when warmup_steps is 0.",
-        .maxGradNorm: "Clip gradients to this global L2 norm (0 disables).",
-        .gradientCheckpointing: "Recompute each layer during backward instead of keeping its activations.",
-        .matmulPrecision: "Products with the frozen weights in float32, or in bfloat16 (entries rounded to bf16, sums in float32; needs AVX-512 BF16, about 1.6x the speed of float32 sgemm); auto: bfloat16 where the CPU has it. The run's config.yaml records the one used.",
-        .loggingSteps: "Log the mean training loss every this many steps.",
-        .evalSteps: "Compute the validation loss every this many steps and at the end (0: only at the end).",
-        .earlyStoppingPatience: "Stop when this many evaluations in a row bring no lower validation loss than the best so far (HF's EarlyStoppingCallback; default: never). The adapter saved is the last state; checkpoint-best holds the best.",
-        .saveSteps: "Write a checkpoint every this many steps (0: only at the end and on interrupt).",
-        .keepCheckpoints: "Step checkpoints kept (the newest); the best by validation loss is kept as well.",
-    ]
 }

@@ -37,8 +37,6 @@ public struct TrainingJob {
         self.config = config; self.mode = mode
     }
 
-    /// Keys a resumed run may change: they decide what is logged and saved, not what is computed.
-    public static let resumeAdjustable: Set<TrainingConfig.CodingKeys> = [.loggingSteps, .evalSteps, .saveSteps, .keepCheckpoints]
 
     /// The configuration of a run being resumed: the one it was started with, where `requested`
     /// may only differ in keys that do not change the computation (nil: take the saved one as is).
@@ -48,7 +46,7 @@ public struct TrainingJob {
         for key in TrainingConfig.CodingKeys.allCases {
             let old = saved.yamlValue(key), new = requested.yamlValue(key)
             guard old != new else { continue }
-            guard resumeAdjustable.contains(key) else {
+            guard TrainingConfig.keys[key]?.resumable == true else {
                 throw InputError(file: folder + "/config.yaml", at: "key \(key.rawValue)",
                                  "the run was started with \(old), not \(new); a resumed run keeps its settings (or start again with --overwrite)")
             }
