@@ -34,6 +34,9 @@ public struct TokenGenerator<Model: DecodingModel> {
     /// Generates a continuation of each prompt.
     /// `onToken(sequence, id)` runs as each token is chosen and returns true to stop that sequence
     /// (a stop string, say). `useAdapter` chooses the tuned model or the untouched base.
+    // TextGenerator holds its model as `any DecodingModel`, so this body runs generically; it
+    // branches at once to code specialised for the CPU model, as a concrete caller would get.
+    @_specialize(where Model == Qwen2Model<Float>)
     public func generate(prompts: [[Int32]], options: SamplingOptions, useAdapter: Bool, topLogprobs: Int = 0,
                          onToken: (Int, Int32) -> Bool = { _, _ in false }) -> [Generation] {
         precondition(prompts.allSatisfy { !$0.isEmpty }, "empty prompt")

@@ -26,6 +26,11 @@ extension Qwen2Model: LoRAModel {
 extension Qwen2Model: TrainableModel {
     /// Forward and backward over one micro-batch (`TrainableModel`). The LM head runs a chunk of
     /// rows at a time (`ChunkedCrossEntropy`), so the [rows × vocabulary] logits never exist at once.
+    // Callers hold the model as a role protocol, whose witnesses run the generic body; these
+    // attributes make that body branch at once to code specialised for Float (training and
+    // inference) and Double (the gradient checks), as direct calls on a concrete model get.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func lossAndGradients(tokens: [Int32], labels: [Int32], pass: ForwardPass, gradScale: T) -> (loss: Double, count: Int) {
         precondition(labels.count == pass.rows, "\(labels.count) labels for \(pass.rows) tokens")
         let rope: (cos: [T], sin: [T]) = ropeTable(pass)
@@ -67,6 +72,8 @@ extension Qwen2Model: TrainableModel {
     }
 
     /// Summed loss and token count without gradients (validation).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func loss(tokens: [Int32], labels: [Int32], pass: ForwardPass) -> (loss: Double, count: Int) {
         let hidden = hiddenStates(tokens: tokens, pass: pass)
         return labels.withUnsafeBufferPointer { labels in

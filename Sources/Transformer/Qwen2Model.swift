@@ -36,6 +36,7 @@ public final class Qwen2Model<T: DecoderScalar>: @unchecked Sendable {
     /// `stopAfterLayer` returns the residual stream after that many layers instead (no final norm),
     /// as HF's `hidden_states[n]`; n = layer count gives the final normed states.
     @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func hiddenStates(tokens: [Int32], pass: ForwardPass, cache: KVCache<T>? = nil, stopAfterLayer: Int? = nil) -> Tensor<T> {
         let x = embed(tokens, pass: pass)
         let rope: (cos: [T], sin: [T]) = ropeTable(pass)
@@ -57,6 +58,7 @@ public final class Qwen2Model<T: DecoderScalar>: @unchecked Sendable {
     /// Logits [rows.count × vocabulary] for the selected rows of the pass (e.g. each sequence's
     /// last token), so that the 151,936-wide head is applied only where it is needed.
     @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func logits(tokens: [Int32], pass: ForwardPass, cache: KVCache<T>? = nil, rows: [Int]) -> Tensor<T> {
         let hidden = hiddenStates(tokens: tokens, pass: pass, cache: cache)
         let selected = Tensor<T>([rows.count, hiddenSize])
@@ -88,11 +90,18 @@ public final class Qwen2Model<T: DecoderScalar>: @unchecked Sendable {
 }
 
 extension Qwen2Model: DecodingModel {
+    // Callers hold the model as a role protocol, whose witnesses run the generic body; these
+    // attributes make that body branch at once to code specialised for Float (training and
+    // inference) and Double (the gradient checks), as direct calls on a concrete model get.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func prefill(_ tokens: [Int32], pass: ForwardPass, cache: KVCache<T>) -> Tensor<T> {
         precondition(cache.length == 0, "a prompt pass starts an empty cache")
         return logits(tokens: tokens, pass: pass, cache: cache, rows: (0..<pass.batch).map { ($0 + 1) * pass.length - 1 })
     }
 
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func decode(_ tokens: [Int32], pass: ForwardPass, cache: KVCache<T>) -> Tensor<T> {
         precondition(pass.length == 1, "a decoding step takes one token per sequence")
         return logits(tokens: tokens, pass: pass, cache: cache, rows: Array(0..<pass.batch))
@@ -100,6 +109,8 @@ extension Qwen2Model: DecodingModel {
 }
 
 extension Qwen2Model: HiddenStateModel {
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func hiddenStates(_ tokens: [Int32], pass: ForwardPass, layer: Int) -> Tensor<T> {
         hiddenStates(tokens: tokens, pass: pass, stopAfterLayer: layer)
     }
