@@ -58,9 +58,11 @@ let package = Package(
         .target(name: "Hub", dependencies: ["MedtuneCore", "CCurl", .product(name: "Crypto", package: "swift-crypto")]),
         // NVIDIA GPU backend: driver, NVRTC-compiled kernels (cached by source hash), cuBLASLt GEMM.
         .target(name: "CUDA", dependencies: ["MedtuneCore", "CCUDA", .product(name: "Crypto", package: "swift-crypto")]),
+        // Qwen2 inference on the GPU: the CUDA primitives behind the model seam of Transformer.
+        .target(name: "CUDATransformer", dependencies: ["MedtuneCore", "ModelFiles", "Transformer", "CUDA"], swiftSettings: numeric),
 
         .executableTarget(name: "medtune", dependencies: [
-            "MedtuneCore", "Records", "ModelFiles", "Tokenizers", "Transformer", "Generator", "Trainer", "Evaluator", "Hub", "CUDA", "Bench",
+            "MedtuneCore", "Records", "ModelFiles", "Tokenizers", "Transformer", "Generator", "Trainer", "Evaluator", "Hub", "CUDA", "CUDATransformer", "Bench",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Subprocess", package: "swift-subprocess"),
         ], swiftSettings: numeric),

@@ -57,6 +57,19 @@ public final class CUDAKernels {
         try elementwise("swiglu", count: count, [.buffer(gate), .buffer(up), .buffer(out)])
     }
 
+    /// x[rows × cols] += bias[cols], in place: Qwen2's q/k/v biases after their products.
+    public func addBias(_ x: DeviceBuffer, bias: DeviceBuffer, rows: Int, cols: Int) throws {
+        try elementwise("bias_add", count: rows * cols, [.buffer(x), .buffer(bias), .int(cols)])
+    }
+
+    /// Appends `count` positions per sequence, fresh [batch × count × row], to a KV cache buffer
+    /// [batch × capacity × row] after its first `start` positions.
+    public func appendToCache(_ fresh: DeviceBuffer, cache: DeviceBuffer, batch: Int, count: Int, capacity: Int, start: Int, row: Int) throws {
+        precondition(start + count <= capacity, "KV cache full (\(capacity) positions)")
+        try elementwise("kv_cache_append", count: batch * count * row,
+                        [.buffer(fresh), .buffer(cache), .int(count), .int(capacity), .int(start), .int(row)])
+    }
+
     /// out[t] = table[ids[t]] for int32 ids of `tokens` tokens, rows of `dim`.
     public func embedding(ids: DeviceBuffer, table: DeviceBuffer, into out: DeviceBuffer, tokens: Int, dim: Int, vocabulary: Int) throws {
         guard tokens > 0 else { return }

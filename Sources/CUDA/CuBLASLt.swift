@@ -92,9 +92,13 @@ public final class CuBLASLt: @unchecked Sendable {
         /// C[m×n] = A[m×k] · B[n×k]ᵀ, all row-major, A and B bfloat16, accumulated in float32:
         /// activations times a weight stored as PyTorch's Linear stores it ([out × in]).
         ///
+        /// `alpha` scales the product and `accumulate` adds it to C instead of overwriting it
+        /// (one rounding of the sum): a residual connection or a LoRA update made by the product.
+        ///
         /// cuBLASLt is column-major, where row-major C is Cᵀ[n×m] = B·Aᵀ: B is read as the
         /// column-major k×n matrix transposed, A as the column-major k×m matrix as it is.
-        public func multiply(a: DeviceBuffer, b: DeviceBuffer, c: DeviceBuffer, m: Int, n: Int, k: Int, output: Output) throws {
+        public func multiply(a: DeviceBuffer, b: DeviceBuffer, c: DeviceBuffer, m: Int, n: Int, k: Int, output: Output,
+                             alpha: Float = 1, accumulate: Bool = false) throws {
             let lib = library
             var desc: medtune_cublaslt_matmul_desc?
             try lib.check(lib.descCreate(&desc, Int32(MEDTUNE_CUBLAS_COMPUTE_32F), Int32(MEDTUNE_CUDA_R_32F)), "cublasLtMatmulDescCreate")
@@ -129,7 +133,7 @@ public final class CuBLASLt: @unchecked Sendable {
             guard found > 0 else {
                 throw CUDAError(library: lib.path, context: "cublasLtMatmulAlgoGetHeuristic", "no algorithm for a \(m)×\(k) · \(k)×\(n) bf16 product")
             }
-            var alpha: Float = 1, beta: Float = 0
+            var alpha = alpha, beta: Float = accumulate ? 1 : 0
             try lib.check(lib.matmul(handle, desc, &alpha, UnsafeRawPointer(bitPattern: UInt(b.address)), weightLayout,
                                      UnsafeRawPointer(bitPattern: UInt(a.address)), inputLayout, &beta,
                                      UnsafeRawPointer(bitPattern: UInt(c.address)), outputLayout,

@@ -7,7 +7,9 @@ extension CUDAKernelSource {
     /// in turn, each keeping an online softmax (running max, sum and weighted values) in float32,
     /// and the warps' partial results are merged at the end. Scores are never stored, so any key
     /// length fits. Head dimensions up to 256, multiples of 32 (Qwen2 uses 64 and 128).
-    public static let attention = CUDAKernelSource(name: "attention.cu", functions: ["causal_attention"], body: """
+    ///
+    /// `kv_cache_append` writes a pass's new keys or values after the cached positions.
+    public static let attention = CUDAKernelSource(name: "attention.cu", functions: ["causal_attention", "kv_cache_append"], body: """
     #define ATTENTION_WARPS \(attentionThreads / 32)
     #define MAX_HEAD_DIM \(attentionMaxHeadDim)
     #define DIMS_PER_LANE (MAX_HEAD_DIM / 32)
@@ -67,6 +69,16 @@ extension CUDAKernelSource {
             for (int w = 0; w < ATTENTION_WARPS; w++) o += warp_acc[w][d] * expf(warp_max[w] - total_max);
             result[d] = float_to_bf16(o / total_sum);
         }
+    }
+
+    // cache[b][start + t][:] = fresh[b][t][:]: fresh is [batch × count × row], cache is
+    // [batch × capacity × row]; n = batch · count · row.
+    extern "C" __global__ void kv_cache_append(const bf16 *fresh, bf16 *cache, int count, int capacity, int start, int row, long n) {
+        const long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+        if (i >= n) return;
+        const long vector = i / row;
+        const long b = vector / count, t = vector % count;
+        cache[(b * capacity + start + t) * row + i % row] = fresh[i];
     }
     """)
 

@@ -22,6 +22,9 @@ struct BenchGPUCommand: ComputeCommand {
     @Option(help: "Timed GEMM repetitions (the mean is reported).")
     var repeats = 50
 
+    @Flag(help: "Also compare the GPU Qwen2 model with the CPU one (random weights, greedy generation, with and without LoRA) and time a 0.5B-shaped model.")
+    var modelCheck = false
+
     func validate() throws {
         guard gemmSize > 0, repeats > 0 else { throw ValidationError("--gemm-size and --repeats must be positive") }
     }
@@ -43,7 +46,8 @@ struct BenchGPUCommand: ComputeCommand {
         print("kernels: \(CUDAKernelSource.all.count) programs for sm_\(gpu.info.architecture) ready in "
               + String(format: "%.0f ms", milliseconds) + " (cache: \(cache.folder.path))")
 
-        var checks = GPUChecks(kernels: kernels, session: try cublas.session(on: gpu))
+        let session = try cublas.session(on: gpu)
+        var checks = GPUChecks(kernels: kernels, session: session)
         try checks.runAll(gemmSize: gemmSize, repeats: repeats)
         print(String(repeating: "-", count: 100))
         print(pad("kernel", 20) + pad("shape", 44) + pad("max |error|", 13) + pad("tolerance", 12) + "result")
@@ -55,6 +59,13 @@ struct BenchGPUCommand: ComputeCommand {
         let failed = checks.rows.filter { !$0.passed }.count
         guard failed == 0 else { throw SystemError("bench gpu: \(failed) of \(checks.rows.count) checks failed") }
         print("all \(checks.rows.count) checks passed")
+        guard modelCheck else { return }
+        print(String(repeating: "-", count: 100))
+        var model = GPUModelCheck(kernels: kernels, blas: session)
+        try model.run()
+        guard model.failures.isEmpty else { throw SystemError("bench gpu --model-check: " + model.failures.joined(separator: "; ")) }
+        print("model check passed")
+        try model.throughput()
     }
 
     private func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count) }
@@ -89,6 +100,8 @@ struct GPUChecks {
         try conversion(count: 1 << 20)
         try embedding(tokens: 37, dim: 896, vocabulary: 1000)
         try elementwise(count: 1 << 20)
+        try bias(rows: 37, cols: 896)
+        try cacheAppend(batch: 3, count: 5, capacity: 40, start: 17, row: 128)
         try rmsNorm(rows: 64, dim: 896)
         try rmsNorm(rows: 7, dim: 3584)
         try rotary(tokens: 37, heads: 14, headDim: 64, firstPosition: 1000)
@@ -162,6 +175,27 @@ struct GPUChecks {
         var expected = [Double](repeating: 0, count: count)
         SwiGLU.forward(gate: a.values, up: b.values, count: count, into: &expected)
         record("swiglu", "\(count)", gpu: try download(out, count: count), reference: expected, relative: Self.bf16Tolerance)
+    }
+
+    mutating func bias(rows: Int, cols: Int) throws {
+        let x = random(rows * cols, -4, 4), bias = random(cols)
+        let buffer = try gpu.upload(x.bits)
+        try kernels.addBias(buffer, bias: try gpu.upload(bias.bits), rows: rows, cols: cols)
+        // One float32 sum rounded to bfloat16: exact agreement.
+        let expected = x.values.indices.map { Self.value(BFloat16.bits(Float(x.values[$0]) + Float(bias.values[$0 % cols]))) }
+        record("bias_add", "\(rows)×\(cols)", gpu: try download(buffer, count: rows * cols), reference: expected)
+    }
+
+    mutating func cacheAppend(batch: Int, count: Int, capacity: Int, start: Int, row: Int) throws {
+        let cache = random(batch * capacity * row), fresh = random(batch * count * row)
+        let buffer = try gpu.upload(cache.bits)
+        try kernels.appendToCache(try gpu.upload(fresh.bits), cache: buffer, batch: batch, count: count, capacity: capacity, start: start, row: row)
+        var expected = cache.values
+        for b in 0..<batch {
+            for i in 0..<count * row { expected[(b * capacity + start) * row + i] = fresh.values[b * count * row + i] }
+        }
+        record("kv_cache_append", "b\(batch) +\(count) at \(start)/\(capacity) × \(row)", gpu: try download(buffer, count: cache.bits.count),
+               reference: expected)
     }
 
     mutating func rmsNorm(rows: Int, dim: Int) throws {
