@@ -15,6 +15,10 @@ import Transformer
 /// LoRA adapters attached to the CPU model when this one is built are uploaded with it; a pass
 /// with `useAdapter` adds scale · (x·Aᵀ)·Bᵀ to each adapted projection, and a pass without skips
 /// them, so the base answers are those of a model that never had an adapter, bit for bit.
+/// Every product is bfloat16 whatever `ForwardPass.matrixPrecision` asks, and LoRA dropout
+/// (training only) is not applied.
+///
+/// A GPU runs one pass at a time: the model and its caches belong to one thread.
 public final class CUDAQwen2Model {
     public let kernels: CUDAKernels
     let blas: CuBLASLt.Session

@@ -17,6 +17,7 @@ struct GenerateCommand: ComputeCommand {
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var sampling: SamplingFlags
+    @OptionGroup var device: DeviceOptions
 
     @Option(name: .long, help: "A prompt (repeatable).")
     var prompt: [String] = []
@@ -47,8 +48,9 @@ struct GenerateCommand: ComputeCommand {
         guard !texts.isEmpty else { throw InputError(file: file, "no prompts") }
         let template = try self.template.map { try PromptTemplate(name: $0, system: system) }
         let rendered = try texts.map { try template?.render(["Question": $0]) ?? $0 }
+        let gpu = try device.openGPU()
         let session = try ModelSession(model)
-        let generator = session.textGenerator(stopStrings: sampling.stop)
+        let generator = session.textGenerator(stopStrings: sampling.stop, model: try DeviceOptions.model(session, on: gpu))
         let encoded = try rendered.map {
             try generator.encode($0, template: template, maxNewTokens: options.maxNewTokens)
         }
@@ -58,6 +60,7 @@ struct GenerateCommand: ComputeCommand {
             let batch = Array(encoded[start..<min(start + batchSize, encoded.count)])
             let results = generator.generate(prompts: batch, options: options, useAdapter: useAdapter, topLogprobs: json ? topLogprobs : 0,
                                              stream: streaming ? { _, piece in print(piece, terminator: ""); fflush(stdout) } : nil)
+            try DeviceOptions.check(generator.model)
             for (i, result) in results.enumerated() {
                 if json {
                     print(try jsonLine(prompt: rendered[start + i], result, session: session))

@@ -1,4 +1,6 @@
 import ArgumentParser
+import CUDA
+import CUDATransformer
 import Foundation
 import Generator
 import Hub
@@ -21,6 +23,41 @@ struct ModelOptions: ParsableArguments {
     /// The local paths of the model and the adapter.
     func resolved() throws -> (model: String, adapter: String?) {
         (try Hub.resolveModel(model, allowDownload: download).path, try adapter.map { try Hub.resolveModel($0, allowDownload: download).path })
+    }
+}
+
+/// Where a command's model runs: `--device auto|cpu|cuda[:N]`.
+struct DeviceOptions: ParsableArguments {
+    @Option(name: .long, help: "Where the model runs: cpu, cuda or cuda:N (an NVIDIA GPU, bfloat16 weights and activations), or auto (GPU 0 when a driver and a GPU are present, else the CPU).")
+    var device = "cpu"
+
+    /// The GPU that `--device` names, with its kernels and cuBLASLt; nil for the CPU. Called
+    /// before the model loads, so that a missing driver or GPU is reported at once.
+    func openGPU() throws -> (kernels: CUDAKernels, blas: CuBLASLt.Session)? {
+        let choice = try DeviceChoice(parsing: device)
+        if choice == .cpu { return nil }
+        let driver: CUDADriver
+        do {
+            driver = try CUDADriver.load()
+        } catch where choice == .auto {
+            return nil
+        }
+        if choice == .auto, try driver.devices().isEmpty { return nil }
+        let ordinal = if case .cuda(let index) = choice { index } else { 0 }
+        let gpu = try CUDADevice(driver: driver, ordinal: ordinal)
+        return (try CUDAKernels(device: gpu, nvrtc: try NVRTC.load(), cache: KernelCache()), try CuBLASLt.load().session(on: gpu))
+    }
+
+    /// The model that generation runs: the session's CPU model, or its copy on `gpu`.
+    static func model(_ session: ModelSession, on gpu: (kernels: CUDAKernels, blas: CuBLASLt.Session)?) throws -> any DecodingModel<Float> {
+        guard let gpu else { return session.model }
+        return try CUDAQwen2Model(session.model, kernels: gpu.kernels, blas: gpu.blas)
+    }
+
+    /// Throws what failed on the GPU during the last generation: `DecodingModel` passes cannot
+    /// throw, so a GPU model keeps its first failure for the caller.
+    static func check(_ model: any DecodingModel<Float>) throws {
+        try (model as? CUDAQwen2Model)?.checkFailure()
     }
 }
 
@@ -102,8 +139,9 @@ struct ModelSession {
         return ids
     }
 
-    func textGenerator(stopStrings: [String]) -> TextGenerator {
-        TextGenerator(model: model, tokenizer: tokenizer, endOfSequence: endOfSequence, stopStrings: stopStrings,
+    /// A generator over `model` (a GPU copy, say), else over the session's CPU model.
+    func textGenerator(stopStrings: [String], model: (any DecodingModel<Float>)? = nil) -> TextGenerator {
+        TextGenerator(model: model ?? self.model, tokenizer: tokenizer, endOfSequence: endOfSequence, stopStrings: stopStrings,
                       contextLength: checkpoint.config.maxPositionEmbeddings)
     }
 }
