@@ -116,6 +116,15 @@ final class CommandLineTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory.appendingPathComponent("run").path))
     }
 
+    /// `generate --device` is checked before the model loads: a bad value, and on a machine
+    /// without an NVIDIA driver a GPU request, is a one-line error (the model path is never read).
+    func testGenerateDeviceErrorsComeBeforeTheModel() throws {
+        let generate = ["generate", "--model", "/nonexistent/model", "--prompt", "hi", "--device"]
+        assertOneLineError(try medtune(generate + ["gpu"]), startsWith: "error: --device gpu: expected auto, cpu, cuda or cuda:N")
+        guard dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL) == nil else { throw XCTSkip("this machine has an NVIDIA driver") }
+        assertOneLineError(try medtune(generate + ["cuda:1"]), startsWith: "error: --device cuda: no NVIDIA driver found (libcuda.so.1)")
+    }
+
     /// SIGTERM and SIGHUP (timeout, Slurm, a closed terminal) stop training as Ctrl-C does: a
     /// checkpoint, the signal's exit status, nothing half-written; the run then resumes.
     func testTerminationSignalsWriteACheckpointAndExitNonZero() throws {
