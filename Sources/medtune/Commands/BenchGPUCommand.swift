@@ -1,4 +1,5 @@
 import ArgumentParser
+import Bench
 import CUDA
 import Dispatch
 import Foundation
@@ -50,10 +51,10 @@ struct BenchGPUCommand: ComputeCommand {
         var checks = GPUChecks(kernels: kernels, session: session)
         try checks.runAll(gemmSize: gemmSize, repeats: repeats)
         print(String(repeating: "-", count: 100))
-        print(pad("kernel", 20) + pad("shape", 44) + pad("max |error|", 13) + pad("tolerance", 12) + "result")
+        print(tableCell("kernel", 20) + tableCell("shape", 44) + tableCell("max |error|", 13) + tableCell("tolerance", 12) + "result")
         for row in checks.rows {
-            print(pad(row.kernel, 20) + pad(row.shape, 44) + pad(String(format: "%.3g", row.error), 13)
-                  + pad(String(format: "%.3g", row.tolerance), 12) + (row.passed ? "pass" : "FAIL"))
+            print(tableCell(row.kernel, 20) + tableCell(row.shape, 44) + tableCell(String(format: "%.3g", row.error), 13)
+                  + tableCell(String(format: "%.3g", row.tolerance), 12) + (row.passed ? "pass" : "FAIL"))
         }
         for line in checks.timings { print(line) }
         let failed = checks.rows.filter { !$0.passed }.count
@@ -68,7 +69,6 @@ struct BenchGPUCommand: ComputeCommand {
         try model.throughput()
     }
 
-    private func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count) }
 }
 
 /// The checks of `bench gpu`, one row each.
