@@ -13,14 +13,7 @@ public struct KernelCache {
 
     /// medtune's cache root, as for downloads: MEDTUNE_HOME, else ~/.cache/medtune.
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
-        let root: URL
-        if let home = environment["MEDTUNE_HOME"], !home.isEmpty {
-            root = URL(fileURLWithPath: home)
-        } else {
-            let user = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
-            root = URL(fileURLWithPath: user).appendingPathComponent(".cache/medtune")
-        }
-        folder = root.appendingPathComponent("cuda-kernels")
+        folder = CacheFolder.root(environment).appendingPathComponent("cuda-kernels")
     }
 
     /// Hex SHA-256 of the source and the compiler options; a NUL separates each part so that no

@@ -121,11 +121,7 @@ public struct HubConfiguration: Sendable {
     }
 
     static func cacheRoot(_ environment: [String: String]) -> URL {
-        if let home = environment["MEDTUNE_HOME"], !home.isEmpty {
-            return URL(fileURLWithPath: home).appendingPathComponent("hub")
-        }
-        let user = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
-        return URL(fileURLWithPath: user).appendingPathComponent(".cache/medtune/hub")
+        CacheFolder.root(environment).appendingPathComponent("hub")
     }
 
     private static func normalised(_ endpoint: String) -> String {
