@@ -16,12 +16,15 @@ typedef void *medtune_cu_context;        // CUcontext
 typedef void *medtune_cu_module;         // CUmodule
 typedef void *medtune_cu_function;       // CUfunction
 typedef void *medtune_cu_stream;         // CUstream; NULL is the legacy default stream
+typedef void *medtune_cu_graph;          // CUgraph
+typedef void *medtune_cu_graph_exec;     // CUgraphExec
 typedef unsigned long long medtune_cu_deviceptr;  // CUdeviceptr (64-bit on every platform)
 
 enum {
     MEDTUNE_CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16,
     MEDTUNE_CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75,
     MEDTUNE_CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76,
+    MEDTUNE_CU_STREAM_CAPTURE_MODE_RELAXED = 2,  // CUstreamCaptureMode
 };
 
 typedef medtune_cu_result (*medtune_cuInit_fn)(unsigned int flags);
@@ -47,6 +50,14 @@ typedef medtune_cu_result (*medtune_cuLaunchKernel_fn)(medtune_cu_function funct
                                                         unsigned int blockX, unsigned int blockY, unsigned int blockZ,
                                                         unsigned int sharedBytes, medtune_cu_stream stream,
                                                         void **parameters, void **extra);
+typedef medtune_cu_result (*medtune_cuStreamCreate_fn)(medtune_cu_stream *stream, unsigned int flags);
+typedef medtune_cu_result (*medtune_cuStreamDestroy_fn)(medtune_cu_stream stream);
+typedef medtune_cu_result (*medtune_cuStreamBeginCapture_fn)(medtune_cu_stream stream, int mode);
+typedef medtune_cu_result (*medtune_cuStreamEndCapture_fn)(medtune_cu_stream stream, medtune_cu_graph *graph);
+typedef medtune_cu_result (*medtune_cuGraphInstantiate_fn)(medtune_cu_graph_exec *exec, medtune_cu_graph graph, unsigned long long flags);
+typedef medtune_cu_result (*medtune_cuGraphLaunch_fn)(medtune_cu_graph_exec exec, medtune_cu_stream stream);
+typedef medtune_cu_result (*medtune_cuGraphExecDestroy_fn)(medtune_cu_graph_exec exec);
+typedef medtune_cu_result (*medtune_cuGraphDestroy_fn)(medtune_cu_graph graph);
 typedef medtune_cu_result (*medtune_cuGetErrorString_fn)(medtune_cu_result error, const char **text);
 
 // ---- NVRTC (libnvrtc.so.13 / .12) ----
@@ -74,7 +85,7 @@ typedef void *medtune_cublaslt_preference;
 enum {
     MEDTUNE_CUDA_R_32F = 0,               // cudaDataType_t
     MEDTUNE_CUDA_R_16BF = 14,
-    MEDTUNE_CUBLAS_COMPUTE_32F = 68,      // cublasComputeType_t
+    MEDTUNE_CUBLAS_COMPUTE_32F = 68,      // cublasComputeType_t; float32 inputs stay float32 (no TF32)
     MEDTUNE_CUBLAS_OP_N = 0,              // cublasOperation_t
     MEDTUNE_CUBLAS_OP_T = 1,
     MEDTUNE_CUBLASLT_MATMUL_DESC_TRANSA = 3,               // cublasLtMatmulDescAttributes_t (int32)

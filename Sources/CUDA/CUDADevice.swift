@@ -4,10 +4,18 @@ import Foundation
 /// One GPU with its primary context made current on the calling thread: device memory, modules
 /// and kernel launches go through it. The context is the driver's primary one, shared with any
 /// other CUDA code in the process, and released when this object goes away.
+///
+/// Kernels and products run in order on one stream of the device's own. It is a blocking stream,
+/// so the synchronous copies of `DeviceBuffer` (on the legacy default stream) wait for the work
+/// launched before them and the work after them waits for the copies: the order of calls is the
+/// order of execution. Its work can be recorded once as a `CUDAGraph` and replayed.
 public final class CUDADevice {
     public let driver: CUDADriver
     public let info: CUDADeviceInfo
     let context: medtune_cu_context
+    /// The stream every launch and product of this device goes to.
+    public let stream: medtune_cu_stream
+    let ledger = MemoryLedger()
 
     public init(driver: CUDADriver, ordinal: Int) throws {
         let devices = try driver.devices()
@@ -21,28 +29,78 @@ public final class CUDADevice {
         var context: medtune_cu_context?
         try driver.check(driver.primaryContextRetain(&context, info.handle), "cuDevicePrimaryCtxRetain")
         self.context = context!
-        try driver.check(driver.setCurrentContext(self.context), "cuCtxSetCurrent")
+        var stream: medtune_cu_stream?
+        do {
+            try driver.check(driver.setCurrentContext(self.context), "cuCtxSetCurrent")
+            try driver.check(driver.streamCreate(&stream, 0), "cuStreamCreate")
+        } catch {
+            _ = driver.primaryContextRelease(info.handle)
+            throw error
+        }
+        self.stream = stream!
     }
 
-    deinit { _ = driver.primaryContextRelease(info.handle) }
+    deinit {
+        _ = driver.streamDestroy(stream)
+        _ = driver.primaryContextRelease(info.handle)
+    }
 
     /// Waits for every launched kernel and copy; errors of earlier asynchronous work surface here.
     public func synchronize() throws {
         try driver.check(driver.synchronizeContext(), "cuCtxSynchronize")
     }
 
-    /// Uninitialised device memory of `bytes` bytes.
+    /// Bytes of device memory allocated through this device now, and at most so far.
+    public var memoryInUse: Int { ledger.current }
+    public var peakMemory: Int { ledger.peak }
+
+    /// Uninitialised device memory of `bytes` bytes. Running out is a one-line error with the
+    /// sizes, so that the caller can say what to make smaller.
     public func allocate(bytes: Int) throws -> DeviceBuffer {
         var address: medtune_cu_deviceptr = 0
-        try driver.check(driver.memoryAllocate(&address, max(bytes, 1)), "cuMemAlloc(\(bytes) bytes)")
-        return DeviceBuffer(driver: driver, address: address, bytes: bytes)
+        let result = driver.memoryAllocate(&address, max(bytes, 1))
+        if result == CUDADriver.outOfMemory {
+            throw CUDAError(library: driver.path, context: "cuMemAlloc",
+                            "out of GPU memory: \(Self.gibibytes(bytes)) more were needed with \(Self.gibibytes(ledger.current)) already in use on \(info.name) (\(Self.gibibytes(info.totalMemory)))")
+        }
+        try driver.check(result, "cuMemAlloc(\(bytes) bytes)")
+        ledger.add(bytes)
+        return DeviceBuffer(driver: driver, address: address, bytes: bytes, ledger: ledger)
     }
+
+    public static func gibibytes(_ bytes: Int) -> String { String(format: "%.2f GiB", Double(bytes) / Double(1 << 30)) }
 
     /// A device copy of `values`.
     public func upload<T>(_ values: [T]) throws -> DeviceBuffer {
         let buffer = try allocate(bytes: values.count * MemoryLayout<T>.stride)
         try values.withUnsafeBytes { try buffer.copy(from: $0) }
         return buffer
+    }
+
+    /// Records the launches and products `work` makes on the device's stream, without running
+    /// them, as a graph that `launch(_:)` replays with the same arguments. Copies between host and
+    /// device cannot be recorded: make them before or after.
+    public func record(_ work: () throws -> Void) throws -> CUDAGraph {
+        try driver.check(driver.streamBeginCapture(stream, Int32(MEDTUNE_CU_STREAM_CAPTURE_MODE_RELAXED)), "cuStreamBeginCapture")
+        var failure: Error?
+        do { try work() } catch { failure = error }
+        var graph: medtune_cu_graph?
+        let ended = driver.streamEndCapture(stream, &graph)
+        if let failure {
+            if let graph { _ = driver.graphDestroy(graph) }
+            throw failure
+        }
+        try driver.check(ended, "cuStreamEndCapture")
+        var executable: medtune_cu_graph_exec?
+        let instantiated = driver.graphInstantiate(&executable, graph, 0)
+        _ = driver.graphDestroy(graph)
+        try driver.check(instantiated, "cuGraphInstantiateWithFlags")
+        return CUDAGraph(driver: driver, executable: executable!)
+    }
+
+    /// Runs a recorded graph on the device's stream.
+    public func launch(_ graph: CUDAGraph) throws {
+        try driver.check(driver.graphLaunch(graph.executable, stream), "cuGraphLaunch")
     }
 
     /// Loads PTX text (or a CUBIN image) into the context.
@@ -67,7 +125,7 @@ public final class CUDADevice {
             var pointers: [UnsafeMutableRawPointer?] = slots.indices.map { UnsafeMutableRawPointer(slots.baseAddress! + $0) }
             let result = pointers.withUnsafeMutableBufferPointer { pointers in
                 driver.launchKernel(function.handle, UInt32(grid.0), UInt32(grid.1), UInt32(grid.2),
-                                    UInt32(block.0), UInt32(block.1), UInt32(block.2), UInt32(sharedBytes), nil,
+                                    UInt32(block.0), UInt32(block.1), UInt32(block.2), UInt32(sharedBytes), stream,
                                     pointers.baseAddress, nil)
             }
             try driver.check(result, "cuLaunchKernel(\(function.name))")
@@ -102,14 +160,19 @@ public final class DeviceBuffer {
     let driver: CUDADriver
     public let address: medtune_cu_deviceptr
     public let bytes: Int
+    let ledger: MemoryLedger
 
-    init(driver: CUDADriver, address: medtune_cu_deviceptr, bytes: Int) {
+    init(driver: CUDADriver, address: medtune_cu_deviceptr, bytes: Int, ledger: MemoryLedger) {
         self.driver = driver
         self.address = address
         self.bytes = bytes
+        self.ledger = ledger
     }
 
-    deinit { _ = driver.memoryFree(address) }
+    deinit {
+        _ = driver.memoryFree(address)
+        ledger.add(-bytes)
+    }
 
     public func copy(from host: UnsafeRawBufferPointer) throws {
         precondition(host.count <= bytes, "copy of \(host.count) bytes into a \(bytes)-byte buffer")
@@ -153,4 +216,27 @@ public struct CUDAFunction {
     public let name: String
     let handle: medtune_cu_function
     let module: CUDAModule
+}
+
+/// A recorded sequence of launches (`CUDADevice.record`), ready to replay.
+public final class CUDAGraph {
+    let driver: CUDADriver
+    let executable: medtune_cu_graph_exec
+
+    init(driver: CUDADriver, executable: medtune_cu_graph_exec) {
+        self.driver = driver
+        self.executable = executable
+    }
+
+    deinit { _ = driver.graphExecDestroy(executable) }
+}
+
+/// Device memory a `CUDADevice` has handed out: now, and the most at any time.
+final class MemoryLedger {
+    private(set) var current = 0, peak = 0
+
+    func add(_ bytes: Int) {
+        current += bytes
+        peak = max(peak, current)
+    }
 }

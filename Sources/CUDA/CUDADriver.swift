@@ -30,6 +30,14 @@ public final class CUDADriver: @unchecked Sendable {
     let moduleUnload: medtune_cuModuleUnload_fn
     let moduleGetFunction: medtune_cuModuleGetFunction_fn
     let launchKernel: medtune_cuLaunchKernel_fn
+    let streamCreate: medtune_cuStreamCreate_fn
+    let streamDestroy: medtune_cuStreamDestroy_fn
+    let streamBeginCapture: medtune_cuStreamBeginCapture_fn
+    let streamEndCapture: medtune_cuStreamEndCapture_fn
+    let graphInstantiate: medtune_cuGraphInstantiate_fn
+    let graphLaunch: medtune_cuGraphLaunch_fn
+    let graphExecDestroy: medtune_cuGraphExecDestroy_fn
+    let graphDestroy: medtune_cuGraphDestroy_fn
     private let errorName: medtune_cuGetErrorString_fn
     private let errorString: medtune_cuGetErrorString_fn
 
@@ -63,6 +71,14 @@ public final class CUDADriver: @unchecked Sendable {
         moduleUnload = try library.symbol("cuModuleUnload", as: medtune_cuModuleUnload_fn.self)
         moduleGetFunction = try library.symbol("cuModuleGetFunction", as: medtune_cuModuleGetFunction_fn.self)
         launchKernel = try library.symbol("cuLaunchKernel", as: medtune_cuLaunchKernel_fn.self)
+        streamCreate = try library.symbol("cuStreamCreate", as: medtune_cuStreamCreate_fn.self)
+        streamDestroy = try library.symbol("cuStreamDestroy_v2", as: medtune_cuStreamDestroy_fn.self)
+        streamBeginCapture = try library.symbol("cuStreamBeginCapture_v2", as: medtune_cuStreamBeginCapture_fn.self)
+        streamEndCapture = try library.symbol("cuStreamEndCapture", as: medtune_cuStreamEndCapture_fn.self)
+        graphInstantiate = try library.symbol("cuGraphInstantiateWithFlags", as: medtune_cuGraphInstantiate_fn.self)
+        graphLaunch = try library.symbol("cuGraphLaunch", as: medtune_cuGraphLaunch_fn.self)
+        graphExecDestroy = try library.symbol("cuGraphExecDestroy", as: medtune_cuGraphExecDestroy_fn.self)
+        graphDestroy = try library.symbol("cuGraphDestroy", as: medtune_cuGraphDestroy_fn.self)
         errorName = try library.symbol("cuGetErrorName", as: medtune_cuGetErrorString_fn.self)
         errorString = try library.symbol("cuGetErrorString", as: medtune_cuGetErrorString_fn.self)
         let initialise = try library.symbol("cuInit", as: medtune_cuInit_fn.self)
@@ -73,6 +89,9 @@ public final class CUDADriver: @unchecked Sendable {
         try check(driverVersion(&version), "cuDriverGetVersion")
         self.version = version
     }
+
+    /// CUDA_ERROR_OUT_OF_MEMORY.
+    static let outOfMemory: medtune_cu_result = 2
 
     /// "13.0" for 13000.
     public var versionString: String { "\(version / 1000).\(version % 1000 / 10)" }

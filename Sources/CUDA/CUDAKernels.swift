@@ -2,20 +2,24 @@ import Foundation
 import MedtuneCore
 
 /// medtune's kernels, compiled for one GPU (through the on-disk cache) and loaded into its
-/// context, with typed launchers. Buffers hold bfloat16 (`UInt16` bits) unless a parameter says
-/// float32; shapes follow MedtuneCore's CPU operations, so each kernel has a CPU twin to check.
+/// context, with typed launchers. Buffers hold `storage` elements (bfloat16 as `UInt16` bits, or
+/// float32) unless a parameter says otherwise; shapes follow MedtuneCore's CPU operations, so each
+/// kernel has a CPU twin to check.
 public final class CUDAKernels {
     public let device: CUDADevice
+    public let storage: CUDAKernelSource.Storage
     private var functions: [String: CUDAFunction] = [:]
 
     /// Threads per block of the row-wise kernels (norms, reductions) and the elementwise ones.
     static let rowThreads = 256, elementThreads = 256
 
-    public init(device: CUDADevice, nvrtc: NVRTC, cache: KernelCache) throws {
+    public init(device: CUDADevice, nvrtc: NVRTC, cache: KernelCache, storage: CUDAKernelSource.Storage = .bfloat16) throws {
         self.device = device
+        self.storage = storage
         let architecture = device.info.architecture
         for source in CUDAKernelSource.all {
-            let ptx = try cache.ptx(for: source, nvrtc: nvrtc, driverVersion: device.driver.version, architecture: architecture)
+            let ptx = try cache.ptx(for: source, storage: source.perStorage ? storage : .bfloat16, nvrtc: nvrtc,
+                                    driverVersion: device.driver.version, architecture: architecture)
             let module: CUDAModule
             do {
                 module = try device.loadModule(image: ptx)
@@ -63,11 +67,12 @@ public final class CUDAKernels {
     }
 
     /// Appends `count` positions per sequence, fresh [batch × count × row], to a KV cache buffer
-    /// [batch × capacity × row] after its first `start` positions.
-    public func appendToCache(_ fresh: DeviceBuffer, cache: DeviceBuffer, batch: Int, count: Int, capacity: Int, start: Int, row: Int) throws {
-        precondition(start + count <= capacity, "KV cache full (\(capacity) positions)")
+    /// [batch × capacity × row] after its first `start` positions, an int32 in device memory that
+    /// the caller keeps within capacity − count.
+    public func appendToCache(_ fresh: DeviceBuffer, cache: DeviceBuffer, batch: Int, count: Int, capacity: Int, start: DeviceBuffer,
+                              row: Int) throws {
         try elementwise("kv_cache_append", count: batch * count * row,
-                        [.buffer(fresh), .buffer(cache), .int(count), .int(capacity), .int(start), .int(row)])
+                        [.buffer(fresh), .buffer(cache), .int(count), .int(capacity), .buffer(start), .int(row)])
     }
 
     /// out[t] = table[ids[t]] for int32 ids of `tokens` tokens, rows of `dim`.
@@ -94,19 +99,36 @@ public final class CUDAKernels {
                           [.buffer(x), .buffer(cos), .buffer(sin), .int(tokens), .int(heads), .int(rope.headDim)])
     }
 
-    /// As `CausalAttention.forward` (same layouts and shape), without saved probabilities;
-    /// keyMask is uint8 [batch × keyLength] or nil.
+    /// As `CausalAttention.forward` (same layouts and shape), without saved probabilities; the
+    /// keys before the pass's own number `past` (int32 in device memory: shape.keyLength −
+    /// shape.queryLength), and keyMask is uint8 [batch × keyCapacity] or nil.
     public func attention(_ shape: CausalAttention, q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, keyMask: DeviceBuffer?,
-                          into out: DeviceBuffer) throws {
+                          past: DeviceBuffer, into out: DeviceBuffer) throws {
         guard shape.headDim % 32 == 0, shape.headDim <= CUDAKernelSource.attentionMaxHeadDim else {
             throw InputError("CUDA attention needs a head dimension that is a multiple of 32 up to \(CUDAKernelSource.attentionMaxHeadDim), not \(shape.headDim)")
         }
         guard shape.batch > 0, shape.queryLength > 0 else { return }
         try device.launch(function("causal_attention"), grid: (shape.queryLength, shape.queryHeads, shape.batch),
                           block: (CUDAKernelSource.attentionThreads, 1, 1),
-                          [.buffer(q), .buffer(k), .buffer(v), keyMask.map { .buffer($0) } ?? .null, .buffer(out),
-                           .int(shape.queryLength), .int(shape.keyLength), .int(shape.keyCapacity), .int(shape.queryHeads),
+                          [.buffer(q), .buffer(k), .buffer(v), keyMask.map { .buffer($0) } ?? .null, .buffer(out), .buffer(past),
+                           .int(shape.queryLength), .int(shape.keyCapacity), .int(shape.queryHeads),
                            .int(shape.kvHeads), .int(shape.headDim), .float32(1 / Float(shape.headDim).squareRoot())])
+    }
+
+    /// Whether `gemv` takes a product of m rows with inner dimension k.
+    public static func gemvFits(m: Int, k: Int) -> Bool { m >= 1 && m <= CUDAKernelSource.gemvMaxRows && k % 8 == 0 }
+
+    /// y[m × n] = alpha · x[m × k] · weight[n × k]ᵀ (+ bias[n]) (+ y when `accumulate`), rounded
+    /// once; y is float32 when `floatOutput`, else storage. For the few rows of a decoding step
+    /// (see `gemvFits`).
+    public func gemv(x: DeviceBuffer, weight: DeviceBuffer, bias: DeviceBuffer? = nil, into y: DeviceBuffer, m: Int, n: Int, k: Int,
+                     alpha: Float = 1, accumulate: Bool = false, floatOutput: Bool = false) throws {
+        precondition(Self.gemvFits(m: m, k: k), "gemv takes 1…\(CUDAKernelSource.gemvMaxRows) rows and k a multiple of 8, not \(m) and \(k)")
+        guard n > 0 else { return }
+        let perBlock = CUDAKernelSource.gemvOutputsPerBlock
+        try device.launch(function("gemv"), grid: ((n + perBlock - 1) / perBlock, 1, 1), block: (CUDAKernelSource.gemvThreads, 1, 1),
+                          [.buffer(x), .buffer(weight), bias.map { .buffer($0) } ?? .null, .buffer(y), .int(m), .int(n), .int(k),
+                           .float32(alpha), .int(accumulate ? 1 : 0), .int(floatOutput ? 1 : 0)])
     }
 
     /// out[r] (int32) = argmax of float32 logits row r.

@@ -58,88 +58,113 @@ public final class CuBLASLt: @unchecked Sendable {
         throw CUDAError(library: path, context: function, "\(name) (code \(status))")
     }
 
-    /// A cuBLASLt handle bound to `device`'s context, with its workspace.
+    /// A cuBLASLt handle bound to `device`'s context and stream, with its workspace.
     public func session(on device: CUDADevice, workspaceBytes: Int = 32 << 20) throws -> Session {
         var handle: medtune_cublaslt_handle?
         try check(create(&handle), "cublasLtCreate")
         do {
-            return Session(library: self, handle: handle!, workspace: try device.allocate(bytes: workspaceBytes))
+            return Session(library: self, handle: handle!, workspace: try device.allocate(bytes: workspaceBytes), stream: device.stream)
         } catch {
             _ = destroy(handle)
             throw error
         }
     }
 
-    /// Element type of a product's output.
-    public enum Output {
+    /// Element type of a product's inputs or output.
+    public enum Element: Hashable, Sendable {
         case float32, bfloat16
         var dataType: Int32 { self == .float32 ? Int32(MEDTUNE_CUDA_R_32F) : Int32(MEDTUNE_CUDA_R_16BF) }
+        public var bytes: Int { self == .float32 ? 4 : 2 }
+    }
+
+    /// The descriptors and chosen algorithm of one product shape. Choosing costs far more than
+    /// multiplying at decoding sizes, so each shape is planned once per session.
+    final class Plan {
+        let library: CuBLASLt
+        var desc: medtune_cublaslt_matmul_desc?
+        var layouts: [medtune_cublaslt_layout?] = []
+        var algorithm = medtune_cublaslt_heuristic()
+
+        init(library: CuBLASLt) { self.library = library }
+
+        deinit {
+            layouts.forEach { _ = library.layoutDestroy($0) }
+            if let desc { _ = library.descDestroy(desc) }
+        }
+    }
+
+    struct Shape: Hashable {
+        var m, n, k: Int
+        var input, output: Element
     }
 
     public final class Session {
         let library: CuBLASLt
         let handle: medtune_cublaslt_handle
         let workspace: DeviceBuffer
+        let stream: medtune_cu_stream
+        private var plans: [Shape: Plan] = [:]
 
-        init(library: CuBLASLt, handle: medtune_cublaslt_handle, workspace: DeviceBuffer) {
+        init(library: CuBLASLt, handle: medtune_cublaslt_handle, workspace: DeviceBuffer, stream: medtune_cu_stream) {
             self.library = library
             self.handle = handle
             self.workspace = workspace
+            self.stream = stream
         }
 
-        deinit { _ = library.destroy(handle) }
+        deinit {
+            plans.removeAll()
+            _ = library.destroy(handle)
+        }
 
-        /// C[m×n] = A[m×k] · B[n×k]ᵀ, all row-major, A and B bfloat16, accumulated in float32:
-        /// activations times a weight stored as PyTorch's Linear stores it ([out × in]).
+        /// C[m×n] = A[m×k] · B[n×k]ᵀ, all row-major, A and B of type `input`, accumulated in
+        /// float32 (float32 inputs are multiplied in full float32, never TF32): activations times
+        /// a weight stored as PyTorch's Linear stores it ([out × in]).
         ///
         /// `alpha` scales the product and `accumulate` adds it to C instead of overwriting it
         /// (one rounding of the sum): a residual connection or a LoRA update made by the product.
         ///
         /// cuBLASLt is column-major, where row-major C is Cᵀ[n×m] = B·Aᵀ: B is read as the
         /// column-major k×n matrix transposed, A as the column-major k×m matrix as it is.
-        public func multiply(a: DeviceBuffer, b: DeviceBuffer, c: DeviceBuffer, m: Int, n: Int, k: Int, output: Output,
-                             alpha: Float = 1, accumulate: Bool = false) throws {
-            let lib = library
-            var desc: medtune_cublaslt_matmul_desc?
-            try lib.check(lib.descCreate(&desc, Int32(MEDTUNE_CUBLAS_COMPUTE_32F), Int32(MEDTUNE_CUDA_R_32F)), "cublasLtMatmulDescCreate")
-            defer { _ = lib.descDestroy(desc) }
+        public func multiply(a: DeviceBuffer, b: DeviceBuffer, c: DeviceBuffer, m: Int, n: Int, k: Int, input: Element = .bfloat16,
+                             output: Element, alpha: Float = 1, accumulate: Bool = false) throws {
+            let plan = try self.plan(Shape(m: m, n: n, k: k, input: input, output: output))
+            var alpha = alpha, beta: Float = accumulate ? 1 : 0
+            try library.check(library.matmul(handle, plan.desc, &alpha, UnsafeRawPointer(bitPattern: UInt(b.address)), plan.layouts[0],
+                                             UnsafeRawPointer(bitPattern: UInt(a.address)), plan.layouts[1], &beta,
+                                             UnsafeRawPointer(bitPattern: UInt(c.address)), plan.layouts[2],
+                                             UnsafeMutableRawPointer(bitPattern: UInt(c.address)), plan.layouts[2], &plan.algorithm.algo,
+                                             UnsafeMutableRawPointer(bitPattern: UInt(workspace.address)), workspace.bytes, stream),
+                              "cublasLtMatmul")
+        }
+
+        private func plan(_ shape: Shape) throws -> Plan {
+            if let plan = plans[shape] { return plan }
+            let lib = library, plan = Plan(library: lib)
+            try lib.check(lib.descCreate(&plan.desc, Int32(MEDTUNE_CUBLAS_COMPUTE_32F), Int32(MEDTUNE_CUDA_R_32F)), "cublasLtMatmulDescCreate")
             var transposed = Int32(MEDTUNE_CUBLAS_OP_T), plain = Int32(MEDTUNE_CUBLAS_OP_N)
-            try lib.check(lib.descSetAttribute(desc, Int32(MEDTUNE_CUBLASLT_MATMUL_DESC_TRANSA), &transposed, 4), "cublasLtMatmulDescSetAttribute(TRANSA)")
-            try lib.check(lib.descSetAttribute(desc, Int32(MEDTUNE_CUBLASLT_MATMUL_DESC_TRANSB), &plain, 4), "cublasLtMatmulDescSetAttribute(TRANSB)")
-
-            var layouts: [medtune_cublaslt_layout?] = []
-            defer { layouts.forEach { _ = lib.layoutDestroy($0) } }
-            func layout(_ type: Int32, rows: Int, cols: Int) throws -> medtune_cublaslt_layout? {
-                var result: medtune_cublaslt_layout?
-                try lib.check(lib.layoutCreate(&result, type, UInt64(rows), UInt64(cols), Int64(rows)), "cublasLtMatrixLayoutCreate")
-                layouts.append(result)
-                return result
+            try lib.check(lib.descSetAttribute(plan.desc, Int32(MEDTUNE_CUBLASLT_MATMUL_DESC_TRANSA), &transposed, 4), "cublasLtMatmulDescSetAttribute(TRANSA)")
+            try lib.check(lib.descSetAttribute(plan.desc, Int32(MEDTUNE_CUBLASLT_MATMUL_DESC_TRANSB), &plain, 4), "cublasLtMatmulDescSetAttribute(TRANSB)")
+            for (type, rows, cols) in [(shape.input, shape.k, shape.n), (shape.input, shape.k, shape.m), (shape.output, shape.n, shape.m)] {
+                var layout: medtune_cublaslt_layout?
+                try lib.check(lib.layoutCreate(&layout, type.dataType, UInt64(rows), UInt64(cols), Int64(rows)), "cublasLtMatrixLayoutCreate")
+                plan.layouts.append(layout)
             }
-            let bf16 = Int32(MEDTUNE_CUDA_R_16BF)
-            let weightLayout = try layout(bf16, rows: k, cols: n)
-            let inputLayout = try layout(bf16, rows: k, cols: m)
-            let outputLayout = try layout(output.dataType, rows: n, cols: m)
-
             var preference: medtune_cublaslt_preference?
             try lib.check(lib.preferenceCreate(&preference), "cublasLtMatmulPreferenceCreate")
             defer { _ = lib.preferenceDestroy(preference) }
             var workspaceBytes = UInt64(workspace.bytes)
             try lib.check(lib.preferenceSetAttribute(preference, Int32(MEDTUNE_CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES), &workspaceBytes, 8),
                           "cublasLtMatmulPreferenceSetAttribute")
-            var choice = medtune_cublaslt_heuristic()
             var found: Int32 = 0
-            try lib.check(lib.heuristic(handle, desc, weightLayout, inputLayout, outputLayout, outputLayout, preference, 1, &choice, &found),
-                          "cublasLtMatmulAlgoGetHeuristic")
+            try lib.check(lib.heuristic(handle, plan.desc, plan.layouts[0], plan.layouts[1], plan.layouts[2], plan.layouts[2], preference, 1,
+                                        &plan.algorithm, &found), "cublasLtMatmulAlgoGetHeuristic")
             guard found > 0 else {
-                throw CUDAError(library: lib.path, context: "cublasLtMatmulAlgoGetHeuristic", "no algorithm for a \(m)×\(k) · \(k)×\(n) bf16 product")
+                throw CUDAError(library: lib.path, context: "cublasLtMatmulAlgoGetHeuristic",
+                                "no algorithm for a \(shape.m)×\(shape.k) · \(shape.k)×\(shape.n) \(shape.input) product")
             }
-            var alpha = alpha, beta: Float = accumulate ? 1 : 0
-            try lib.check(lib.matmul(handle, desc, &alpha, UnsafeRawPointer(bitPattern: UInt(b.address)), weightLayout,
-                                     UnsafeRawPointer(bitPattern: UInt(a.address)), inputLayout, &beta,
-                                     UnsafeRawPointer(bitPattern: UInt(c.address)), outputLayout,
-                                     UnsafeMutableRawPointer(bitPattern: UInt(c.address)), outputLayout, &choice.algo,
-                                     UnsafeMutableRawPointer(bitPattern: UInt(workspace.address)), workspace.bytes, nil),
-                          "cublasLtMatmul")
+            plans[shape] = plan
+            return plan
         }
     }
 }

@@ -31,13 +31,14 @@ public struct KernelCache {
         folder.appendingPathComponent("\(Self.key(source: source, options: options))-\(driverVersion)-sm\(architecture).ptx")
     }
 
-    /// The cached PTX for `source`, compiled and stored on a miss. Written atomically, so a
+    /// The cached PTX for `source` in `storage`, compiled and stored on a miss. Written atomically, so a
     /// medtune stopped mid-write, or two starting at once, never leave a torn file behind.
-    public func ptx(for source: CUDAKernelSource, nvrtc: NVRTC, driverVersion: Int32, architecture: String) throws -> Data {
-        let options = NVRTC.options(architecture: architecture)
-        let url = file(source: source.text, options: options, driverVersion: driverVersion, architecture: architecture)
+    public func ptx(for source: CUDAKernelSource, storage: CUDAKernelSource.Storage, nvrtc: NVRTC, driverVersion: Int32,
+                    architecture: String) throws -> Data {
+        let options = NVRTC.options(architecture: architecture), text = source.text(storage)
+        let url = file(source: text, options: options, driverVersion: driverVersion, architecture: architecture)
         if let cached = try? Data(contentsOf: url), !cached.isEmpty { return cached }
-        let output = try nvrtc.compile(source.text, name: source.name, options: options)
+        let output = try nvrtc.compile(text, name: source.name, options: options)
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         } catch {

@@ -5,8 +5,9 @@ import ModelFiles
 import Transformer
 
 /// A Qwen2 decoder on one NVIDIA GPU, for inference: the weights of a loaded CPU `Qwen2Model`
-/// uploaded once as bfloat16, activations in bfloat16 with float32 accumulation (cuBLASLt
-/// products, medtune's NVRTC kernels), the KV cache in GPU memory, and logits copied back as Float.
+/// uploaded once in the kernels' storage (bfloat16 for speed, float32 for exact checks), float32
+/// accumulation everywhere (cuBLASLt products, medtune's NVRTC kernels), the KV cache in GPU
+/// memory, and logits copied back as Float.
 ///
 /// This target sits above both `CUDA` and `Transformer` so that neither knows the other: the
 /// CUDA target stays a set of device primitives with CPU twins in MedtuneCore, and the model
@@ -15,8 +16,13 @@ import Transformer
 /// LoRA adapters attached to the CPU model when this one is built are uploaded with it; a pass
 /// with `useAdapter` adds scale · (x·Aᵀ)·Bᵀ to each adapted projection, and a pass without skips
 /// them, so the base answers are those of a model that never had an adapter, bit for bit.
-/// Every product is bfloat16 whatever `ForwardPass.matrixPrecision` asks, and LoRA dropout
-/// (training only) is not applied.
+/// Products run in the storage precision whatever `ForwardPass.matrixPrecision` asks, and LoRA
+/// dropout (training only) is not applied.
+///
+/// Decoding steps after a cache's first are recorded once as a CUDA graph and replayed: at one
+/// token per sequence, launching ~500 kernels one by one would cost more than running them. Every
+/// input a step varies (ids, rotary tables, key mask, cached length) is copied into fixed device
+/// buffers before the replay.
 ///
 /// A GPU runs one pass at a time: the model and its caches belong to one thread.
 public final class CUDAQwen2Model {
@@ -32,6 +38,8 @@ public final class CUDAQwen2Model {
     let maxRank: Int
     /// Activations of the last pass, kept while later passes fit in them (decoding steps).
     private var scratch: Scratch?
+    /// Counts reallocations of `scratch`: a recorded step is valid only for the buffers it saw.
+    private var scratchGeneration = 0
     /// The first GPU failure of a pass. `DecodingModel` passes cannot throw, so a failed pass
     /// returns NaN logits, later passes do nothing, and the caller asks `checkFailure()`.
     public private(set) var failure: Error?
@@ -54,7 +62,11 @@ public final class CUDAQwen2Model {
         var q: Linear, k: Linear, v: Linear, o: Linear, gate: Linear, up: Linear, down: Linear
     }
 
-    /// Uploads `model` (and its attached adapters) to the GPU of `kernels`.
+    /// How weights and activations are stored: the kernels' storage.
+    public var storage: CUDAKernelSource.Storage { kernels.storage }
+    var element: CuBLASLt.Element { storage == .float32 ? .float32 : .bfloat16 }
+
+    /// Uploads `model` (and its attached adapters) to the GPU of `kernels`, in their storage.
     public init(_ model: Qwen2Model<Float>, kernels: CUDAKernels, blas: CuBLASLt.Session) throws {
         guard let first = model.layers.first else { throw InputError("CUDAQwen2Model: the model has no layers") }
         self.kernels = kernels
@@ -69,18 +81,16 @@ public final class CUDAQwen2Model {
         let parameters = model.layers.reduce(0) { sum, layer in
             sum + layer.projections.reduce(0) { $0 + $1.linear.inFeatures * $1.linear.outFeatures }
         } + 2 * vocabulary * hiddenSize
-        let device = kernels.device
-        guard 2 * parameters < device.info.totalMemory else {
+        let device = kernels.device, storage = kernels.storage
+        guard storage.bytes * parameters < device.info.totalMemory else {
             throw CUDAError(library: device.driver.path, context: "CUDAQwen2Model",
-                            "out of GPU memory: the bf16 weights need " + Self.gibibytes(2 * parameters) + ", \(device.info.name) has "
-                                + Self.gibibytes(device.info.totalMemory))
+                            "out of GPU memory: the \(storage.rawValue) weights need " + CUDADevice.gibibytes(storage.bytes * parameters)
+                                + ", \(device.info.name) has " + CUDADevice.gibibytes(device.info.totalMemory))
         }
 
-        func upload(_ tensor: Tensor<Float>) throws -> DeviceBuffer {
-            try device.upload(tensor.buffer.map(BFloat16.bits))
-        }
+        func upload(_ tensor: Tensor<Float>) throws -> DeviceBuffer { try Self.upload(tensor.buffer, to: device, storage: storage) }
         func linear(_ linear: LoRALinear<Float>) throws -> Linear {
-            Linear(weight: try Self.upload(linear.base, to: device), bias: try linear.bias.map(upload),
+            Linear(weight: try Self.upload(linear.base, to: device, storage: storage), bias: try linear.bias.map(upload),
                    inFeatures: linear.inFeatures, outFeatures: linear.outFeatures,
                    adapter: try linear.adapter.map { Adapter(a: try upload($0.a), b: try upload($0.b), rank: $0.rank, scale: Float($0.scale)) })
         }
@@ -93,27 +103,30 @@ public final class CUDAQwen2Model {
         guard let table = model.embedding as? LinearMap else {
             throw InputError("CUDAQwen2Model: cannot read an embedding table of type \(type(of: model.embedding))")
         }
-        embedding = try Self.upload(table, to: device)
+        embedding = try Self.upload(table, to: device, storage: storage)
         // Tied embeddings (Qwen2.5-0.5B) share one matrix on the GPU as in the file.
         let tied = (model.embedding as? LinearWeight).map { $0 === model.lmHead as? LinearWeight } ?? false
-        lmHead = tied ? embedding : try Self.upload(model.lmHead, to: device)
+        lmHead = tied ? embedding : try Self.upload(model.lmHead, to: device, storage: storage)
     }
 
-    private static func gibibytes(_ bytes: Int) -> String { String(format: "%.2f GiB", Double(bytes) / Double(1 << 30)) }
+    /// Float values in `storage` on the GPU.
+    static func upload<Values: Collection<Float>>(_ values: Values, to device: CUDADevice, storage: CUDAKernelSource.Storage) throws -> DeviceBuffer {
+        storage == .float32 ? try device.upload(Array(values)) : try device.upload(values.map(BFloat16.bits))
+    }
 
-    /// A frozen matrix [out × in] as bfloat16 on the GPU: bf16 storage is copied as it is, other
-    /// storage is decoded to float32 on the CPU and rounded.
-    static func upload(_ map: LinearMap, to device: CUDADevice) throws -> DeviceBuffer {
+    /// A frozen matrix [out × in] in `storage` on the GPU: bf16 weights stored as bf16 are copied
+    /// as they are; other storage is decoded to float32 on the CPU (and rounded for bf16).
+    static func upload(_ map: LinearMap, to device: CUDADevice, storage: CUDAKernelSource.Storage) throws -> DeviceBuffer {
         if let weight = map as? LinearWeight {
-            if weight.type == .bf16 {
+            if weight.type == .bf16 && storage == .bfloat16 {
                 let buffer = try device.allocate(bytes: weight.tensor.bytes.count)
                 try buffer.copy(from: weight.tensor.bytes)
                 return buffer
             }
-            return try device.upload(weight.dequantized().map(BFloat16.bits))
+            return try Self.upload(weight.dequantized(), to: device, storage: storage)
         }
         if let dense = map as? DenseMatrix<Float> {
-            return try device.upload(dense.weight.buffer.map(BFloat16.bits))
+            return try Self.upload(dense.weight.buffer, to: device, storage: storage)
         }
         throw InputError("CUDAQwen2Model: cannot read the weights of a \(type(of: map))")
     }
@@ -123,41 +136,84 @@ public final class CUDAQwen2Model {
         if let failure { throw failure }
     }
 
-    /// Activations of a pass of up to `rows` rows.
-    struct Scratch {
-        var rows: Int
-        var ids, x, normed, q, k, v, attention, gate, up, projected: DeviceBuffer
+    /// Bytes of GPU memory this model's device holds now, and at most so far (weights, caches,
+    /// activations and cuBLASLt's workspace).
+    public var memoryInUse: Int { kernels.device.memoryInUse }
+    public var peakMemory: Int { kernels.device.peakMemory }
 
-        init(rows: Int, model m: CUDAQwen2Model) throws {
-            let device = m.kernels.device
-            func bf16(_ columns: Int) throws -> DeviceBuffer { try device.allocate(bytes: 2 * rows * columns) }
-            self.rows = rows
+    /// Activations of a pass of up to `rows` rows, and the head's inputs and logits for up to
+    /// `headRows` selected rows.
+    struct Scratch {
+        var rows: Int, headRows: Int
+        var ids, x, normed, q, k, v, attention, gate, up, projected, cos, sin: DeviceBuffer
+        var picks, chosen, headNormed, logits: DeviceBuffer
+
+        init(rows: Int, headRows: Int, model m: CUDAQwen2Model) throws {
+            let device = m.kernels.device, bytes = m.storage.bytes
+            func activations(_ rows: Int, _ columns: Int) throws -> DeviceBuffer { try device.allocate(bytes: bytes * rows * columns) }
+            self.rows = rows; self.headRows = headRows
             ids = try device.allocate(bytes: 4 * rows)
-            x = try bf16(m.hiddenSize); normed = try bf16(m.hiddenSize)
-            q = try bf16(m.heads * m.headDim); k = try bf16(m.kvHeads * m.headDim); v = try bf16(m.kvHeads * m.headDim)
-            attention = try bf16(m.heads * m.headDim)
-            gate = try bf16(m.intermediate); up = try bf16(m.intermediate)
-            projected = try bf16(max(m.maxRank, 1))
+            x = try activations(rows, m.hiddenSize); normed = try activations(rows, m.hiddenSize)
+            q = try activations(rows, m.heads * m.headDim)
+            k = try activations(rows, m.kvHeads * m.headDim); v = try activations(rows, m.kvHeads * m.headDim)
+            attention = try activations(rows, m.heads * m.headDim)
+            gate = try activations(rows, m.intermediate); up = try activations(rows, m.intermediate)
+            projected = try activations(rows, max(m.maxRank, 1))
+            cos = try device.allocate(bytes: 4 * rows * m.headDim / 2); sin = try device.allocate(bytes: 4 * rows * m.headDim / 2)
+            picks = try device.allocate(bytes: 4 * headRows)
+            chosen = try activations(headRows, m.hiddenSize); headNormed = try activations(headRows, m.hiddenSize)
+            logits = try device.allocate(bytes: 4 * headRows * m.vocabulary)
         }
     }
 
     /// Runs `tokens` [pass.batch × pass.length] after the cached positions, appends their keys
-    /// and values to the cache, and returns the logits of the rows `selected` of the pass.
-    func run(_ tokens: [Int32], pass: ForwardPass, cache: CUDAKVCache, selected: [Int]) throws -> Tensor<Float> {
+    /// and values to the cache, and returns the logits of the rows `selected` of the pass (every
+    /// row, in order, when nil).
+    func run(_ tokens: [Int32], pass: ForwardPass, cache: CUDAKVCache, selected: [Int]?) throws -> Tensor<Float> {
         precondition(tokens.count == pass.rows, "\(tokens.count) tokens for a pass of \(pass.rows)")
         precondition(tokens.allSatisfy { $0 >= 0 && Int($0) < vocabulary }, "token id outside the vocabulary of \(vocabulary)")
         precondition(pass.batch == cache.batch, "a pass of \(pass.batch) sequences on a cache of \(cache.batch)")
-        let rows = pass.rows, past = cache.length
-        if scratch.map({ $0.rows < rows }) ?? true { scratch = try Scratch(rows: rows, model: self) }
+        precondition(cache.length + pass.length <= cache.capacity, "KV cache full (\(cache.capacity) positions)")
+        let rows = pass.rows, count = selected?.count ?? rows
+        if scratch.map({ $0.rows < rows || $0.headRows < count }) ?? true {
+            let old = (rows: scratch?.rows ?? 0, headRows: scratch?.headRows ?? 0)
+            scratch = nil  // free the old buffers before allocating larger ones
+            scratch = try Scratch(rows: max(rows, old.rows), headRows: max(count, old.headRows), model: self)
+            scratchGeneration += 1
+        }
         let s = scratch!
-        let storage = try cache.storage(layers: layerCount, on: kernels.device)
-        let device = kernels.device
+        let state = try cache.state(layers: layerCount, storage: storage, on: kernels.device)
+
+        // Everything a pass varies goes into fixed buffers first: a recorded step reads them there.
         try tokens.withUnsafeBytes { try s.ids.copy(from: $0) }
-        try kernels.embedding(ids: s.ids, table: embedding, into: s.x, tokens: rows, dim: hiddenSize, vocabulary: vocabulary)
         let table: (cos: [Float], sin: [Float]) = rotary.table(positions: pass.positions)
-        let cos = try device.upload(table.cos), sin = try device.upload(table.sin)
-        let mask = try pass.keyMask.map { try device.upload($0) }
-        let attention = CausalAttention(batch: pass.batch, queryLength: pass.length, keyLength: past + pass.length,
+        try table.cos.withUnsafeBytes { try s.cos.copy(from: $0) }
+        try table.sin.withUnsafeBytes { try s.sin.copy(from: $0) }
+        try cache.storeMask(pass.keyMask, state: state)
+        try withUnsafeBytes(of: Int32(cache.length)) { try state.past.copy(from: $0) }
+        if let selected { try selected.map(Int32.init).withUnsafeBytes { try s.picks.copy(from: $0) } }
+
+        let work = { try self.layersAndHead(pass: pass, cache: cache, state: state, scratch: s, selected: selected != nil, count: count) }
+        if pass.length == 1, selected == nil, cache.length > 0, cache.stepsRun > 0 {
+            let key = CUDAKVCache.StepKey(useAdapter: pass.useAdapter, scratchGeneration: scratchGeneration)
+            if cache.recordedSteps[key] == nil { cache.recordedSteps[key] = try kernels.device.record(work) }
+            try kernels.device.launch(cache.recordedSteps[key]!)
+        } else {
+            try work()
+        }
+        if pass.length == 1 { cache.stepsRun += 1 }
+        cache.length += pass.length
+        // The copy back waits for the work before it.
+        return Tensor([count, vocabulary], try s.logits.download(Float.self, count: count * vocabulary))
+    }
+
+    /// Every layer over the scratch's rows, then the final norm and the head over the selected
+    /// rows (gathered into `chosen`) or over all of them.
+    private func layersAndHead(pass: ForwardPass, cache: CUDAKVCache, state: CUDAKVCache.State, scratch s: Scratch,
+                               selected: Bool, count: Int) throws {
+        let rows = pass.rows
+        try kernels.embedding(ids: s.ids, table: embedding, into: s.x, tokens: rows, dim: hiddenSize, vocabulary: vocabulary)
+        let attention = CausalAttention(batch: pass.batch, queryLength: pass.length, keyLength: cache.length + pass.length,
                                         queryHeads: heads, kvHeads: kvHeads, headDim: headDim, keyCapacity: cache.capacity)
         let kvRow = kvHeads * headDim
         for (index, layer) in layers.enumerated() {
@@ -165,12 +221,12 @@ public final class CUDAQwen2Model {
             try project(layer.q, s.normed, rows: rows, into: s.q, pass: pass, scratch: s)
             try project(layer.k, s.normed, rows: rows, into: s.k, pass: pass, scratch: s)
             try project(layer.v, s.normed, rows: rows, into: s.v, pass: pass, scratch: s)
-            try kernels.rotary(rotary, x: s.q, cos: cos, sin: sin, tokens: rows, heads: heads)
-            try kernels.rotary(rotary, x: s.k, cos: cos, sin: sin, tokens: rows, heads: kvHeads)
-            let (keys, values) = storage[index]
-            try kernels.appendToCache(s.k, cache: keys, batch: pass.batch, count: pass.length, capacity: cache.capacity, start: past, row: kvRow)
-            try kernels.appendToCache(s.v, cache: values, batch: pass.batch, count: pass.length, capacity: cache.capacity, start: past, row: kvRow)
-            try kernels.attention(attention, q: s.q, k: keys, v: values, keyMask: mask, into: s.attention)
+            try kernels.rotary(rotary, x: s.q, cos: s.cos, sin: s.sin, tokens: rows, heads: heads)
+            try kernels.rotary(rotary, x: s.k, cos: s.cos, sin: s.sin, tokens: rows, heads: kvHeads)
+            let (keys, values) = state.layers[index]
+            try kernels.appendToCache(s.k, cache: keys, batch: pass.batch, count: pass.length, capacity: cache.capacity, start: state.past, row: kvRow)
+            try kernels.appendToCache(s.v, cache: values, batch: pass.batch, count: pass.length, capacity: cache.capacity, start: state.past, row: kvRow)
+            try kernels.attention(attention, q: s.q, k: keys, v: values, keyMask: state.mask, past: state.past, into: s.attention)
             // The residual additions are the products' own accumulation into x.
             try project(layer.o, s.attention, rows: rows, into: s.x, accumulate: true, pass: pass, scratch: s)
             try kernels.rmsNorm(norm, x: s.x, weight: layer.postAttentionNorm, into: s.normed, rows: rows)
@@ -179,32 +235,46 @@ public final class CUDAQwen2Model {
             try kernels.swiGLU(gate: s.gate, up: s.up, into: s.gate, count: rows * intermediate)
             try project(layer.down, s.gate, rows: rows, into: s.x, accumulate: true, pass: pass, scratch: s)
         }
-        cache.length += pass.length
-
         // Only the selected rows reach the final norm and the (151,936-wide) head: the gather is
         // the embedding kernel with the residual stream as its table.
-        let count = selected.count
-        let picks = try device.upload(selected.map(Int32.init))
-        let chosen = try device.allocate(bytes: 2 * count * hiddenSize), normed = try device.allocate(bytes: 2 * count * hiddenSize)
-        try kernels.embedding(ids: picks, table: s.x, into: chosen, tokens: count, dim: hiddenSize, vocabulary: rows)
-        try kernels.rmsNorm(norm, x: chosen, weight: finalNorm, into: normed, rows: count)
-        let logits = try device.allocate(bytes: 4 * count * vocabulary)
-        try blas.multiply(a: normed, b: lmHead, c: logits, m: count, n: vocabulary, k: hiddenSize, output: .float32)
-        // The copy back waits for the work before it on the default stream.
-        return Tensor([count, vocabulary], try logits.download(Float.self, count: count * vocabulary))
+        var last = s.x
+        if selected {
+            try kernels.embedding(ids: s.picks, table: s.x, into: s.chosen, tokens: count, dim: hiddenSize, vocabulary: rows)
+            last = s.chosen
+        }
+        try kernels.rmsNorm(norm, x: last, weight: finalNorm, into: s.headNormed, rows: count)
+        try multiply(s.headNormed, lmHead, into: s.logits, m: count, n: vocabulary, k: hiddenSize, floatOutput: true)
     }
 
     /// output = input · Wᵀ (+ bias), added to output when `accumulate`, plus the adapter's update
     /// when the pass uses adapters.
     private func project(_ linear: Linear, _ input: DeviceBuffer, rows: Int, into output: DeviceBuffer, accumulate: Bool = false,
                          pass: ForwardPass, scratch s: Scratch) throws {
-        try blas.multiply(a: input, b: linear.weight, c: output, m: rows, n: linear.outFeatures, k: linear.inFeatures,
-                          output: .bfloat16, accumulate: accumulate)
-        if let bias = linear.bias { try kernels.addBias(output, bias: bias, rows: rows, cols: linear.outFeatures) }
+        try multiply(input, linear.weight, bias: linear.bias, into: output, m: rows, n: linear.outFeatures, k: linear.inFeatures,
+                     accumulate: accumulate)
         guard pass.useAdapter, let adapter = linear.adapter else { return }
-        try blas.multiply(a: input, b: adapter.a, c: s.projected, m: rows, n: adapter.rank, k: linear.inFeatures, output: .bfloat16)
-        try blas.multiply(a: s.projected, b: adapter.b, c: output, m: rows, n: linear.outFeatures, k: adapter.rank,
-                          output: .bfloat16, alpha: adapter.scale, accumulate: true)
+        try multiply(input, adapter.a, into: s.projected, m: rows, n: adapter.rank, k: linear.inFeatures)
+        try multiply(s.projected, adapter.b, into: output, m: rows, n: linear.outFeatures, k: adapter.rank, alpha: adapter.scale, accumulate: true)
+    }
+
+    /// c[m × n] = alpha · a[m × k] · b[n × k]ᵀ (+ bias) (+ c), every product of the model: the
+    /// bandwidth-bound `gemv` kernel for the few rows of a decoding step, cuBLASLt otherwise.
+    private func multiply(_ a: DeviceBuffer, _ b: DeviceBuffer, bias: DeviceBuffer? = nil, into c: DeviceBuffer, m: Int, n: Int, k: Int,
+                          alpha: Float = 1, accumulate: Bool = false, floatOutput: Bool = false) throws {
+        if CUDAKernels.gemvFits(m: m, k: k) {
+            try kernels.gemv(x: a, weight: b, bias: bias, into: c, m: m, n: n, k: k, alpha: alpha, accumulate: accumulate, floatOutput: floatOutput)
+            return
+        }
+        try blas.multiply(a: a, b: b, c: c, m: m, n: n, k: k, input: element, output: floatOutput ? .float32 : element,
+                          alpha: alpha, accumulate: accumulate)
+        if let bias { try kernels.addBias(c, bias: bias, rows: m, cols: n) }
+    }
+
+    /// The logits of the rows `rows` of one pass over `tokens` on a fresh cache: every position of
+    /// a sequence at once (teacher forcing), as `Qwen2Model.logits` gives them on the CPU.
+    public func logits(_ tokens: [Int32], pass: ForwardPass, rows: [Int]) throws -> Tensor<Float> {
+        try checkFailure()
+        return try run(tokens, pass: pass, cache: makeCache(batch: pass.batch, capacity: pass.length), selected: rows)
     }
 
     /// The pass's logits, or NaN logits once a pass has failed (see `failure`).
@@ -217,24 +287,61 @@ public final class CUDAQwen2Model {
 }
 
 /// Keys and values of every layer in GPU memory, per layer [batch × capacity × kvHeads × headDim]
-/// bfloat16. The memory is allocated by the first pass, where an allocation failure can be reported.
+/// in the model's storage, with the key mask and the number of cached positions that the kernels
+/// read, and the decoding steps recorded for it. The memory is allocated by the first pass, where
+/// an allocation failure can be reported.
 public final class CUDAKVCache {
     public let batch: Int, capacity: Int
     let row: Int
-    private var buffers: [(keys: DeviceBuffer, values: DeviceBuffer)] = []
     /// Positions filled so far (the same for every sequence: left padding aligns them).
     public internal(set) var length = 0
+    /// Decoding steps run on this cache.
+    var stepsRun = 0
+
+    struct State {
+        var layers: [(keys: DeviceBuffer, values: DeviceBuffer)]
+        /// uint8 [batch × capacity]: which positions hold real tokens rather than left padding.
+        var mask: DeviceBuffer
+        /// int32: positions cached before the current pass.
+        var past: DeviceBuffer
+    }
+    private var allocated: State?
+    /// The host copy of the mask, so that a step uploads it only when it changed.
+    private var hostMask: [UInt8]
+
+    struct StepKey: Hashable {
+        var useAdapter: Bool
+        var scratchGeneration: Int
+    }
+    var recordedSteps: [StepKey: CUDAGraph] = [:]
 
     init(batch: Int, capacity: Int, row: Int) {
         self.batch = batch; self.capacity = capacity; self.row = row
+        hostMask = []
     }
 
-    func storage(layers: Int, on device: CUDADevice) throws -> [(keys: DeviceBuffer, values: DeviceBuffer)] {
-        if buffers.isEmpty {
-            let bytes = 2 * batch * capacity * row
-            buffers = try (0..<layers).map { _ in (try device.allocate(bytes: bytes), try device.allocate(bytes: bytes)) }
+    func state(layers: Int, storage: CUDAKernelSource.Storage, on device: CUDADevice) throws -> State {
+        if let allocated { return allocated }
+        let bytes = storage.bytes * batch * capacity * row
+        let state = State(layers: try (0..<layers).map { _ in (try device.allocate(bytes: bytes), try device.allocate(bytes: bytes)) },
+                          mask: try device.allocate(bytes: batch * capacity), past: try device.allocate(bytes: 4))
+        allocated = state
+        return state
+    }
+
+    /// Lays the pass's key mask ([batch × (length + new)], nil when nothing is padded) out at the
+    /// cache's capacity and uploads it when it changed.
+    func storeMask(_ keyMask: [UInt8]?, state: State) throws {
+        var mask = [UInt8](repeating: 1, count: batch * capacity)
+        if let keyMask {
+            let keys = keyMask.count / batch
+            for b in 0..<batch {
+                for s in 0..<keys { mask[b * capacity + s] = keyMask[b * keys + s] }
+            }
         }
-        return buffers
+        guard mask != hostMask else { return }
+        try mask.withUnsafeBytes { try state.mask.copy(from: $0) }
+        hostMask = mask
     }
 }
 
@@ -254,6 +361,6 @@ extension CUDAQwen2Model: DecodingModel {
 
     public func decode(_ tokens: [Int32], pass: ForwardPass, cache: CUDAKVCache) -> Tensor<Float> {
         precondition(pass.length == 1, "a decoding step takes one token per sequence")
-        return guarded(batch: pass.batch) { try run(tokens, pass: pass, cache: cache, selected: Array(0..<pass.batch)) }
+        return guarded(batch: pass.batch) { try run(tokens, pass: pass, cache: cache, selected: nil) }
     }
 }

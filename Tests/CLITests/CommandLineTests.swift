@@ -116,13 +116,27 @@ final class CommandLineTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory.appendingPathComponent("run").path))
     }
 
-    /// `generate --device` is checked before the model loads: a bad value, and on a machine
-    /// without an NVIDIA driver a GPU request, is a one-line error (the model path is never read).
-    func testGenerateDeviceErrorsComeBeforeTheModel() throws {
-        let generate = ["generate", "--model", "/nonexistent/model", "--prompt", "hi", "--device"]
-        assertOneLineError(try medtune(generate + ["gpu"]), startsWith: "error: --device gpu: expected auto, cpu, cuda or cuda:N")
+    /// `--device` of generate, compare and score is checked before the model (or any data) is
+    /// read: a bad value, and on a machine without an NVIDIA driver a GPU request, is a one-line
+    /// error; a precision the GPU path does not have is a usage error.
+    func testDeviceErrorsComeBeforeTheModel() throws {
+        let commands = [["generate", "--model", "/nonexistent/model", "--prompt", "hi"],
+                        ["compare", "--model", "/nonexistent/model", "--adapter", "/nonexistent/adapter", "--question", "hi"],
+                        ["score", "--model", "/nonexistent/model", "--adapter", "/nonexistent/adapter", "--data", "/nonexistent/data.jsonl",
+                         "--bert", "/nonexistent/bert"]]
+        for command in commands {
+            assertOneLineError(try medtune(command + ["--device", "gpu"]), startsWith: "error: --device gpu: expected auto, cpu, cuda or cuda:N")
+            // A usage error: ArgumentParser's exit status, naming the value.
+            let precision = try medtune(command + ["--device", "cuda", "--precision", "float16"])
+            XCTAssertEqual(precision.status, 64, precision.stderr)
+            XCTAssertTrue(precision.stderr.contains("float16"), precision.stderr)
+        }
         guard dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL) == nil else { throw XCTSkip("this machine has an NVIDIA driver") }
-        assertOneLineError(try medtune(generate + ["cuda:1"]), startsWith: "error: --device cuda: no NVIDIA driver found (libcuda.so.1)")
+        for command in commands {
+            assertOneLineError(try medtune(command + ["--device", "cuda:1"]), startsWith: "error: --device cuda: no NVIDIA driver found (libcuda.so.1)")
+            assertOneLineError(try medtune(command + ["--device", "cuda", "--precision", "float32"]),
+                               startsWith: "error: --device cuda: no NVIDIA driver found (libcuda.so.1)")
+        }
     }
 
     /// SIGTERM and SIGHUP (timeout, Slurm, a closed terminal) stop training as Ctrl-C does: a

@@ -20,22 +20,40 @@ final class KernelCompileTests: XCTestCase {
         let nvrtc = try loadNVRTC()
         XCTAssertFalse(CUDAKernelSource.all.isEmpty)
         for source in CUDAKernelSource.all {
-            for architecture in Self.architectures {
-                let output: NVRTC.Output
-                do {
-                    output = try nvrtc.compile(source.text, name: source.name, options: NVRTC.options(architecture: architecture))
-                } catch {
-                    XCTFail("\(source.name) for compute_\(architecture): \(error)")
-                    continue
-                }
-                XCTAssertEqual(output.log, "", "\(source.name) for compute_\(architecture): NVRTC warned")
-                let ptx = String(decoding: output.ptx, as: UTF8.self)
-                XCTAssertTrue(ptx.contains(".target sm_\(architecture)"), "\(source.name): PTX not for sm_\(architecture)")
-                for function in source.functions {
-                    XCTAssertTrue(ptx.contains(".entry \(function)("), "\(source.name) does not define \(function)")
+            for storage in source.storages {
+                for architecture in Self.architectures {
+                    let label = "\(source.name) (\(storage.rawValue)) for compute_\(architecture)"
+                    let output: NVRTC.Output
+                    do {
+                        output = try nvrtc.compile(source.text(storage), name: source.name, options: NVRTC.options(architecture: architecture))
+                    } catch {
+                        XCTFail("\(label): \(error)")
+                        continue
+                    }
+                    XCTAssertEqual(output.log, "", "\(label): NVRTC warned")
+                    let ptx = String(decoding: output.ptx, as: UTF8.self)
+                    XCTAssertTrue(ptx.contains(".target sm_\(architecture)"), "\(label): PTX not for sm_\(architecture)")
+                    for function in source.functions {
+                        XCTAssertTrue(ptx.contains(".entry \(function)("), "\(label) does not define \(function)")
+                    }
                 }
             }
         }
+    }
+
+    /// The two storages are different programs: float32 storage loads 4-byte elements where
+    /// bfloat16 storage loads 2-byte ones, and families with fixed types compile once.
+    func testStoragesCompileToDifferentCode() throws {
+        let nvrtc = try loadNVRTC()
+        let options = NVRTC.options(architecture: "90")
+        let bf16 = String(decoding: try nvrtc.compile(CUDAKernelSource.elementwise.text(.bfloat16), name: "e.cu", options: options).ptx, as: UTF8.self)
+        let f32 = String(decoding: try nvrtc.compile(CUDAKernelSource.elementwise.text(.float32), name: "e.cu", options: options).ptx, as: UTF8.self)
+        XCTAssertTrue(bf16.contains("ld.global.u16"), "bfloat16 residual_add reads 16-bit elements")
+        XCTAssertFalse(f32.contains("ld.global.u16"), "float32 residual_add reads no 16-bit elements")
+        XCTAssertTrue(f32.contains("ld.global.f32"), "float32 residual_add reads float32 elements")
+        XCTAssertEqual(CUDAKernelSource.conversion.storages, [.bfloat16])
+        XCTAssertEqual(CUDAKernelSource.sampling.storages, [.bfloat16])
+        XCTAssertEqual(CUDAKernelSource.gemv.storages, [.bfloat16, .float32])
     }
 
     func testEntryPointsAreUnique() {
@@ -60,13 +78,13 @@ final class KernelCompileTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: folder) }
         let cache = KernelCache(folder: folder)
         let source = CUDAKernelSource.conversion
-        let ptx = try cache.ptx(for: source, nvrtc: nvrtc, driverVersion: 13000, architecture: "90")
-        let file = cache.file(source: source.text, options: NVRTC.options(architecture: "90"), driverVersion: 13000, architecture: "90")
+        let ptx = try cache.ptx(for: source, storage: .bfloat16, nvrtc: nvrtc, driverVersion: 13000, architecture: "90")
+        let file = cache.file(source: source.text(.bfloat16), options: NVRTC.options(architecture: "90"), driverVersion: 13000, architecture: "90")
         XCTAssertEqual(try Data(contentsOf: file), ptx)
         XCTAssertTrue(file.lastPathComponent.hasSuffix("-13000-sm90.ptx"), file.lastPathComponent)
         // A second call reads the file rather than compiling again.
         try Data("cached".utf8).write(to: file)
-        XCTAssertEqual(try cache.ptx(for: source, nvrtc: nvrtc, driverVersion: 13000, architecture: "90"), Data("cached".utf8))
+        XCTAssertEqual(try cache.ptx(for: source, storage: .bfloat16, nvrtc: nvrtc, driverVersion: 13000, architecture: "90"), Data("cached".utf8))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path), [file.lastPathComponent])
     }
 }

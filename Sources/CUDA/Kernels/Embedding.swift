@@ -3,12 +3,12 @@ extension CUDAKernelSource {
     public static let embedding = CUDAKernelSource(name: "embedding.cu", functions: ["embedding_gather"], body: """
     // out[t] = table[ids[t]]. Ids come from the tokenizer, within the vocabulary; one out of range
     // reads nothing and writes a NaN row, so such a fault cannot pass unnoticed.
-    extern "C" __global__ void embedding_gather(const int *ids, const bf16 *table, bf16 *out, int dim, int vocab) {
+    extern "C" __global__ void embedding_gather(const int *ids, const elem *table, elem *out, int dim, int vocab) {
         const int id = ids[blockIdx.x];
-        bf16 *row = out + (long)blockIdx.x * dim;
+        elem *row = out + (long)blockIdx.x * dim;
         const bool valid = id >= 0 && id < vocab;
-        const bf16 *source = table + (long)(valid ? id : 0) * dim;
-        for (int j = threadIdx.x; j < dim; j += blockDim.x) row[j] = valid ? source[j] : (bf16)0x7fc0u;
+        const elem *source = table + (long)(valid ? id : 0) * dim;
+        for (int j = threadIdx.x; j < dim; j += blockDim.x) row[j] = valid ? source[j] : ELEM_NAN;
     }
     """)
 }

@@ -3,7 +3,7 @@ extension CUDAKernelSource {
     /// cos/sin tables [tokens × headDim/2] as `RotaryEmbedding.table` makes them.
     public static let rotary = CUDAKernelSource(name: "rotary.cu", functions: ["rotary"], body: """
     // x: [tokens × heads × head_dim]; element j of a head pairs with j + head_dim/2. One thread a pair.
-    extern "C" __global__ void rotary(bf16 *x, const float *cos_table, const float *sin_table,
+    extern "C" __global__ void rotary(elem *x, const float *cos_table, const float *sin_table,
                                       int tokens, int heads, int head_dim) {
         const int half = head_dim / 2;
         const long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
@@ -11,11 +11,11 @@ extension CUDAKernelSource {
         const int j = (int)(i % half);
         const long vector = i / half;
         const int token = (int)(vector / heads);
-        bf16 *v = x + vector * head_dim;
+        elem *v = x + vector * head_dim;
         const float c = cos_table[(long)token * half + j], s = sin_table[(long)token * half + j];
-        const float x1 = bf16_to_float(v[j]), x2 = bf16_to_float(v[j + half]);
-        v[j] = float_to_bf16(x1 * c - x2 * s);
-        v[j + half] = float_to_bf16(x2 * c + x1 * s);
+        const float x1 = load(v[j]), x2 = load(v[j + half]);
+        v[j] = store(x1 * c - x2 * s);
+        v[j + half] = store(x2 * c + x1 * s);
     }
     """)
 }

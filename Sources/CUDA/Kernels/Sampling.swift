@@ -1,6 +1,6 @@
 extension CUDAKernelSource {
     /// Next-token helpers over float32 logits [rows × cols]: greedy choice and softmax.
-    public static let sampling = CUDAKernelSource(name: "sampling.cu", functions: ["argmax_rows", "softmax_rows"], body: """
+    public static let sampling = CUDAKernelSource(name: "sampling.cu", functions: ["argmax_rows", "softmax_rows"], perStorage: false, body: """
     // out[r] = the index of row r's largest logit, the lowest index on ties; NaNs are skipped.
     extern "C" __global__ void argmax_rows(const float *logits, int *out, int cols) {
         const float *row = logits + (long)blockIdx.x * cols;

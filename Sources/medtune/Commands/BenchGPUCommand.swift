@@ -7,8 +7,9 @@ import MedtuneCore
 
 /// `medtune bench gpu`: proves the CUDA stack on real hardware. Every kernel runs on random
 /// bfloat16 inputs and is compared with MedtuneCore's CPU operation on the same (rounded) inputs
-/// in float64; a cuBLASLt bf16 GEMM is checked on sampled entries and timed. Exits non-zero when
-/// any check fails.
+/// in float64; a cuBLASLt bf16 GEMM is checked on sampled entries and timed, and the decoding
+/// product (`gemv`) is timed beside cuBLASLt at 7B shapes. With `--reference`, the GPU model is
+/// checked against HF transformers on the same GPU. Exits non-zero when any check fails.
 struct BenchGPUCommand: ComputeCommand {
     static let configuration = CommandConfiguration(
         commandName: "gpu",
@@ -23,16 +24,28 @@ struct BenchGPUCommand: ComputeCommand {
     @Option(help: "Timed GEMM repetitions (the mean is reported).")
     var repeats = 50
 
-    @Flag(help: "Also compare the GPU Qwen2 model with the CPU one (random weights, greedy generation, with and without LoRA) and time a 0.5B-shaped model.")
+    @Flag(help: "Also compare the GPU Qwen2 model with the CPU one (random weights, greedy generation, with and without LoRA).")
     var modelCheck = false
+
+    @Option(help: ArgumentHelp("Compare the GPU model with HF transformers: a folder written by scripts/peers/hf_gpu_reference.py (model/, adapter/, reference.json).",
+                               valueName: "folder"))
+    var reference: String?
 
     func validate() throws {
         guard gemmSize > 0, repeats > 0 else { throw ValidationError("--gemm-size and --repeats must be positive") }
     }
 
     func run() throws {
-        guard case .cuda(let ordinal) = try DeviceChoice(parsing: device) else {
+        let choice = try DeviceChoice(parsing: device)
+        guard case .cuda(let ordinal) = choice else {
             throw ValidationError("bench gpu checks a GPU: --device cuda or cuda:N")
+        }
+        if let reference {
+            var check = GPUReferenceCheck(folder: URL(fileURLWithPath: reference), device: choice)
+            try check.run()
+            guard check.failures.isEmpty else { throw SystemError("bench gpu --reference: " + check.failures.joined(separator: "; ")) }
+            print("reference check passed")
+            return
         }
         let driver = try CUDADriver.load()
         let nvrtc = try NVRTC.load()
@@ -66,7 +79,6 @@ struct BenchGPUCommand: ComputeCommand {
         try model.run()
         guard model.failures.isEmpty else { throw SystemError("bench gpu --model-check: " + model.failures.joined(separator: "; ")) }
         print("model check passed")
-        try model.throughput()
     }
 
 }
@@ -110,9 +122,15 @@ struct GPUChecks {
         try attention(CausalAttention(batch: 2, queryLength: 1, keyLength: 300, queryHeads: 14, kvHeads: 2, headDim: 64, keyCapacity: 512),
                       padding: 20, label: "attention decode")
         try sampling(rows: 4, cols: 151_936)
+        try gemv(m: 1, n: 999, k: 896, floatOutput: false)
+        try gemv(m: 8, n: 4864, k: 904, floatOutput: true)
         try gemm(m: 1024, n: 4864, k: 896, output: .float32)
         try gemm(m: 1024, n: 896, k: 4864, output: .bfloat16)
         try gemm(m: gemmSize, n: gemmSize, k: gemmSize, output: .float32, timedRepeats: repeats)
+        // The products of a 7B decoding step: gate/up, down, and the LM head.
+        for (n, k) in [(18_944, 3584), (3584, 18_944), (152_064, 3584)] {
+            for m in [1, 8] { try timeDecodingProduct(m: m, n: n, k: k, repeats: repeats) }
+        }
     }
 
     // MARK: inputs and comparison
@@ -189,7 +207,8 @@ struct GPUChecks {
     mutating func cacheAppend(batch: Int, count: Int, capacity: Int, start: Int, row: Int) throws {
         let cache = random(batch * capacity * row), fresh = random(batch * count * row)
         let buffer = try gpu.upload(cache.bits)
-        try kernels.appendToCache(try gpu.upload(fresh.bits), cache: buffer, batch: batch, count: count, capacity: capacity, start: start, row: row)
+        try kernels.appendToCache(try gpu.upload(fresh.bits), cache: buffer, batch: batch, count: count, capacity: capacity,
+                                  start: try gpu.upload([Int32(start)]), row: row)
         var expected = cache.values
         for b in 0..<batch {
             for i in 0..<count * row { expected[(b * capacity + start) * row + i] = fresh.values[b * count * row + i] }
@@ -229,8 +248,13 @@ struct GPUChecks {
             i / shape.keyLength == shape.batch - 1 && i % shape.keyLength < padding ? 0 : 1
         }
         let out = try gpu.allocate(bytes: 2 * qCount)
+        // The GPU reads the mask at the cache's capacity, and the cached length from its memory.
+        let capacityMask = (0..<shape.batch * shape.keyCapacity).map { i in
+            i % shape.keyCapacity < shape.keyLength ? mask[i / shape.keyCapacity * shape.keyLength + i % shape.keyCapacity] : 0
+        }
         try kernels.attention(shape, q: try gpu.upload(q.bits), k: try gpu.upload(k.bits), v: try gpu.upload(v.bits),
-                              keyMask: padding > 0 ? try gpu.upload(mask) : nil, into: out)
+                              keyMask: padding > 0 ? try gpu.upload(capacityMask) : nil,
+                              past: try gpu.upload([Int32(shape.keyLength - shape.queryLength)]), into: out)
         var expected = [Double](repeating: 0, count: qCount), probs = [Double](repeating: 0, count: shape.probabilityCount)
         mask.withUnsafeBufferPointer { mask in
             shape.forward(q: q.values, k: k.values, v: v.values, keyMask: padding > 0 ? mask.baseAddress : nil, out: &expected, probs: &probs)
@@ -264,9 +288,55 @@ struct GPUChecks {
                reference: probabilities, relative: 1e-4)
     }
 
+    /// y = 0.5 · x·wᵀ + bias + y (or, with a float32 output, x·wᵀ + bias) through `gemv`,
+    /// against float64 sums of the same bfloat16 inputs: within 1e-4 of the sum of |terms| (float32
+    /// accumulation), plus the output's own rounding for bfloat16.
+    mutating func gemv(m: Int, n: Int, k: Int, floatOutput: Bool) throws {
+        let x = random(m * k), w = random(n * k), bias = random(n), start = random(m * n)
+        let y = floatOutput ? try gpu.allocate(bytes: 4 * m * n) : try gpu.upload(start.bits)
+        let (alpha, accumulate): (Double, Bool) = floatOutput ? (1, false) : (0.5, true)
+        try kernels.gemv(x: try gpu.upload(x.bits), weight: try gpu.upload(w.bits), bias: try gpu.upload(bias.bits), into: y, m: m, n: n, k: k,
+                         alpha: Float(alpha), accumulate: accumulate, floatOutput: floatOutput)
+        try gpu.synchronize()
+        let values: [Double] = floatOutput ? try y.download(Float.self, count: m * n).map(Double.init) : try download(y, count: m * n)
+        var expected: [Double] = [], bound = 0.0
+        for i in 0..<m {
+            for j in 0..<n {
+                var dot = 0.0, magnitude = 0.0
+                for p in 0..<k {
+                    let term = x.values[i * k + p] * w.values[j * k + p]
+                    dot += term
+                    magnitude += abs(term)
+                }
+                let value = alpha * dot + bias.values[j] + (accumulate ? start.values[i * n + j] : 0)
+                expected.append(value)
+                bound = max(bound, 1e-4 * magnitude + (floatOutput ? 0 : Self.bf16Tolerance * abs(value)))
+            }
+        }
+        record("gemv", "\(m)×\(k) · (\(n)×\(k))ᵀ → \(floatOutput ? "f32" : "bf16, 0.5·, +bias, +y")", gpu: values, reference: expected, absolute: bound)
+    }
+
+    /// A decoding step's product, m rows against an [n × k] bf16 weight, timed through `gemv` and
+    /// through cuBLASLt: the weight's bytes read per second.
+    mutating func timeDecodingProduct(m: Int, n: Int, k: Int, repeats: Int) throws {
+        let x = try gpu.upload(random(m * k).bits), w = try gpu.allocate(bytes: 2 * n * k), y = try gpu.allocate(bytes: 2 * m * n)
+        try kernels.float32ToBF16(try gpu.upload((0..<n * k).map { Float($0 % 251) / 251 - 0.5 }), into: w, count: n * k)
+        func rate(_ work: () throws -> Void) throws -> Double {
+            for _ in 0..<3 { try work() }
+            try gpu.synchronize()
+            let start = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<repeats { try work() }
+            try gpu.synchronize()
+            return Double(2 * n * k) * Double(repeats) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) / 1e9
+        }
+        let ours = try rate { try kernels.gemv(x: x, weight: w, into: y, m: m, n: n, k: k) }
+        let library = try rate { try session.multiply(a: x, b: w, c: y, m: m, n: n, k: k, output: .bfloat16) }
+        timings.append(String(format: "decoding product %d×%d · (%d×%d)ᵀ bf16: gemv %.0f GB/s, cuBLASLt %.0f GB/s", m, k, n, k, ours, library))
+    }
+
     /// C = A·Bᵀ through cuBLASLt, checked on sampled entries against a float64 dot product of the
     /// same bfloat16 inputs; with `timedRepeats`, also timed.
-    mutating func gemm(m: Int, n: Int, k: Int, output: CuBLASLt.Output, timedRepeats: Int? = nil) throws {
+    mutating func gemm(m: Int, n: Int, k: Int, output: CuBLASLt.Element, timedRepeats: Int? = nil) throws {
         let a = random(m * k), b = random(n * k)
         let bufferA = try gpu.upload(a.bits), bufferB = try gpu.upload(b.bits)
         let c = try gpu.allocate(bytes: (output == .float32 ? 4 : 2) * m * n)

@@ -17,6 +17,7 @@ struct CompareCommand: ComputeCommand {
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var sampling: SamplingFlags
+    @OptionGroup var device: DeviceOptions
 
     @Option(name: .long, help: "A question (repeatable).")
     var question: [String] = []
@@ -69,6 +70,8 @@ struct CompareCommand: ComputeCommand {
     }
 
     func run() throws {
+        // A missing driver or GPU is reported before anything is read.
+        let gpu = try device.openGPU()
         let options = try sampling.options()
         let choice = try PromptChoice(template: self.template, system: system, answerMarker: answerMarker, adapter: try model.resolved().adapter)
         let template = choice.template
@@ -86,7 +89,7 @@ struct CompareCommand: ComputeCommand {
             }
         }
         let session = try ModelSession(model)
-        let generator = session.textGenerator(stopStrings: sampling.stop)
+        let generator = session.textGenerator(stopStrings: sampling.stop, model: try DeviceOptions.model(session, on: gpu))
         let encoded = try prompts.map { try generator.encode($0, template: template, maxNewTokens: options.maxNewTokens) }
         let inReasoning: Bool = { if case .deepSeekR1 = template { return true } else { return false } }()
         func side(_ g: TextGeneration) -> Side {
@@ -95,7 +98,7 @@ struct CompareCommand: ComputeCommand {
                         tokens: g.ids.count, finish_reason: g.finishReason.rawValue)
         }
         var rows: [Row] = []
-        generateBaseThenLoRA(generator, prompts: encoded, options: options, batchSize: batchSize) { range, base, tuned in
+        try generateBaseThenLoRA(generator, prompts: encoded, options: options, batchSize: batchSize) { range, base, tuned in
             for (k, i) in range.enumerated() {
                 let row = Row(index: records[i].index, question: records[i].fields[questionField] ?? prompts[i], prompt: prompts[i],
                               reference: records[i].fields[referenceField], base: side(base[k]), lora: side(tuned[k]))

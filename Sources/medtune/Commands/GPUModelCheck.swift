@@ -1,15 +1,13 @@
 import Bench
 import CUDA
 import CUDATransformer
-import Dispatch
 import Generator
 import MedtuneCore
 import Transformer
 
 /// `bench gpu --model-check`: the GPU Qwen2 against the CPU one. A small random model (bf16
 /// weights, so both read the same values) generates greedily from a left-padded batch through
-/// the real `TokenGenerator` on each backend, without and with LoRA adapters; then a
-/// 0.5B-shaped random model is timed on the GPU.
+/// the real `TokenGenerator` on each backend, without and with LoRA adapters.
 struct GPUModelCheck {
     let kernels: CUDAKernels
     let blas: CuBLASLt.Session
@@ -50,11 +48,14 @@ struct GPUModelCheck {
         }
     }
 
-    func generate<Model: DecodingModel>(_ model: Model, _ prompts: [[Int32]], useAdapter: Bool, forced: [[Int32]]? = nil)
-        -> (ids: [[Int32]], logits: [Tensor<Float>]) where Model.Element == Float {
+    /// Greedy generation of `newTokens` through the real `TokenGenerator`, with the logits of
+    /// every pass (the prompt pass first).
+    static func generate<Model: DecodingModel>(_ model: Model, _ prompts: [[Int32]], useAdapter: Bool, forced: [[Int32]]? = nil,
+                                               newTokens: Int = newTokens) -> (ids: [[Int32]], logits: [Tensor<Float>])
+        where Model.Element == Float {
         let probe = Probe(model, forced: forced)
         var options = SamplingOptions()
-        options.maxNewTokens = Self.newTokens
+        options.maxNewTokens = newTokens
         let results = TokenGenerator(model: probe, endOfSequence: [], padID: 0).generate(prompts: prompts, options: options, useAdapter: useAdapter)
         return (results.map(\.ids), probe.logits)
     }
@@ -84,12 +85,12 @@ struct GPUModelCheck {
         })
         let tuned = try CUDAQwen2Model(cpu, kernels: kernels, blas: blas)
         let tunedRun = try compare("LoRA q/v/down", cpu: cpu, gpu: tuned, prompts, useAdapter: true)
-        let moved = zip(baseRun.logits, tunedRun.logits).map { maxDifference($0.buffer, $1.buffer) }.max() ?? 0
+        let moved = zip(baseRun.logits, tunedRun.logits).map { Self.maxDifference($0.buffer, $1.buffer) }.max() ?? 0
         print(String(format: "adapters move the GPU logits by up to %.3g", moved))
         if moved == 0 { failures.append("the adapters did not change the GPU logits") }
 
         // Switched off, the adapted model must be the base model exactly.
-        let off = generate(tuned, prompts, useAdapter: false, forced: baseRun.forced)
+        let off = Self.generate(tuned, prompts, useAdapter: false, forced: baseRun.forced)
         try tuned.checkFailure()
         let identical = off.logits.count == baseRun.logits.count && zip(off.logits, baseRun.logits).allSatisfy { $0.array == $1.array }
         print("adapter off on the GPU vs a GPU model never given one: " + (identical ? "bit-identical" : "DIFFERENT"))
@@ -101,9 +102,9 @@ struct GPUModelCheck {
     /// Returns the GPU's forced logits and the CPU's tokens that forced them.
     mutating func compare(_ label: String, cpu: Qwen2Model<Float>, gpu: CUDAQwen2Model, _ prompts: [[Int32]], useAdapter: Bool) throws
         -> (logits: [Tensor<Float>], forced: [[Int32]]) {
-        let reference = generate(cpu, prompts, useAdapter: useAdapter)
-        let free = generate(gpu, prompts, useAdapter: useAdapter)
-        let forced = generate(gpu, prompts, useAdapter: useAdapter, forced: reference.ids)
+        let reference = Self.generate(cpu, prompts, useAdapter: useAdapter)
+        let free = Self.generate(gpu, prompts, useAdapter: useAdapter)
+        let forced = Self.generate(gpu, prompts, useAdapter: useAdapter, forced: reference.ids)
         try gpu.checkFailure()
         let vocabulary = cpu.vocabulary, batch = prompts.count
         var relative: [Double] = [], agreeing = 0, total = 0
@@ -113,8 +114,8 @@ struct GPUModelCheck {
                 let rows = b * vocabulary..<(b + 1) * vocabulary
                 let cpuRow = r.buffer[rows], gpuRow = g.buffer[rows]
                 let range = Double(cpuRow.max()! - cpuRow.min()!)
-                worst = max(worst, maxDifference(cpuRow, gpuRow) / max(range, .leastNormalMagnitude))
-                agreeing += argmax(cpuRow) == argmax(gpuRow) ? 1 : 0
+                worst = max(worst, Self.maxDifference(cpuRow, gpuRow) / max(range, .leastNormalMagnitude))
+                agreeing += Self.argmax(cpuRow) == Self.argmax(gpuRow) ? 1 : 0
                 total += 1
             }
             relative.append(worst)
@@ -134,38 +135,7 @@ struct GPUModelCheck {
         return (forced.logits, reference.ids)
     }
 
-    /// Prefill and decode throughput of a random Qwen2.5-0.5B-shaped model: a benchmark, not a check.
-    func throughput(promptLength: Int = 256, steps: Int = 64) throws {
-        let shape = TrainingStepBenchmark.Shape.qwen25HalfB
-        let gpu = try CUDAQwen2Model(try TrainingStepBenchmark.randomModel(shape, storage: .bf16, seed: 3), kernels: kernels, blas: blas)
-        print("throughput: \(shape.summary), bf16, prompt \(promptLength) tokens, \(steps) decoding steps")
-        var rng = SplitMix64(seed: 5)
-        for batch in [1, 8] {
-            let prompt = (0..<batch * promptLength).map { _ in Int32(rng.next() % UInt64(shape.vocabulary)) }
-            let pass = ForwardPass(batch: batch, length: promptLength, useAdapter: false)
-            _ = gpu.prefill(prompt, pass: pass, cache: gpu.makeCache(batch: batch, capacity: promptLength))
-            let cache = gpu.makeCache(batch: batch, capacity: promptLength + steps)
-            let prefill = try seconds { _ = gpu.prefill(prompt, pass: pass, cache: cache); try gpu.checkFailure() }
-            let token = [Int32](repeating: 1000, count: batch)
-            let decode = try seconds {
-                for step in 0..<steps {
-                    _ = gpu.decode(token, pass: ForwardPass(batch: batch, length: 1, positions: Array(repeating: promptLength + step, count: batch),
-                                                            useAdapter: false), cache: cache)
-                }
-                try gpu.checkFailure()
-            }
-            print(String(format: "  batch %d: prefill %.0f tok/s, decode %.0f tok/s (%.2f ms a step)", batch,
-                                Double(batch * promptLength) / prefill, Double(batch * steps) / decode, decode / Double(steps) * 1e3))
-        }
-    }
-
-    private func seconds(_ work: () throws -> Void) throws -> Double {
-        let start = DispatchTime.now().uptimeNanoseconds
-        try work()
-        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-    }
-
-    private func maxDifference<C: Collection>(_ a: C, _ b: C) -> Double where C.Element == Float {
+    static func maxDifference<C: Collection>(_ a: C, _ b: C) -> Double where C.Element == Float {
         zip(a, b).reduce(0) { worst, pair in
             // A NaN counts as an infinite difference, not as none.
             let d = Double(abs(pair.0 - pair.1))
@@ -173,7 +143,7 @@ struct GPUModelCheck {
         }
     }
 
-    private func argmax<C: Collection>(_ row: C) -> C.Index where C.Element == Float {
+    static func argmax<C: Collection>(_ row: C) -> C.Index where C.Element == Float {
         row.indices.max { row[$0] < row[$1] || (row[$0] == row[$1] && $0 > $1) }!
     }
 }

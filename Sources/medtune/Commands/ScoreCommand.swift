@@ -89,6 +89,9 @@ struct ScoreCommand: ComputeCommand {
     @OptionGroup(title: "Generation (with --model)")
     var sampling: SamplingFlags
 
+    @OptionGroup(title: "Where the models answer (with --model; BERTScore runs on the CPU)")
+    var device: DeviceOptions
+
     func validate() throws {
         switch (candidates, model) {
         case (nil, nil): throw ValidationError("give --candidates FILE to score pairs, or --model, --adapter and --data to compare a base model with its adapter")
@@ -146,6 +149,8 @@ struct ScoreCommand: ComputeCommand {
     }
 
     private func compareModels(model: String, adapter: String, data: String) throws {
+        // A missing driver or GPU is reported before anything is read.
+        let gpu = try device.openGPU()
         let all = try RecordFile.load(data)
         let selection = try HeldOutSelection(recordCount: all.count, adapterDirectory: adapter, limit: limit,
                                              requested: try records.map(parseRecords))
@@ -161,7 +166,7 @@ struct ScoreCommand: ComputeCommand {
         let prompts = try chosen.map { try choice.render($0.fields, questionField: questionField) }
         // Opened first, so that a wrong --bert fails before minutes of generation.
         let scorer = try scorer()
-        let answers = try generateAnswers(paths: paths, model: model, prompts: prompts, choice: choice)
+        let answers = try generateAnswers(paths: paths, model: model, prompts: prompts, choice: choice, gpu: gpu)
 
         let references = chosen.map { [$0.reference] }
         let base = try scorer.score(candidates: answers.base, references: references)
@@ -186,10 +191,10 @@ struct ScoreCommand: ComputeCommand {
 
     /// The base model's and the adapter's answers to every prompt; the model is released before
     /// scoring starts.
-    private func generateAnswers(paths: (String, String), model: String, prompts: [String], choice: PromptChoice) throws
-        -> (base: [String], tuned: [String]) {
+    private func generateAnswers(paths: (String, String), model: String, prompts: [String], choice: PromptChoice,
+                                 gpu: DeviceOptions.GPU?) throws -> (base: [String], tuned: [String]) {
         let session = try ModelSession(paths: paths, named: model)
-        let generator = session.textGenerator(stopStrings: sampling.stop)
+        let generator = session.textGenerator(stopStrings: sampling.stop, model: try DeviceOptions.model(session, on: gpu))
         let options = try sampling.options()
         let encoded = try prompts.map { try generator.encode($0, template: choice.template, maxNewTokens: options.maxNewTokens) }
         let startsInReasoning = if case .deepSeekR1 = choice.template { true } else { false }
@@ -197,7 +202,7 @@ struct ScoreCommand: ComputeCommand {
             ExtractedAnswer(from: generation.text, marker: choice.answerMarker, startsInReasoning: startsInReasoning).answer
         }
         var base: [String] = [], tuned: [String] = []
-        generateBaseThenLoRA(generator, prompts: encoded, options: options, batchSize: batchSize) { _, baseBatch, tunedBatch in
+        try generateBaseThenLoRA(generator, prompts: encoded, options: options, batchSize: batchSize) { _, baseBatch, tunedBatch in
             base += baseBatch.map(answer)
             tuned += tunedBatch.map(answer)
             FileHandle.standardError.write(Data("answers: \(base.count)/\(encoded.count) (base and LoRA)\n".utf8))

@@ -26,15 +26,22 @@ struct ModelOptions: ParsableArguments {
     }
 }
 
-/// Where a command's model runs: `--device auto|cpu|cuda[:N]`.
+/// Where a command's model runs: `--device auto|cpu|cuda[:N]`, and in what precision on a GPU.
 struct DeviceOptions: ParsableArguments {
-    @Option(name: .long, help: "Where the model runs: cpu, cuda or cuda:N (an NVIDIA GPU, bfloat16 weights and activations), or auto (GPU 0 when a driver and a GPU are present, else the CPU).")
+    @Option(name: .long, help: "Where the model runs: cpu, cuda or cuda:N (an NVIDIA GPU), or auto (GPU 0 when a driver and a GPU are present, else the CPU).")
     var device = "cpu"
 
-    /// The GPU that `--device` names, with its kernels and cuBLASLt; nil for the CPU. Called
-    /// before the model loads, so that a missing driver or GPU is reported at once.
-    func openGPU() throws -> (kernels: CUDAKernels, blas: CuBLASLt.Session)? {
-        let choice = try DeviceChoice(parsing: device)
+    @Option(name: .long, help: ArgumentHelp("Weights and activations on a GPU: bfloat16 (fast) or float32 (exact, for checks); the CPU always computes in float32.",
+                                            valueName: "bfloat16|float32"))
+    var precision: CUDAKernelSource.Storage = .bfloat16
+
+    /// The GPU that `--device` names, with its kernels (in `--precision`) and cuBLASLt; nil for
+    /// the CPU. Called before the model loads, so that a missing driver or GPU is reported at once.
+    func openGPU() throws -> GPU? {
+        try Self.openGPU(try DeviceChoice(parsing: device), storage: precision)
+    }
+
+    static func openGPU(_ choice: DeviceChoice, storage: CUDAKernelSource.Storage) throws -> GPU? {
         if choice == .cpu { return nil }
         let driver: CUDADriver
         do {
@@ -45,11 +52,18 @@ struct DeviceOptions: ParsableArguments {
         if choice == .auto, try driver.devices().isEmpty { return nil }
         let ordinal = if case .cuda(let index) = choice { index } else { 0 }
         let gpu = try CUDADevice(driver: driver, ordinal: ordinal)
-        return (try CUDAKernels(device: gpu, nvrtc: try NVRTC.load(), cache: KernelCache()), try CuBLASLt.load().session(on: gpu))
+        return GPU(kernels: try CUDAKernels(device: gpu, nvrtc: try NVRTC.load(), cache: KernelCache(), storage: storage),
+                   blas: try CuBLASLt.load().session(on: gpu))
+    }
+
+    /// A GPU ready for a model: its kernels and a cuBLASLt session on its stream.
+    struct GPU {
+        let kernels: CUDAKernels
+        let blas: CuBLASLt.Session
     }
 
     /// The model that generation runs: the session's CPU model, or its copy on `gpu`.
-    static func model(_ session: ModelSession, on gpu: (kernels: CUDAKernels, blas: CuBLASLt.Session)?) throws -> any DecodingModel<Float> {
+    static func model(_ session: ModelSession, on gpu: GPU?) throws -> any DecodingModel<Float> {
         guard let gpu else { return session.model }
         return try CUDAQwen2Model(session.model, kernels: gpu.kernels, blas: gpu.blas)
     }
@@ -60,6 +74,8 @@ struct DeviceOptions: ParsableArguments {
         try (model as? CUDAQwen2Model)?.checkFailure()
     }
 }
+
+extension CUDAKernelSource.Storage: ExpressibleByArgument {}
 
 /// Sampling flags shared by generate, compare and score.
 struct SamplingFlags: ParsableArguments {

@@ -63,12 +63,13 @@ struct PromptChoice {
 /// base with the adapter switched off, then the adapter on, so that the base answers are the
 /// untouched base model's. `batchDone` sees each batch's range and both sides' results.
 func generateBaseThenLoRA(_ generator: TextGenerator, prompts: [[Int32]], options: SamplingOptions, batchSize: Int,
-                          batchDone: (Range<Int>, [TextGeneration], [TextGeneration]) throws -> Void) rethrows {
+                          batchDone: (Range<Int>, [TextGeneration], [TextGeneration]) throws -> Void) throws {
     for start in stride(from: 0, to: prompts.count, by: batchSize) {
         let range = start..<min(start + batchSize, prompts.count)
         let batch = Array(prompts[range])
         let base = generator.generate(prompts: batch, options: options, useAdapter: false)
         let tuned = generator.generate(prompts: batch, options: options, useAdapter: true)
+        try DeviceOptions.check(generator.model)
         try batchDone(range, base, tuned)
     }
 }
