@@ -90,6 +90,9 @@ enum {
     MEDTUNE_CUBLAS_OP_T = 1,
     MEDTUNE_CUBLASLT_MATMUL_DESC_TRANSA = 3,               // cublasLtMatmulDescAttributes_t (int32)
     MEDTUNE_CUBLASLT_MATMUL_DESC_TRANSB = 4,
+    MEDTUNE_CUBLASLT_MATMUL_DESC_EPILOGUE = 7,             // cublasLtEpilogue_t (uint32)
+    MEDTUNE_CUBLASLT_MATMUL_DESC_BIAS_POINTER = 8,         // const void *, bias of D's type
+    MEDTUNE_CUBLASLT_EPILOGUE_BIAS = 4,                    // D = alpha·A·B + beta·C + bias, broadcast over columns
     MEDTUNE_CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = 1,  // cublasLtMatmulPreferenceAttributes_t (uint64)
 };
 

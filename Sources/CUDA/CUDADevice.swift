@@ -155,23 +155,34 @@ public enum KernelArgument {
     }
 }
 
-/// Device memory, freed when the object goes away.
+/// Device memory, freed when the object goes away; or a part of another buffer (`slice`), which
+/// keeps that one alive.
 public final class DeviceBuffer {
     let driver: CUDADriver
     public let address: medtune_cu_deviceptr
     public let bytes: Int
     let ledger: MemoryLedger
+    private let whole: DeviceBuffer?
 
-    init(driver: CUDADriver, address: medtune_cu_deviceptr, bytes: Int, ledger: MemoryLedger) {
+    init(driver: CUDADriver, address: medtune_cu_deviceptr, bytes: Int, ledger: MemoryLedger, whole: DeviceBuffer? = nil) {
         self.driver = driver
         self.address = address
         self.bytes = bytes
         self.ledger = ledger
+        self.whole = whole
     }
 
     deinit {
+        guard whole == nil else { return }
         _ = driver.memoryFree(address)
         ledger.add(-bytes)
+    }
+
+    /// `bytes` bytes from `offset` of this buffer: one allocation serves many (cuMemAlloc is
+    /// slow and synchronising, so caches allocate once).
+    public func slice(offset: Int, bytes: Int) -> DeviceBuffer {
+        precondition(offset >= 0 && offset + bytes <= self.bytes, "slice \(offset)+\(bytes) of a \(self.bytes)-byte buffer")
+        return DeviceBuffer(driver: driver, address: address + medtune_cu_deviceptr(offset), bytes: bytes, ledger: ledger, whole: whole ?? self)
     }
 
     public func copy(from host: UnsafeRawBufferPointer) throws {

@@ -61,9 +61,9 @@ public final class CUDAKernels {
         try elementwise("swiglu", count: count, [.buffer(gate), .buffer(up), .buffer(out)])
     }
 
-    /// x[rows × cols] += bias[cols], in place: Qwen2's q/k/v biases after their products.
-    public func addBias(_ x: DeviceBuffer, bias: DeviceBuffer, rows: Int, cols: Int) throws {
-        try elementwise("bias_add", count: rows * cols, [.buffer(x), .buffer(bias), .int(cols)])
+    /// out += update · scale, rounded after the scaling and the sum (a LoRA update as PEFT adds it).
+    public func scaledAdd(_ out: DeviceBuffer, update: DeviceBuffer, scale: Float, count: Int) throws {
+        try elementwise("scaled_add", count: count, [.buffer(out), .buffer(update), .float32(scale)])
     }
 
     /// Appends `count` positions per sequence, fresh [batch × count × row], to a KV cache buffer
@@ -89,14 +89,15 @@ public final class CUDAKernels {
                           [.buffer(x), .buffer(weight), .buffer(y), .int(norm.dim), .float32(Float(norm.eps))])
     }
 
-    /// As `RotaryEmbedding.forward`, in place on x[tokens × heads × headDim]; cos and sin are
-    /// float32 tables [tokens × headDim/2] from `RotaryEmbedding.table`.
-    public func rotary(_ rope: RotaryEmbedding, x: DeviceBuffer, cos: DeviceBuffer, sin: DeviceBuffer, tokens: Int, heads: Int) throws {
+    /// As `RotaryEmbedding.forward`, in place on x[tokens × heads × headDim]: positions are int32
+    /// [tokens], inverseFrequencies `rope.inverseFrequencies` as float32.
+    public func rotary(_ rope: RotaryEmbedding, x: DeviceBuffer, positions: DeviceBuffer, inverseFrequencies: DeviceBuffer,
+                       tokens: Int, heads: Int) throws {
         let pairs = tokens * heads * rope.headDim / 2
         guard pairs > 0 else { return }
         try device.launch(function("rotary"), grid: ((pairs + Self.elementThreads - 1) / Self.elementThreads, 1, 1),
                           block: (Self.elementThreads, 1, 1),
-                          [.buffer(x), .buffer(cos), .buffer(sin), .int(tokens), .int(heads), .int(rope.headDim)])
+                          [.buffer(x), .buffer(positions), .buffer(inverseFrequencies), .int(tokens), .int(heads), .int(rope.headDim)])
     }
 
     /// As `CausalAttention.forward` (same layouts and shape), without saved probabilities; the
@@ -108,27 +109,16 @@ public final class CUDAKernels {
             throw InputError("CUDA attention needs a head dimension that is a multiple of 32 up to \(CUDAKernelSource.attentionMaxHeadDim), not \(shape.headDim)")
         }
         guard shape.batch > 0, shape.queryLength > 0 else { return }
-        try device.launch(function("causal_attention"), grid: (shape.queryLength, shape.queryHeads, shape.batch),
+        // Prompt passes share each tile of keys among many queries; a decoding step's single
+        // query spreads its keys over the warps of one block instead.
+        let tiled = shape.queryLength > 1 && shape.headDim <= CUDAKernelSource.tiledAttentionMaxHeadDim
+        let perBlock = tiled ? CUDAKernelSource.tiledAttentionQueries : 1
+        try device.launch(function(tiled ? "causal_attention_tiled" : "causal_attention"),
+                          grid: ((shape.queryLength + perBlock - 1) / perBlock, shape.queryHeads, shape.batch),
                           block: (CUDAKernelSource.attentionThreads, 1, 1),
                           [.buffer(q), .buffer(k), .buffer(v), keyMask.map { .buffer($0) } ?? .null, .buffer(out), .buffer(past),
                            .int(shape.queryLength), .int(shape.keyCapacity), .int(shape.queryHeads),
                            .int(shape.kvHeads), .int(shape.headDim), .float32(1 / Float(shape.headDim).squareRoot())])
-    }
-
-    /// Whether `gemv` takes a product of m rows with inner dimension k.
-    public static func gemvFits(m: Int, k: Int) -> Bool { m >= 1 && m <= CUDAKernelSource.gemvMaxRows && k % 8 == 0 }
-
-    /// y[m × n] = alpha · x[m × k] · weight[n × k]ᵀ (+ bias[n]) (+ y when `accumulate`), rounded
-    /// once; y is float32 when `floatOutput`, else storage. For the few rows of a decoding step
-    /// (see `gemvFits`).
-    public func gemv(x: DeviceBuffer, weight: DeviceBuffer, bias: DeviceBuffer? = nil, into y: DeviceBuffer, m: Int, n: Int, k: Int,
-                     alpha: Float = 1, accumulate: Bool = false, floatOutput: Bool = false) throws {
-        precondition(Self.gemvFits(m: m, k: k), "gemv takes 1…\(CUDAKernelSource.gemvMaxRows) rows and k a multiple of 8, not \(m) and \(k)")
-        guard n > 0 else { return }
-        let perBlock = CUDAKernelSource.gemvOutputsPerBlock
-        try device.launch(function("gemv"), grid: ((n + perBlock - 1) / perBlock, 1, 1), block: (CUDAKernelSource.gemvThreads, 1, 1),
-                          [.buffer(x), .buffer(weight), bias.map { .buffer($0) } ?? .null, .buffer(y), .int(m), .int(n), .int(k),
-                           .float32(alpha), .int(accumulate ? 1 : 0), .int(floatOutput ? 1 : 0)])
     }
 
     /// out[r] (int32) = argmax of float32 logits row r.

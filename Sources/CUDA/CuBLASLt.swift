@@ -96,6 +96,8 @@ public final class CuBLASLt: @unchecked Sendable {
     struct Shape: Hashable {
         var m, n, k: Int
         var input, output: Element
+        /// Whether the product adds a bias in its epilogue (a different kernel choice).
+        var bias: Bool
     }
 
     public final class Session {
@@ -122,13 +124,19 @@ public final class CuBLASLt: @unchecked Sendable {
         /// a weight stored as PyTorch's Linear stores it ([out × in]).
         ///
         /// `alpha` scales the product and `accumulate` adds it to C instead of overwriting it
-        /// (one rounding of the sum): a residual connection or a LoRA update made by the product.
+        /// (one rounding of the sum); `bias` [n], of the output's type, is added to every row
+        /// before that one rounding, as PyTorch's `F.linear` adds it.
         ///
         /// cuBLASLt is column-major, where row-major C is Cᵀ[n×m] = B·Aᵀ: B is read as the
         /// column-major k×n matrix transposed, A as the column-major k×m matrix as it is.
         public func multiply(a: DeviceBuffer, b: DeviceBuffer, c: DeviceBuffer, m: Int, n: Int, k: Int, input: Element = .bfloat16,
-                             output: Element, alpha: Float = 1, accumulate: Bool = false) throws {
-            let plan = try self.plan(Shape(m: m, n: n, k: k, input: input, output: output))
+                             output: Element, bias: DeviceBuffer? = nil, alpha: Float = 1, accumulate: Bool = false) throws {
+            let plan = try self.plan(Shape(m: m, n: n, k: k, input: input, output: output, bias: bias != nil))
+            if let bias {
+                var address = bias.address
+                try library.check(library.descSetAttribute(plan.desc, Int32(MEDTUNE_CUBLASLT_MATMUL_DESC_BIAS_POINTER), &address, 8),
+                                  "cublasLtMatmulDescSetAttribute(BIAS_POINTER)")
+            }
             var alpha = alpha, beta: Float = accumulate ? 1 : 0
             try library.check(library.matmul(handle, plan.desc, &alpha, UnsafeRawPointer(bitPattern: UInt(b.address)), plan.layouts[0],
                                              UnsafeRawPointer(bitPattern: UInt(a.address)), plan.layouts[1], &beta,
@@ -145,6 +153,11 @@ public final class CuBLASLt: @unchecked Sendable {
             var transposed = Int32(MEDTUNE_CUBLAS_OP_T), plain = Int32(MEDTUNE_CUBLAS_OP_N)
             try lib.check(lib.descSetAttribute(plan.desc, Int32(MEDTUNE_CUBLASLT_MATMUL_DESC_TRANSA), &transposed, 4), "cublasLtMatmulDescSetAttribute(TRANSA)")
             try lib.check(lib.descSetAttribute(plan.desc, Int32(MEDTUNE_CUBLASLT_MATMUL_DESC_TRANSB), &plain, 4), "cublasLtMatmulDescSetAttribute(TRANSB)")
+            if shape.bias {
+                var epilogue = UInt32(MEDTUNE_CUBLASLT_EPILOGUE_BIAS)
+                try lib.check(lib.descSetAttribute(plan.desc, Int32(MEDTUNE_CUBLASLT_MATMUL_DESC_EPILOGUE), &epilogue, 4),
+                              "cublasLtMatmulDescSetAttribute(EPILOGUE)")
+            }
             for (type, rows, cols) in [(shape.input, shape.k, shape.n), (shape.input, shape.k, shape.m), (shape.output, shape.n, shape.m)] {
                 var layout: medtune_cublaslt_layout?
                 try lib.check(lib.layoutCreate(&layout, type.dataType, UInt64(rows), UInt64(cols), Int64(rows)), "cublasLtMatrixLayoutCreate")

@@ -9,6 +9,11 @@ import Transformer
 /// accumulation everywhere (cuBLASLt products, medtune's NVRTC kernels), the KV cache in GPU
 /// memory, and logits copied back as Float.
 ///
+/// Activations are rounded to the storage type where a Hugging Face Qwen2 (with PEFT) of that
+/// dtype rounds them: after each product (its bias included), before a residual addition, after
+/// the LoRA update's scaling, and the logits themselves, so that a bfloat16 model here gives the
+/// numbers of the same model in bfloat16 under transformers, not merely numbers as precise.
+///
 /// This target sits above both `CUDA` and `Transformer` so that neither knows the other: the
 /// CUDA target stays a set of device primitives with CPU twins in MedtuneCore, and the model
 /// seam (`DecodingModel`) stays free of any backend.
@@ -33,6 +38,8 @@ public final class CUDAQwen2Model {
     let norm: RMSNorm
     let rotary: RotaryEmbedding
     let embedding: DeviceBuffer, finalNorm: DeviceBuffer, lmHead: DeviceBuffer
+    /// `rotary.inverseFrequencies`, float32.
+    let inverseFrequencies: DeviceBuffer
     let layers: [Layer]
     /// Largest adapter rank, for the scratch of the adapters' first product.
     let maxRank: Int
@@ -100,6 +107,7 @@ public final class CUDAQwen2Model {
                   gate: try linear(layer.gate), up: try linear(layer.up), down: try linear(layer.down))
         }
         finalNorm = try upload(model.finalNorm)
+        inverseFrequencies = try device.upload(rotary.inverseFrequencies)
         guard let table = model.embedding as? LinearMap else {
             throw InputError("CUDAQwen2Model: cannot read an embedding table of type \(type(of: model.embedding))")
         }
@@ -145,24 +153,26 @@ public final class CUDAQwen2Model {
     /// `headRows` selected rows.
     struct Scratch {
         var rows: Int, headRows: Int
-        var ids, x, normed, q, k, v, attention, gate, up, projected, cos, sin: DeviceBuffer
-        var picks, chosen, headNormed, logits: DeviceBuffer
+        var ids, positions, x, normed, q, k, v, attention, gate, up, residual, projected, update: DeviceBuffer
+        var picks, chosen, headNormed, headOutput, logits: DeviceBuffer
 
         init(rows: Int, headRows: Int, model m: CUDAQwen2Model) throws {
             let device = m.kernels.device, bytes = m.storage.bytes
             func activations(_ rows: Int, _ columns: Int) throws -> DeviceBuffer { try device.allocate(bytes: bytes * rows * columns) }
             self.rows = rows; self.headRows = headRows
-            ids = try device.allocate(bytes: 4 * rows)
+            ids = try device.allocate(bytes: 4 * rows); positions = try device.allocate(bytes: 4 * rows)
             x = try activations(rows, m.hiddenSize); normed = try activations(rows, m.hiddenSize)
             q = try activations(rows, m.heads * m.headDim)
             k = try activations(rows, m.kvHeads * m.headDim); v = try activations(rows, m.kvHeads * m.headDim)
             attention = try activations(rows, m.heads * m.headDim)
             gate = try activations(rows, m.intermediate); up = try activations(rows, m.intermediate)
+            residual = try activations(rows, m.hiddenSize)
             projected = try activations(rows, max(m.maxRank, 1))
-            cos = try device.allocate(bytes: 4 * rows * m.headDim / 2); sin = try device.allocate(bytes: 4 * rows * m.headDim / 2)
+            update = try activations(m.maxRank > 0 ? rows : 1, max(m.intermediate, m.hiddenSize, m.heads * m.headDim))
             picks = try device.allocate(bytes: 4 * headRows)
             chosen = try activations(headRows, m.hiddenSize); headNormed = try activations(headRows, m.hiddenSize)
-            logits = try device.allocate(bytes: 4 * headRows * m.vocabulary)
+            headOutput = try activations(headRows, m.vocabulary)
+            logits = m.storage == .float32 ? headOutput : try device.allocate(bytes: 4 * headRows * m.vocabulary)
         }
     }
 
@@ -186,9 +196,7 @@ public final class CUDAQwen2Model {
 
         // Everything a pass varies goes into fixed buffers first: a recorded step reads them there.
         try tokens.withUnsafeBytes { try s.ids.copy(from: $0) }
-        let table: (cos: [Float], sin: [Float]) = rotary.table(positions: pass.positions)
-        try table.cos.withUnsafeBytes { try s.cos.copy(from: $0) }
-        try table.sin.withUnsafeBytes { try s.sin.copy(from: $0) }
+        try pass.positions.map(Int32.init).withUnsafeBytes { try s.positions.copy(from: $0) }
         try cache.storeMask(pass.keyMask, state: state)
         try withUnsafeBytes(of: Int32(cache.length)) { try state.past.copy(from: $0) }
         if let selected { try selected.map(Int32.init).withUnsafeBytes { try s.picks.copy(from: $0) } }
@@ -221,19 +229,21 @@ public final class CUDAQwen2Model {
             try project(layer.q, s.normed, rows: rows, into: s.q, pass: pass, scratch: s)
             try project(layer.k, s.normed, rows: rows, into: s.k, pass: pass, scratch: s)
             try project(layer.v, s.normed, rows: rows, into: s.v, pass: pass, scratch: s)
-            try kernels.rotary(rotary, x: s.q, cos: s.cos, sin: s.sin, tokens: rows, heads: heads)
-            try kernels.rotary(rotary, x: s.k, cos: s.cos, sin: s.sin, tokens: rows, heads: kvHeads)
+            try kernels.rotary(rotary, x: s.q, positions: s.positions, inverseFrequencies: inverseFrequencies, tokens: rows, heads: heads)
+            try kernels.rotary(rotary, x: s.k, positions: s.positions, inverseFrequencies: inverseFrequencies, tokens: rows, heads: kvHeads)
             let (keys, values) = state.layers[index]
             try kernels.appendToCache(s.k, cache: keys, batch: pass.batch, count: pass.length, capacity: cache.capacity, start: state.past, row: kvRow)
             try kernels.appendToCache(s.v, cache: values, batch: pass.batch, count: pass.length, capacity: cache.capacity, start: state.past, row: kvRow)
             try kernels.attention(attention, q: s.q, k: keys, v: values, keyMask: state.mask, past: state.past, into: s.attention)
-            // The residual additions are the products' own accumulation into x.
-            try project(layer.o, s.attention, rows: rows, into: s.x, accumulate: true, pass: pass, scratch: s)
+            // The residual additions take the rounded projection, as `residual + o_proj(…)` does.
+            try project(layer.o, s.attention, rows: rows, into: s.residual, pass: pass, scratch: s)
+            try kernels.add(s.x, s.residual, into: s.x, count: rows * hiddenSize)
             try kernels.rmsNorm(norm, x: s.x, weight: layer.postAttentionNorm, into: s.normed, rows: rows)
             try project(layer.gate, s.normed, rows: rows, into: s.gate, pass: pass, scratch: s)
             try project(layer.up, s.normed, rows: rows, into: s.up, pass: pass, scratch: s)
             try kernels.swiGLU(gate: s.gate, up: s.up, into: s.gate, count: rows * intermediate)
-            try project(layer.down, s.gate, rows: rows, into: s.x, accumulate: true, pass: pass, scratch: s)
+            try project(layer.down, s.gate, rows: rows, into: s.residual, pass: pass, scratch: s)
+            try kernels.add(s.x, s.residual, into: s.x, count: rows * hiddenSize)
         }
         // Only the selected rows reach the final norm and the (151,936-wide) head: the gather is
         // the embedding kernel with the residual stream as its table.
@@ -243,31 +253,21 @@ public final class CUDAQwen2Model {
             last = s.chosen
         }
         try kernels.rmsNorm(norm, x: last, weight: finalNorm, into: s.headNormed, rows: count)
-        try multiply(s.headNormed, lmHead, into: s.logits, m: count, n: vocabulary, k: hiddenSize, floatOutput: true)
+        // Logits in the storage type, as the model's dtype gives them, then widened for the sampler.
+        try blas.multiply(a: s.headNormed, b: lmHead, c: s.headOutput, m: count, n: vocabulary, k: hiddenSize, input: element, output: element)
+        if storage == .bfloat16 { try kernels.bf16ToFloat32(s.headOutput, into: s.logits, count: count * vocabulary) }
     }
 
-    /// output = input · Wᵀ (+ bias), added to output when `accumulate`, plus the adapter's update
-    /// when the pass uses adapters.
-    private func project(_ linear: Linear, _ input: DeviceBuffer, rows: Int, into output: DeviceBuffer, accumulate: Bool = false,
-                         pass: ForwardPass, scratch s: Scratch) throws {
-        try multiply(input, linear.weight, bias: linear.bias, into: output, m: rows, n: linear.outFeatures, k: linear.inFeatures,
-                     accumulate: accumulate)
+    /// output = input · Wᵀ + bias, plus the adapter's update when the pass uses adapters, each
+    /// operation rounded as PEFT's `result + lora_B(lora_A(x)) * scaling` rounds it.
+    private func project(_ linear: Linear, _ input: DeviceBuffer, rows: Int, into output: DeviceBuffer, pass: ForwardPass,
+                         scratch s: Scratch) throws {
+        try blas.multiply(a: input, b: linear.weight, c: output, m: rows, n: linear.outFeatures, k: linear.inFeatures,
+                          input: element, output: element, bias: linear.bias)
         guard pass.useAdapter, let adapter = linear.adapter else { return }
-        try multiply(input, adapter.a, into: s.projected, m: rows, n: adapter.rank, k: linear.inFeatures)
-        try multiply(s.projected, adapter.b, into: output, m: rows, n: linear.outFeatures, k: adapter.rank, alpha: adapter.scale, accumulate: true)
-    }
-
-    /// c[m × n] = alpha · a[m × k] · b[n × k]ᵀ (+ bias) (+ c), every product of the model: the
-    /// bandwidth-bound `gemv` kernel for the few rows of a decoding step, cuBLASLt otherwise.
-    private func multiply(_ a: DeviceBuffer, _ b: DeviceBuffer, bias: DeviceBuffer? = nil, into c: DeviceBuffer, m: Int, n: Int, k: Int,
-                          alpha: Float = 1, accumulate: Bool = false, floatOutput: Bool = false) throws {
-        if CUDAKernels.gemvFits(m: m, k: k) {
-            try kernels.gemv(x: a, weight: b, bias: bias, into: c, m: m, n: n, k: k, alpha: alpha, accumulate: accumulate, floatOutput: floatOutput)
-            return
-        }
-        try blas.multiply(a: a, b: b, c: c, m: m, n: n, k: k, input: element, output: floatOutput ? .float32 : element,
-                          alpha: alpha, accumulate: accumulate)
-        if let bias { try kernels.addBias(c, bias: bias, rows: m, cols: n) }
+        try blas.multiply(a: input, b: adapter.a, c: s.projected, m: rows, n: adapter.rank, k: linear.inFeatures, input: element, output: element)
+        try blas.multiply(a: s.projected, b: adapter.b, c: s.update, m: rows, n: linear.outFeatures, k: adapter.rank, input: element, output: element)
+        try kernels.scaledAdd(output, update: s.update, scale: adapter.scale, count: rows * linear.outFeatures)
     }
 
     /// The logits of the rows `rows` of one pass over `tokens` on a fresh cache: every position of
@@ -322,9 +322,11 @@ public final class CUDAKVCache {
 
     func state(layers: Int, storage: CUDAKernelSource.Storage, on device: CUDADevice) throws -> State {
         if let allocated { return allocated }
-        let bytes = storage.bytes * batch * capacity * row
-        let state = State(layers: try (0..<layers).map { _ in (try device.allocate(bytes: bytes), try device.allocate(bytes: bytes)) },
-                          mask: try device.allocate(bytes: batch * capacity), past: try device.allocate(bytes: 4))
+        // One allocation for every layer's keys and values, the length and the mask.
+        let bytes = storage.bytes * batch * capacity * row, end = 2 * layers * bytes
+        let whole = try device.allocate(bytes: end + 4 + batch * capacity)
+        let state = State(layers: (0..<layers).map { (whole.slice(offset: 2 * $0 * bytes, bytes: bytes), whole.slice(offset: (2 * $0 + 1) * bytes, bytes: bytes)) },
+                          mask: whole.slice(offset: end + 4, bytes: batch * capacity), past: whole.slice(offset: end, bytes: 4))
         allocated = state
         return state
     }

@@ -63,7 +63,7 @@ public struct TokenGenerator<Model: DecodingModel> {
             let vocabulary = model.vocabulary
             var row = [Float](repeating: 0, count: vocabulary)
             for b in 0..<batch where !finished[b] {
-                for j in 0..<vocabulary { row[j] = Float(logits[b * vocabulary + j]) }
+                copyRow(b, of: logits, into: &row)
                 if topLogprobs > 0 {
                     results[b].topLogprobs.append(row.withUnsafeBufferPointer { LogProbabilities.top($0, k: topLogprobs) })
                 }
@@ -92,6 +92,17 @@ public struct TokenGenerator<Model: DecodingModel> {
         }
         return results
     }
+}
+
+/// Row `b` of `logits` as Float. A model other than the CPU one reaches `generate`
+/// unspecialised; this loop over a vocabulary-wide row must not run through generic conversions
+/// there (it would cost more than a GPU's decoding step), so it branches to specialised code of
+/// its own.
+@_specialize(where Element == Float)
+@_specialize(where Element == Double)
+private func copyRow<Element: Scalar>(_ b: Int, of logits: Tensor<Element>, into row: inout [Float]) {
+    let vocabulary = row.count
+    for j in 0..<vocabulary { row[j] = Float(logits.buffer[b * vocabulary + j]) }
 }
 
 extension Array {

@@ -53,7 +53,7 @@ final class KernelCompileTests: XCTestCase {
         XCTAssertTrue(f32.contains("ld.global.f32"), "float32 residual_add reads float32 elements")
         XCTAssertEqual(CUDAKernelSource.conversion.storages, [.bfloat16])
         XCTAssertEqual(CUDAKernelSource.sampling.storages, [.bfloat16])
-        XCTAssertEqual(CUDAKernelSource.gemv.storages, [.bfloat16, .float32])
+        XCTAssertEqual(CUDAKernelSource.attention.storages, [.bfloat16, .float32])
     }
 
     func testEntryPointsAreUnique() {

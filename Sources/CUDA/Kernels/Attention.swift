@@ -12,7 +12,7 @@ extension CUDAKernelSource {
     ///
     /// The number of cached positions is read from device memory (`past`), not passed by value,
     /// so that one recorded decoding step (a CUDA graph) serves every position.
-    public static let attention = CUDAKernelSource(name: "attention.cu", functions: ["causal_attention", "kv_cache_append"], body: """
+    public static let attention = CUDAKernelSource(name: "attention.cu", functions: ["causal_attention", "causal_attention_tiled", "kv_cache_append"], body: """
     #define ATTENTION_WARPS \(attentionThreads / 32)
     #define MAX_HEAD_DIM \(attentionMaxHeadDim)
     #define DIMS_PER_LANE (MAX_HEAD_DIM / 32)
@@ -74,6 +74,85 @@ extension CUDAKernelSource {
         }
     }
 
+    // The same attention for a prompt pass: a block takes TILE_QUERIES queries of one head and
+    // walks the keys they see in tiles of TILE_KEYS held in shared memory (as float32), so each
+    // key and value is read from memory once per tile of queries instead of once per query. A
+    // warp owns QUERIES_PER_WARP queries; lane j scores key j of the tile against a query read by
+    // broadcast, the tile's softmax weights are merged into a running (max, sum) per query, and
+    // each lane accumulates the weighted values of its dimensions lane, lane + 32, … Head
+    // dimensions up to TILED_MAX_HEAD_DIM (the shared tiles are sized for it).
+    #define TILE_KEYS 32
+    #define QUERIES_PER_WARP 2
+    #define TILE_QUERIES (ATTENTION_WARPS * QUERIES_PER_WARP)
+    #define TILED_MAX_HEAD_DIM \(tiledAttentionMaxHeadDim)
+
+    extern "C" __global__ void __launch_bounds__(ATTENTION_WARPS * 32)
+    causal_attention_tiled(const elem *q, const elem *k, const elem *v, const unsigned char *key_mask, elem *out,
+                           const int *past, int query_length, int key_capacity, int query_heads, int kv_heads,
+                           int head_dim, float scale) {
+        __shared__ float queries[TILE_QUERIES][TILED_MAX_HEAD_DIM];
+        __shared__ float keys[TILE_KEYS][TILED_MAX_HEAD_DIM + 1];  // +1: lane j reads row j without bank conflicts
+        __shared__ float values[TILE_KEYS][TILED_MAX_HEAD_DIM];
+        const int first = blockIdx.x * TILE_QUERIES, h = blockIdx.y, b = blockIdx.z;
+        const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+        const int per_lane = head_dim / 32, cached = *past;
+        const long kv_stride = (long)kv_heads * head_dim;
+        const long kv_offset = (long)b * key_capacity * kv_stride + (long)(h / (query_heads / kv_heads)) * head_dim;
+
+        for (int i = threadIdx.x; i < TILE_QUERIES * head_dim; i += blockDim.x) {
+            const int r = i / head_dim, d = i % head_dim, t = first + r;
+            queries[r][d] = t < query_length ? load(q[(((long)b * query_length + t) * query_heads + h) * head_dim + d]) * scale : 0.0f;
+        }
+        float running_max[QUERIES_PER_WARP], running_sum[QUERIES_PER_WARP], acc[QUERIES_PER_WARP][TILED_MAX_HEAD_DIM / 32];
+        for (int qi = 0; qi < QUERIES_PER_WARP; qi++) {
+            running_max[qi] = -INFINITY;
+            running_sum[qi] = 0.0f;
+            for (int i = 0; i < TILED_MAX_HEAD_DIM / 32; i++) acc[qi][i] = 0.0f;
+        }
+        const int last_query = min(first + TILE_QUERIES, query_length) - 1;
+        const int key_end = cached + last_query + 1;
+        for (int start = 0; start < key_end; start += TILE_KEYS) {
+            __syncthreads();  // the previous tile (and, the first time, the queries) fully written or read
+            for (int i = threadIdx.x; i < TILE_KEYS * head_dim; i += blockDim.x) {
+                const int j = i / head_dim, d = i % head_dim, s = start + j;
+                const bool inside = s < key_end;
+                keys[j][d] = inside ? load(k[kv_offset + s * kv_stride + d]) : 0.0f;
+                values[j][d] = inside ? load(v[kv_offset + s * kv_stride + d]) : 0.0f;
+            }
+            __syncthreads();
+            for (int qi = 0; qi < QUERIES_PER_WARP; qi++) {
+                const int r = warp * QUERIES_PER_WARP + qi, t = first + r;
+                if (t >= query_length) continue;  // the same for the whole warp
+                const int s = start + lane;
+                const bool seen = s <= cached + t && (!key_mask || key_mask[(long)b * key_capacity + s]);
+                float score = -INFINITY;
+                if (seen) {
+                    score = 0.0f;
+                    for (int d = 0; d < head_dim; d++) score += queries[r][d] * keys[lane][d];
+                }
+                const float tile_max = warp_reduce(score, Max());
+                if (tile_max == -INFINITY) continue;  // nothing visible in this tile; the same for the whole warp
+                const float next_max = fmaxf(running_max[qi], tile_max);
+                const float weight = seen ? expf(score - next_max) : 0.0f;
+                const float correction = expf(running_max[qi] - next_max);
+                running_sum[qi] = running_sum[qi] * correction + warp_reduce(weight, Sum());
+                for (int i = 0; i < per_lane; i++) acc[qi][i] *= correction;
+                for (int j = 0; j < TILE_KEYS; j++) {
+                    const float w = __shfl_sync(0xffffffffu, weight, j);
+                    for (int i = 0; i < per_lane; i++) acc[qi][i] += w * values[j][lane + 32 * i];
+                }
+                running_max[qi] = next_max;
+            }
+        }
+        for (int qi = 0; qi < QUERIES_PER_WARP; qi++) {
+            const int t = first + warp * QUERIES_PER_WARP + qi;
+            if (t >= query_length) continue;
+            elem *result = out + (((long)b * query_length + t) * query_heads + h) * head_dim;
+            const bool none = running_max[qi] == -INFINITY;
+            for (int i = 0; i < per_lane; i++) result[lane + 32 * i] = store(none ? 0.0f : acc[qi][i] / running_sum[qi]);
+        }
+    }
+
     // cache[b][*start + t][:] = fresh[b][t][:]: fresh is [batch × count × row], cache is
     // [batch × capacity × row]; n = batch · count · row.
     extern "C" __global__ void kv_cache_append(const elem *fresh, elem *cache, int count, int capacity, const int *start, int row, long n) {
@@ -90,4 +169,9 @@ extension CUDAKernelSource {
     /// the source so that the launcher and the kernel cannot disagree.
     static let attentionThreads = 256
     static let attentionMaxHeadDim = 256
+    /// The tiled prompt kernel's largest head dimension: its three shared tiles (float32) must
+    /// stay within the 48 KiB a block may have without opting in.
+    static let tiledAttentionMaxHeadDim = 128
+    /// Queries per block of the tiled kernel (warps × queries per warp).
+    static let tiledAttentionQueries = attentionThreads / 32 * 2
 }

@@ -1,5 +1,6 @@
 extension CUDAKernelSource {
-    /// Qwen2's RMSNorm: y = x · rsqrt(mean(x²) + eps) · weight, one block per row.
+    /// Qwen2's RMSNorm: y = x · rsqrt(mean(x²) + eps) · weight, one block per row; the normalised
+    /// row is rounded before the weight multiplies it, as `weight * hidden.to(dtype)` does.
     public static let rmsNorm = CUDAKernelSource(name: "rmsnorm.cu", functions: ["rmsnorm"], body: """
     extern "C" __global__ void rmsnorm(const elem *x, const elem *weight, elem *y, int dim, float eps) {
         const elem *row = x + (long)blockIdx.x * dim;
@@ -11,7 +12,7 @@ extension CUDAKernelSource {
         }
         const float scale = rsqrtf(block_reduce(squares, Sum(), 0.0f) / dim + eps);
         for (int j = threadIdx.x; j < dim; j += blockDim.x) {
-            result[j] = store(load(row[j]) * scale * load(weight[j]));
+            result[j] = store(load(store(load(row[j]) * scale)) * load(weight[j]));
         }
     }
     """)

@@ -9,12 +9,16 @@ public struct RotaryEmbedding {
         self.headDim = headDim; self.theta = theta
     }
 
+    /// theta^(−2j/headDim) for j < headDim/2, in float32 as the reference implementation computes
+    /// them, so that angles (position × frequency, one float32 product) at large positions agree.
+    public var inverseFrequencies: [Float] {
+        (0..<headDim / 2).map { j in Float(1) / Float.pow(Float(theta), Float(2 * j) / Float(headDim)) }
+    }
+
     /// cos and sin of each position's angles: [positions.count × headDim/2] each.
-    /// Frequencies are computed in float32 first, as the reference implementation does, so that
-    /// angles at large positions agree with it.
     public func table<T: Scalar>(positions: [Int]) -> (cos: [T], sin: [T]) {
         let half = headDim / 2
-        let inverse = (0..<half).map { j in Float(1) / Float.pow(Float(theta), Float(2 * j) / Float(headDim)) }
+        let inverse = inverseFrequencies
         var cos = [T](repeating: 0, count: positions.count * half), sin = cos
         for (p, pos) in positions.enumerated() {
             for j in 0..<half {

@@ -7,8 +7,8 @@ import MedtuneCore
 
 /// `medtune bench gpu`: proves the CUDA stack on real hardware. Every kernel runs on random
 /// bfloat16 inputs and is compared with MedtuneCore's CPU operation on the same (rounded) inputs
-/// in float64; a cuBLASLt bf16 GEMM is checked on sampled entries and timed, and the decoding
-/// product (`gemv`) is timed beside cuBLASLt at 7B shapes. With `--reference`, the GPU model is
+/// in float64; a cuBLASLt bf16 GEMM (with and without its bias epilogue) is checked on sampled
+/// entries and timed. With `--reference`, the GPU model is
 /// checked against HF transformers on the same GPU. Exits non-zero when any check fails.
 struct BenchGPUCommand: ComputeCommand {
     static let configuration = CommandConfiguration(
@@ -112,25 +112,23 @@ struct GPUChecks {
         try conversion(count: 1 << 20)
         try embedding(tokens: 37, dim: 896, vocabulary: 1000)
         try elementwise(count: 1 << 20)
-        try bias(rows: 37, cols: 896)
+        try scaledAdd(count: 37 * 896)
         try cacheAppend(batch: 3, count: 5, capacity: 40, start: 17, row: 128)
         try rmsNorm(rows: 64, dim: 896)
         try rmsNorm(rows: 7, dim: 3584)
         try rotary(tokens: 37, heads: 14, headDim: 64, firstPosition: 1000)
         try attention(CausalAttention(batch: 2, queryLength: 45, keyLength: 45, queryHeads: 14, kvHeads: 2, headDim: 64), padding: 7, label: "attention prefill")
         try attention(CausalAttention(batch: 1, queryLength: 130, keyLength: 130, queryHeads: 28, kvHeads: 4, headDim: 128), padding: 0, label: "attention prefill")
+        try attention(CausalAttention(batch: 2, queryLength: 20, keyLength: 50, queryHeads: 14, kvHeads: 2, headDim: 64, keyCapacity: 64),
+                      padding: 9, label: "attention after cache")
         try attention(CausalAttention(batch: 2, queryLength: 1, keyLength: 300, queryHeads: 14, kvHeads: 2, headDim: 64, keyCapacity: 512),
                       padding: 20, label: "attention decode")
         try sampling(rows: 4, cols: 151_936)
-        try gemv(m: 1, n: 999, k: 896, floatOutput: false)
-        try gemv(m: 8, n: 4864, k: 904, floatOutput: true)
         try gemm(m: 1024, n: 4864, k: 896, output: .float32)
+        try gemm(m: 7, n: 896, k: 896, output: .bfloat16, bias: true)
+        try gemm(m: 1, n: 4864, k: 896, output: .bfloat16, bias: true)
         try gemm(m: 1024, n: 896, k: 4864, output: .bfloat16)
         try gemm(m: gemmSize, n: gemmSize, k: gemmSize, output: .float32, timedRepeats: repeats)
-        // The products of a 7B decoding step: gate/up, down, and the LM head.
-        for (n, k) in [(18_944, 3584), (3584, 18_944), (152_064, 3584)] {
-            for m in [1, 8] { try timeDecodingProduct(m: m, n: n, k: k, repeats: repeats) }
-        }
     }
 
     // MARK: inputs and comparison
@@ -195,13 +193,16 @@ struct GPUChecks {
         record("swiglu", "\(count)", gpu: try download(out, count: count), reference: expected, relative: Self.bf16Tolerance)
     }
 
-    mutating func bias(rows: Int, cols: Int) throws {
-        let x = random(rows * cols, -4, 4), bias = random(cols)
-        let buffer = try gpu.upload(x.bits)
-        try kernels.addBias(buffer, bias: try gpu.upload(bias.bits), rows: rows, cols: cols)
-        // One float32 sum rounded to bfloat16: exact agreement.
-        let expected = x.values.indices.map { Self.value(BFloat16.bits(Float(x.values[$0]) + Float(bias.values[$0 % cols]))) }
-        record("bias_add", "\(rows)×\(cols)", gpu: try download(buffer, count: rows * cols), reference: expected)
+    /// out + update · scale with both roundings (a LoRA update as PEFT adds it): exact agreement.
+    mutating func scaledAdd(count: Int) throws {
+        let out = random(count, -4, 4), update = random(count, -4, 4)
+        let scale: Float = 2.5
+        let buffer = try gpu.upload(out.bits)
+        try kernels.scaledAdd(buffer, update: try gpu.upload(update.bits), scale: scale, count: count)
+        let expected = out.values.indices.map { i in
+            Self.value(BFloat16.bits(Float(out.values[i]) + Float(Self.value(BFloat16.bits(Float(update.values[i]) * scale)))))
+        }
+        record("scaled_add", "\(count), scale \(scale)", gpu: try download(buffer, count: count), reference: expected)
     }
 
     mutating func cacheAppend(batch: Int, count: Int, capacity: Int, start: Int, row: Int) throws {
@@ -232,7 +233,9 @@ struct GPUChecks {
         let table: (cos: [Float], sin: [Float]) = rope.table(positions: Array(firstPosition..<firstPosition + tokens))
         let x = random(tokens * heads * headDim, -2, 2)
         let buffer = try gpu.upload(x.bits)
-        try kernels.rotary(rope, x: buffer, cos: try gpu.upload(table.cos), sin: try gpu.upload(table.sin), tokens: tokens, heads: heads)
+        let positions = (firstPosition..<firstPosition + tokens).map(Int32.init)
+        try kernels.rotary(rope, x: buffer, positions: try gpu.upload(positions), inverseFrequencies: try gpu.upload(rope.inverseFrequencies),
+                           tokens: tokens, heads: heads)
         var expected = x.values
         rope.forward(&expected, tokens: tokens, heads: heads, cos: table.cos.map(Double.init), sin: table.sin.map(Double.init))
         record("rotary", "\(tokens)×\(heads)×\(headDim), positions \(firstPosition)…", gpu: try download(buffer, count: x.bits.count),
@@ -288,59 +291,13 @@ struct GPUChecks {
                reference: probabilities, relative: 1e-4)
     }
 
-    /// y = 0.5 · x·wᵀ + bias + y (or, with a float32 output, x·wᵀ + bias) through `gemv`,
-    /// against float64 sums of the same bfloat16 inputs: within 1e-4 of the sum of |terms| (float32
-    /// accumulation), plus the output's own rounding for bfloat16.
-    mutating func gemv(m: Int, n: Int, k: Int, floatOutput: Bool) throws {
-        let x = random(m * k), w = random(n * k), bias = random(n), start = random(m * n)
-        let y = floatOutput ? try gpu.allocate(bytes: 4 * m * n) : try gpu.upload(start.bits)
-        let (alpha, accumulate): (Double, Bool) = floatOutput ? (1, false) : (0.5, true)
-        try kernels.gemv(x: try gpu.upload(x.bits), weight: try gpu.upload(w.bits), bias: try gpu.upload(bias.bits), into: y, m: m, n: n, k: k,
-                         alpha: Float(alpha), accumulate: accumulate, floatOutput: floatOutput)
-        try gpu.synchronize()
-        let values: [Double] = floatOutput ? try y.download(Float.self, count: m * n).map(Double.init) : try download(y, count: m * n)
-        var expected: [Double] = [], bound = 0.0
-        for i in 0..<m {
-            for j in 0..<n {
-                var dot = 0.0, magnitude = 0.0
-                for p in 0..<k {
-                    let term = x.values[i * k + p] * w.values[j * k + p]
-                    dot += term
-                    magnitude += abs(term)
-                }
-                let value = alpha * dot + bias.values[j] + (accumulate ? start.values[i * n + j] : 0)
-                expected.append(value)
-                bound = max(bound, 1e-4 * magnitude + (floatOutput ? 0 : Self.bf16Tolerance * abs(value)))
-            }
-        }
-        record("gemv", "\(m)×\(k) · (\(n)×\(k))ᵀ → \(floatOutput ? "f32" : "bf16, 0.5·, +bias, +y")", gpu: values, reference: expected, absolute: bound)
-    }
-
-    /// A decoding step's product, m rows against an [n × k] bf16 weight, timed through `gemv` and
-    /// through cuBLASLt: the weight's bytes read per second.
-    mutating func timeDecodingProduct(m: Int, n: Int, k: Int, repeats: Int) throws {
-        let x = try gpu.upload(random(m * k).bits), w = try gpu.allocate(bytes: 2 * n * k), y = try gpu.allocate(bytes: 2 * m * n)
-        try kernels.float32ToBF16(try gpu.upload((0..<n * k).map { Float($0 % 251) / 251 - 0.5 }), into: w, count: n * k)
-        func rate(_ work: () throws -> Void) throws -> Double {
-            for _ in 0..<3 { try work() }
-            try gpu.synchronize()
-            let start = DispatchTime.now().uptimeNanoseconds
-            for _ in 0..<repeats { try work() }
-            try gpu.synchronize()
-            return Double(2 * n * k) * Double(repeats) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) / 1e9
-        }
-        let ours = try rate { try kernels.gemv(x: x, weight: w, into: y, m: m, n: n, k: k) }
-        let library = try rate { try session.multiply(a: x, b: w, c: y, m: m, n: n, k: k, output: .bfloat16) }
-        timings.append(String(format: "decoding product %d×%d · (%d×%d)ᵀ bf16: gemv %.0f GB/s, cuBLASLt %.0f GB/s", m, k, n, k, ours, library))
-    }
-
     /// C = A·Bᵀ through cuBLASLt, checked on sampled entries against a float64 dot product of the
     /// same bfloat16 inputs; with `timedRepeats`, also timed.
-    mutating func gemm(m: Int, n: Int, k: Int, output: CuBLASLt.Element, timedRepeats: Int? = nil) throws {
-        let a = random(m * k), b = random(n * k)
+    mutating func gemm(m: Int, n: Int, k: Int, output: CuBLASLt.Element, bias: Bool = false, timedRepeats: Int? = nil) throws {
+        let a = random(m * k), b = random(n * k), biasValues = random(n, -4, 4)
         let bufferA = try gpu.upload(a.bits), bufferB = try gpu.upload(b.bits)
         let c = try gpu.allocate(bytes: (output == .float32 ? 4 : 2) * m * n)
-        try session.multiply(a: bufferA, b: bufferB, c: c, m: m, n: n, k: k, output: output)
+        try session.multiply(a: bufferA, b: bufferB, c: c, m: m, n: n, k: k, output: output, bias: bias ? try gpu.upload(biasValues.bits) : nil)
         try gpu.synchronize()
         let samples = (0..<512).map { _ in (Int(rng.next() % UInt64(m)), Int(rng.next() % UInt64(n))) }
         var result: [Double] = [], expected: [Double] = []
@@ -350,7 +307,7 @@ struct GPUChecks {
         let values: [Double] = output == .float32 ? try c.download(Float.self, count: m * n).map(Double.init)
                                                   : try c.download(UInt16.self, count: m * n).map(Self.value)
         for (i, j) in samples {
-            var dot = 0.0, magnitude = 0.0
+            var dot = bias ? biasValues.values[j] : 0, magnitude = 0.0
             for p in 0..<k {
                 let term = a.values[i * k + p] * b.values[j * k + p]
                 dot += term
@@ -360,7 +317,7 @@ struct GPUChecks {
             result.append(values[i * n + j])
             bound = max(bound, 1e-4 * magnitude + (output == .bfloat16 ? Self.bf16Tolerance * abs(dot) : 0))
         }
-        record("cublasLt bf16 GEMM", "\(m)×\(k) · (\(n)×\(k))ᵀ → \(output == .float32 ? "f32" : "bf16"), 512 samples",
+        record("cublasLt bf16 GEMM", "\(m)×\(k) · (\(n)×\(k))ᵀ\(bias ? " + bias" : "") → \(output == .float32 ? "f32" : "bf16"), 512 samples",
                gpu: result, reference: expected, absolute: bound)
         guard let timedRepeats else { return }
         for _ in 0..<3 { try session.multiply(a: bufferA, b: bufferB, c: c, m: m, n: n, k: k, output: output) }
