@@ -1,6 +1,5 @@
 import Foundation
 import MedtuneCore
-import ModelFiles
 
 /// The inference passes of a layer: the same computation as the training forward
 /// (`DecoderLayer.forward`), arranged for memory and for speed rather than for backward.
@@ -110,30 +109,19 @@ extension DecoderLayer where T == Float {
         projectAdding(down, activated.pointer, rows: rows, pass: pass, into: x.pointer)
     }
 
-    /// Projections of one input, their frozen products in one parallel region when every base is
-    /// a stored weight.
+    /// Projections of one input, their frozen products in one parallel region when every base
+    /// splits its product by rows (`SharedInputProducts`).
     private func project(_ targets: [(linear: LoRALinear<Float>, output: UnsafeMutablePointer<Float>)],
                          _ input: UnsafePointer<Float>, rows: Int, pass: ForwardPass) {
-        let weights = targets.compactMap { $0.linear.base as? LinearWeight }
-        guard weights.count == targets.count else {
-            for (linear, y) in targets { linear.forward(input, rows: rows, into: y, useAdapter: pass.useAdapter) }
-            return
-        }
-        LinearWeight.products(Array(zip(weights, targets.map(\.output))), of: input, rows: rows)
+        SharedInputProducts.compute(targets.map { ($0.linear.base, $0.output) }, of: input, rows: rows)
         for (linear, y) in targets { _ = linear.addBiasAndAdapter(input, rows: rows, into: y, useAdapter: pass.useAdapter) }
     }
 
     /// x += linear(input): the residual addition made by the product itself.
     private func projectAdding(_ linear: LoRALinear<Float>, _ input: UnsafePointer<Float>, rows: Int, pass: ForwardPass,
                                into x: UnsafeMutablePointer<Float>) {
-        if let weight = linear.base as? LinearWeight {
-            LinearWeight.products([(weight, x)], of: input, rows: rows, accumulate: true)
-            _ = linear.addBiasAndAdapter(input, rows: rows, into: x, useAdapter: pass.useAdapter)
-            return
-        }
-        let out = Tensor<Float>([rows, linear.outFeatures])
-        linear.forward(input, rows: rows, into: out.pointer, useAdapter: pass.useAdapter)
-        for i in 0..<out.count { x[i] += out[i] }
+        SharedInputProducts.compute([(linear.base, x)], of: input, rows: rows, accumulate: true)
+        _ = linear.addBiasAndAdapter(input, rows: rows, into: x, useAdapter: pass.useAdapter)
     }
 
     /// h = silu(gate(input)) · up(input). Without bias or active adapter on either projection,
@@ -143,16 +131,13 @@ extension DecoderLayer where T == Float {
         let gateOut = Tensor<Float>([rows, intermediate]), upOut = Tensor<Float>([rows, intermediate])
         let g = gateOut.pointer, u = upOut.pointer
         let plain = [gate, up].allSatisfy { $0.bias == nil && !(pass.useAdapter && $0.adapter != nil) }
-        if plain, rows <= LinearWeight.smallBatchLimit,
-           let gateWeight = gate.base as? LinearWeight, let upWeight = up.base as? LinearWeight {
-            LinearWeight.pairedProducts(gateWeight, upWeight, of: input, rows: rows, into: g, u) { columns in
-                for r in 0..<rows {
-                    let offset = r * intermediate + columns.lowerBound
-                    SwiGLU.forwardFloat(gate: g + offset, up: u + offset, count: columns.count, into: h + offset)
-                }
+        let fused = plain && SharedInputProducts.paired(gate.base, up.base, of: input, rows: rows, into: g, u) { columns in
+            for r in 0..<rows {
+                let offset = r * intermediate + columns.lowerBound
+                SwiGLU.forwardFloat(gate: g + offset, up: u + offset, count: columns.count, into: h + offset)
             }
-            return
         }
+        if fused { return }
         project([(gate, g), (up, u)], input, rows: rows, pass: pass)
         SwiGLU.forwardFloat(gate: g, up: u, count: rows * intermediate, into: h)
     }
