@@ -160,49 +160,20 @@ extension DecoderLayer where T == Float {
             let v = values + b * capacity * kvStride + (h / group) * headDim
             let mask = keyMask.map { $0 + b * length }
             let p = scores.pointer + task * length
-            var maximum = -Float.infinity
-            var poisoned = false
             for s in 0..<length where mask?[s] ?? 1 != 0 {
                 p[s] = scale * Dot.product(query, k + s * kvStride, headDim)
-                poisoned = poisoned || p[s].isNaN
-                maximum = max(maximum, p[s])
             }
-            // A NaN score poisons the output and masked-out sequences get zeros, as in `CausalAttention`.
-            result.update(repeating: poisoned ? .nan : 0, count: headDim)
-            if poisoned || maximum == -.infinity { return }
-            let inverse = 1 / Self.exponentials(p, count: length, maximum: maximum, mask: mask)
+            // A NaN score makes the weights, and so the output, NaN; a sequence with every key
+            // masked gets zero weights and a zero output, as in `CausalAttention`.
+            Softmax.vectorized(p, count: length, mask: mask)
+            result.update(repeating: 0, count: headDim)
             for s in 0..<length where p[s] != 0 {
-                let weight = p[s] * inverse, row = v + s * kvStride
+                let weight = p[s], row = v + s * kvStride
                 for j in 0..<headDim { result[j] += weight * row[j] }
             }
         }
         Parallel.forRangesOnTeam(batch * heads, grain: max(1, (1 << 14) / (length * headDim))) { tasks in
             for task in tasks { attendHead(task) }
         }
-    }
-
-    /// p[s] = exp(p[s] − maximum), sixteen at a time, then 0 where the mask hides the key;
-    /// returns Σ p.
-    private static func exponentials(_ p: UnsafeMutablePointer<Float>, count: Int, maximum: Float,
-                                     mask: UnsafePointer<UInt8>?) -> Float {
-        var s = 0
-        while s + 16 <= count {
-            let e = VectorExp.exp(UnsafeRawPointer(p + s).loadUnaligned(as: SIMD16<Float>.self) - maximum)
-            UnsafeMutableRawPointer(p + s).storeBytes(of: e, as: SIMD16<Float>.self)
-            s += 16
-        }
-        for t in s..<count { p[t] = Float.exp(p[t] - maximum) }
-        if let mask {
-            for t in 0..<count where mask[t] == 0 { p[t] = 0 }
-        }
-        var lanes = SIMD16<Float>()
-        s = 0
-        while s + 16 <= count {
-            lanes += UnsafeRawPointer(p + s).loadUnaligned(as: SIMD16<Float>.self)
-            s += 16
-        }
-        var sum = lanes.sum()
-        for t in s..<count { sum += p[t] }
-        return sum
     }
 }
