@@ -127,12 +127,11 @@ public struct Sampler: Sendable {
         for i in logits.indices where probabilities[i] < threshold && i != top { logits[i] = -.infinity }
     }
 
+    /// softmax(logits) in Double; removed tokens (−∞) get probability 0.
     static func softmax(_ logits: UnsafeMutableBufferPointer<Float>) -> [Double] {
-        let maximum = Double(logits.max() ?? 0)
-        var out = logits.map { $0 == -.infinity ? 0 : Double.exp(Double($0) - maximum) }
-        let sum = out.reduce(0, +)
-        for i in out.indices { out[i] /= sum }
-        return out
+        var probabilities = logits.map(Double.init)
+        probabilities.withUnsafeMutableBufferPointer { Softmax.exact($0.baseAddress!, count: $0.count) }
+        return probabilities
     }
 
     /// Inverse-CDF draw from softmax(logits) with one uniform number.

@@ -1,6 +1,5 @@
 import Foundation
 import MedtuneCore
-import ModelFiles
 
 /// The inference passes of a layer: the same computation as the training forward
 /// (`DecoderLayer.forward`), arranged for memory and for speed rather than for backward.
@@ -110,30 +109,19 @@ extension DecoderLayer where T == Float {
         projectAdding(down, activated.pointer, rows: rows, pass: pass, into: x.pointer)
     }
 
-    /// Projections of one input, their frozen products in one parallel region when every base is
-    /// a stored weight.
+    /// Projections of one input, their frozen products in one parallel region when every base
+    /// splits its product by rows (`SharedInputProducts`).
     private func project(_ targets: [(linear: LoRALinear<Float>, output: UnsafeMutablePointer<Float>)],
                          _ input: UnsafePointer<Float>, rows: Int, pass: ForwardPass) {
-        let weights = targets.compactMap { $0.linear.base as? LinearWeight }
-        guard weights.count == targets.count else {
-            for (linear, y) in targets { linear.forward(input, rows: rows, into: y, useAdapter: pass.useAdapter) }
-            return
-        }
-        LinearWeight.products(Array(zip(weights, targets.map(\.output))), of: input, rows: rows)
+        SharedInputProducts.compute(targets.map { ($0.linear.base, $0.output) }, of: input, rows: rows)
         for (linear, y) in targets { _ = linear.addBiasAndAdapter(input, rows: rows, into: y, useAdapter: pass.useAdapter) }
     }
 
     /// x += linear(input): the residual addition made by the product itself.
     private func projectAdding(_ linear: LoRALinear<Float>, _ input: UnsafePointer<Float>, rows: Int, pass: ForwardPass,
                                into x: UnsafeMutablePointer<Float>) {
-        if let weight = linear.base as? LinearWeight {
-            LinearWeight.products([(weight, x)], of: input, rows: rows, accumulate: true)
-            _ = linear.addBiasAndAdapter(input, rows: rows, into: x, useAdapter: pass.useAdapter)
-            return
-        }
-        let out = Tensor<Float>([rows, linear.outFeatures])
-        linear.forward(input, rows: rows, into: out.pointer, useAdapter: pass.useAdapter)
-        for i in 0..<out.count { x[i] += out[i] }
+        SharedInputProducts.compute([(linear.base, x)], of: input, rows: rows, accumulate: true)
+        _ = linear.addBiasAndAdapter(input, rows: rows, into: x, useAdapter: pass.useAdapter)
     }
 
     /// h = silu(gate(input)) · up(input). Without bias or active adapter on either projection,
@@ -143,16 +131,13 @@ extension DecoderLayer where T == Float {
         let gateOut = Tensor<Float>([rows, intermediate]), upOut = Tensor<Float>([rows, intermediate])
         let g = gateOut.pointer, u = upOut.pointer
         let plain = [gate, up].allSatisfy { $0.bias == nil && !(pass.useAdapter && $0.adapter != nil) }
-        if plain, rows <= LinearWeight.smallBatchLimit,
-           let gateWeight = gate.base as? LinearWeight, let upWeight = up.base as? LinearWeight {
-            LinearWeight.pairedProducts(gateWeight, upWeight, of: input, rows: rows, into: g, u) { columns in
-                for r in 0..<rows {
-                    let offset = r * intermediate + columns.lowerBound
-                    SwiGLU.forwardFloat(gate: g + offset, up: u + offset, count: columns.count, into: h + offset)
-                }
+        let fused = plain && SharedInputProducts.paired(gate.base, up.base, of: input, rows: rows, into: g, u) { columns in
+            for r in 0..<rows {
+                let offset = r * intermediate + columns.lowerBound
+                SwiGLU.forwardFloat(gate: g + offset, up: u + offset, count: columns.count, into: h + offset)
             }
-            return
         }
+        if fused { return }
         project([(gate, g), (up, u)], input, rows: rows, pass: pass)
         SwiGLU.forwardFloat(gate: g, up: u, count: rows * intermediate, into: h)
     }
@@ -175,49 +160,20 @@ extension DecoderLayer where T == Float {
             let v = values + b * capacity * kvStride + (h / group) * headDim
             let mask = keyMask.map { $0 + b * length }
             let p = scores.pointer + task * length
-            var maximum = -Float.infinity
-            var poisoned = false
             for s in 0..<length where mask?[s] ?? 1 != 0 {
                 p[s] = scale * Dot.product(query, k + s * kvStride, headDim)
-                poisoned = poisoned || p[s].isNaN
-                maximum = max(maximum, p[s])
             }
-            // A NaN score poisons the output and masked-out sequences get zeros, as in `CausalAttention`.
-            result.update(repeating: poisoned ? .nan : 0, count: headDim)
-            if poisoned || maximum == -.infinity { return }
-            let inverse = 1 / Self.exponentials(p, count: length, maximum: maximum, mask: mask)
+            // A NaN score makes the weights, and so the output, NaN; a sequence with every key
+            // masked gets zero weights and a zero output, as in `CausalAttention`.
+            Softmax.vectorized(p, count: length, mask: mask)
+            result.update(repeating: 0, count: headDim)
             for s in 0..<length where p[s] != 0 {
-                let weight = p[s] * inverse, row = v + s * kvStride
+                let weight = p[s], row = v + s * kvStride
                 for j in 0..<headDim { result[j] += weight * row[j] }
             }
         }
         Parallel.forRangesOnTeam(batch * heads, grain: max(1, (1 << 14) / (length * headDim))) { tasks in
             for task in tasks { attendHead(task) }
         }
-    }
-
-    /// p[s] = exp(p[s] − maximum), sixteen at a time, then 0 where the mask hides the key;
-    /// returns Σ p.
-    private static func exponentials(_ p: UnsafeMutablePointer<Float>, count: Int, maximum: Float,
-                                     mask: UnsafePointer<UInt8>?) -> Float {
-        var s = 0
-        while s + 16 <= count {
-            let e = VectorExp.exp(UnsafeRawPointer(p + s).loadUnaligned(as: SIMD16<Float>.self) - maximum)
-            UnsafeMutableRawPointer(p + s).storeBytes(of: e, as: SIMD16<Float>.self)
-            s += 16
-        }
-        for t in s..<count { p[t] = Float.exp(p[t] - maximum) }
-        if let mask {
-            for t in 0..<count where mask[t] == 0 { p[t] = 0 }
-        }
-        var lanes = SIMD16<Float>()
-        s = 0
-        while s + 16 <= count {
-            lanes += UnsafeRawPointer(p + s).loadUnaligned(as: SIMD16<Float>.self)
-            s += 16
-        }
-        var sum = lanes.sum()
-        for t in s..<count { sum += p[t] }
-        return sum
     }
 }

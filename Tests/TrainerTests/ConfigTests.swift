@@ -27,6 +27,24 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(config.resolvedOutputDir, "data/runs/run")
     }
 
+    /// A flag replaces the recipe's value before either is read, so a bad recipe value that a flag
+    /// overrides is no error; optional keys take null as unset, from the recipe and from flags.
+    func testOnlyTheWinningValueIsRead() throws {
+        let config = try TrainingConfig.resolve(yaml: paths + "lora_r: many\nlimit: 5\noutput_dir: out\n", source: "x.yaml", overrides: [
+            ConfigOverride(key: "lora-r", value: "4"),
+            ConfigOverride(key: "limit", value: "null"),
+            ConfigOverride(key: "output-dir", value: "~"),
+        ])
+        XCTAssertEqual(config.loraR, 4)
+        XCTAssertNil(config.limit)
+        XCTAssertNil(config.outputDir)
+        // YAML's own forms: a hexadecimal integer, a YAML 1.1 boolean, a number read as a name.
+        let typed = try TrainingConfig.resolve(yaml: paths + "seed: 0x10\nshuffle: no\nname: 123\n")
+        XCTAssertEqual(typed.seed, 16)
+        XCTAssertFalse(typed.shuffle)
+        XCTAssertEqual(typed.name, "123")
+    }
+
     func testResolvedYAMLReadsBackToTheSameConfig() throws {
         var config = try TrainingConfig.resolve(yaml: paths + "max_steps: 7\nlimit: 40\n")
         config.outputDir = "out/x"

@@ -20,6 +20,15 @@ final class MatmulPrecisionTests: XCTestCase {
         }
     }
 
+    /// The job resolves auto once; the run, its config.yaml and the trainer take that value.
+    func testTheJobResolvesAutoOnce() throws {
+        let job = try TrainingJob(config: Fixture.config { $0.matmulPrecision = .auto }, mode: .fresh)
+        XCTAssertEqual(job.config.matmulPrecision, .init(try TrainingConfig.MatmulPrecision.auto.resolved()))
+        XCTAssertNotEqual(job.config.matmulPrecision, .auto)
+        XCTAssertNil(TrainingConfig.MatmulPrecision.auto.precision)
+        XCTAssertEqual(TrainingConfig.MatmulPrecision.float32.precision, .float32)
+    }
+
     func testFlagAndRecipeValues() throws {
         let base = "model: m.gguf\ndata: d.jsonl\n"
         XCTAssertEqual(try TrainingConfig.resolve(yaml: base + "matmul_precision: float32\n").matmulPrecision, .float32)

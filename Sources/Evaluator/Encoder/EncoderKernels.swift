@@ -43,7 +43,7 @@ enum EncoderKernels {
     /// GELU with erf, x·Φ(x) = x/2·(1 + erf(x/√2)), in place (BERT's `hidden_act: "gelu"`, not
     /// the tanh approximation).
     static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        forEachBlock(x, count: count, padding: 0) { v in 0.5 * v * (1 + erf(v * 0.70710678118654752)) }
+        forEachBlock(x, count: count) { v in 0.5 * v * (1 + erf(v * 0.70710678118654752)) }
     }
 
     /// Bidirectional multi-head self-attention over ragged sequences: each sequence (rows
@@ -64,63 +64,29 @@ enum EncoderKernels {
                 let q = qkv + start * stride + h * headDim
                 Matmul.gemm(transB: true, m: length, n: length, k: headDim, alpha: scale, a: q, lda: stride,
                             b: q + hidden, ldb: stride, c: scores, ldc: length)
-                for i in 0..<length { softmax(scores + i * length, count: length) }
+                for i in 0..<length { Softmax.vectorized(scores + i * length, count: length) }
                 Matmul.gemm(m: length, n: headDim, k: length, a: scores, lda: length, b: q + 2 * hidden, ldb: stride,
                             c: context + start * hidden + h * headDim, ldc: hidden)
             }
         }
     }
 
-    /// Softmax of one row in place, sixteen lanes at a time.
+    /// Replaces `x` sixteen floats at a time by what `transform` returns. The tail block is padded
+    /// with zeros; only its real lanes are written back.
     @inline(__always)
-    static func softmax(_ row: UnsafeMutablePointer<Float>, count: Int) {
-        var peaks = SIMD16<Float>(repeating: -.infinity)
-        forEachBlock(row, count: count, padding: -.infinity) { block in
-            peaks = maximum(peaks, block)
-            return nil
-        }
-        let peak = SIMD16(repeating: horizontalMax(peaks))
-        var totals = SIMD16<Float>()
-        forEachBlock(row, count: count, padding: -.infinity) { block in
-            let e = VectorExp.exp(block - peak)
-            totals += e
-            return e
-        }
-        let inverse = SIMD16(repeating: 1 / horizontalSum(totals))
-        forEachBlock(row, count: count, padding: 0) { $0 * inverse }
-    }
-
-    /// Calls `transform` on `x` sixteen floats at a time, writing back what it returns (nothing
-    /// for nil). The tail block is padded with `padding`; only its real lanes are written back.
-    @inline(__always)
-    static func forEachBlock(_ x: UnsafeMutablePointer<Float>, count: Int, padding: Float,
-                             _ transform: (SIMD16<Float>) -> SIMD16<Float>?) {
+    static func forEachBlock(_ x: UnsafeMutablePointer<Float>, count: Int, _ transform: (SIMD16<Float>) -> SIMD16<Float>) {
         var j = 0
         while j + 16 <= count {
-            if let out = transform(UnsafeRawPointer(x + j).loadUnaligned(as: SIMD16<Float>.self)) {
-                UnsafeMutableRawPointer(x + j).storeBytes(of: out, as: SIMD16<Float>.self)
-            }
+            let out = transform(UnsafeRawPointer(x + j).loadUnaligned(as: SIMD16<Float>.self))
+            UnsafeMutableRawPointer(x + j).storeBytes(of: out, as: SIMD16<Float>.self)
             j += 16
         }
         guard j < count else { return }
         let bytes = (count - j) * MemoryLayout<Float>.stride
-        var tail = SIMD16<Float>(repeating: padding)
+        var tail = SIMD16<Float>()
         withUnsafeMutableBytes(of: &tail) { $0.copyMemory(from: UnsafeRawBufferPointer(start: x + j, count: bytes)) }
-        guard var out = transform(tail) else { return }
+        var out = transform(tail)
         withUnsafeBytes(of: &out) { UnsafeMutableRawPointer(x + j).copyMemory(from: $0.baseAddress!, byteCount: bytes) }
-    }
-
-    @inline(__always)
-    static func horizontalMax(_ v: SIMD16<Float>) -> Float {
-        var peak = v[0]
-        for k in 1..<16 { peak = v[k] > peak ? v[k] : peak }
-        return peak
-    }
-
-    @inline(__always)
-    static func horizontalSum(_ v: SIMD16<Float>) -> Float {
-        let eight = v.lowHalf + v.highHalf, four = eight.lowHalf + eight.highHalf, two = four.lowHalf + four.highHalf
-        return two[0] + two[1]
     }
 
     /// Lane-wise maximum and minimum, written lane by lane so that the compiler turns them into

@@ -1,13 +1,11 @@
 import Foundation
 import MedtuneCore
+import Records
 
-/// Which records of a data file to evaluate an adapter on. `medtune train` writes the indices of
-/// the records it kept out of training to `heldout_ids.json` (a JSON array of 0-based record
-/// indices into the data file) in its run folder, beside the adapter; evaluating on those measures generalisation,
+/// Which records of a data file to evaluate an adapter on: by default the records its training run
+/// kept out of training (`HeldOutRecords`). Evaluating on those measures generalisation;
 /// evaluating on training records mostly measures memorisation, so that draws a warning.
 public struct HeldOutSelection: Equatable, Sendable {
-    public static let fileName = "heldout_ids.json"
-
     public var records: [Int]
     public var warnings: [String]
 
@@ -22,7 +20,7 @@ public struct HeldOutSelection: Equatable, Sendable {
             throw InputError(at: "--records", "record \(twice.element) is given twice")
         }
         warnings = []
-        let heldOut = try adapterDirectory.flatMap { try Self.readHeldOut(directory: $0, recordCount: recordCount) }
+        let heldOut = try adapterDirectory.flatMap { try HeldOutRecords.read(besideAdapter: $0, recordCount: recordCount) }
         if let heldOut, heldOut.indices.isEmpty, requested == nil {
             throw InputError(file: heldOut.path, "holds no record: the run kept none out of training (train with validation_count), so nothing can be scored without --records")
         }
@@ -41,33 +39,11 @@ public struct HeldOutSelection: Equatable, Sendable {
             }
         case let (nil, requested?):
             records = requested
-            warnings.append("no \(Self.fileName) beside the adapter: cannot tell whether these records were trained on")
+            warnings.append("no \(HeldOutRecords.fileName) beside the adapter: cannot tell whether these records were trained on")
         case (nil, nil):
             records = Array(0..<min(limit, recordCount))
-            warnings.append("no \(Self.fileName) beside the adapter: scoring the first \(records.count) records, "
+            warnings.append("no \(HeldOutRecords.fileName) beside the adapter: scoring the first \(records.count) records, "
                             + "which may have been trained on")
         }
-    }
-
-    /// The adapter's folder holds the file, or, for a checkpoint inside a run folder
-    /// (`checkpoint-best/`), the run folder does.
-    static func readHeldOut(directory: String, recordCount: Int) throws -> (path: String, indices: [Int])? {
-        let folder = URL(fileURLWithPath: directory)
-        let candidates = [folder, folder.deletingLastPathComponent()].map { $0.appendingPathComponent(fileName).path }
-        guard let path = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else { return nil }
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw InputError(file: path, "cannot read: \(error.localizedDescription)")
-        }
-        guard let array = (try? JSONSerialization.jsonObject(with: data)) as? [Any] else {
-            throw InputError(file: path, "must be a JSON array of record indices")
-        }
-        let indices = try array.enumerated().map { position, value in
-            guard let index = value as? Int, (0..<recordCount).contains(index) else {
-                throw InputError(file: path, at: "entry \(position)", "\(value) is not a record index of the data file (0...\(recordCount - 1))")
-            }
-            return index
-        }
-        return (path, indices)
     }
 }

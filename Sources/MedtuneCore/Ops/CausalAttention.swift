@@ -63,27 +63,7 @@ public struct CausalAttention {
 
     /// Softmax over the first `visible` entries of a row, skipping masked keys; the rest become 0.
     private func softmaxRow<T: Scalar>(_ row: UnsafeMutablePointer<T>, visible: Int, mask: UnsafePointer<UInt8>?) {
-        var maximum = -T.infinity
-        for s in 0..<visible where mask?[s] ?? 1 != 0 {
-            // A NaN score must poison the row (and the loss), not vanish through max().
-            if row[s].isNaN {
-                row.update(repeating: .nan, count: keyLength)
-                return
-            }
-            maximum = max(maximum, row[s])
-        }
-        if maximum == -T.infinity {
-            row.update(repeating: 0, count: keyLength)
-            return
-        }
-        var sum: T = 0
-        for s in 0..<visible {
-            let e: T = (mask?[s] ?? 1 != 0) ? T.exp(row[s] - maximum) : 0
-            row[s] = e
-            sum += e
-        }
-        let inverse = 1 / sum
-        for s in 0..<visible { row[s] *= inverse }
+        Softmax.exact(row, count: visible, mask: mask)
         (row + visible).update(repeating: 0, count: keyLength - visible)
     }
 

@@ -9,8 +9,27 @@ public protocol LinearMap: Sendable {
     var outFeatures: Int { get }
     /// y[rows × out] = x[rows × in] · Wᵀ (y is overwritten).
     func forward<T: Scalar>(_ x: UnsafePointer<T>, rows: Int, into y: UnsafeMutablePointer<T>, precision: MatrixPrecision)
+    /// y[rows × out] += x[rows × in] · Wᵀ: the product added straight into y (a residual stream).
+    func forwardAdding<T: Scalar>(_ x: UnsafePointer<T>, rows: Int, into y: UnsafeMutablePointer<T>, precision: MatrixPrecision)
     /// dx[rows × in] += dy[rows × out] · W.
     func backward<T: Scalar>(_ dy: UnsafePointer<T>, rows: Int, accumulatingInto dx: UnsafeMutablePointer<T>, precision: MatrixPrecision)
+    /// The float32 product by x [rows × in] split by output rows, so that the products of several
+    /// matrices with one input can share one parallel region (`SharedInputProducts`); nil when the
+    /// matrix has no faster way for `rows` input rows than `forward`.
+    func rowSplitProduct(of x: UnsafePointer<Float>, rows: Int) -> RowSplitProduct?
+}
+
+/// What a matrix without kernels of its own for these gets.
+extension LinearMap {
+    /// The product into a buffer, then added.
+    public func forwardAdding<T: Scalar>(_ x: UnsafePointer<T>, rows: Int, into y: UnsafeMutablePointer<T>, precision: MatrixPrecision) {
+        let product = Tensor<T>([rows, outFeatures])
+        forward(x, rows: rows, into: product.pointer, precision: precision)
+        for i in 0..<product.count { y[i] += product[i] }
+    }
+
+    /// None: its products take `forward`.
+    public func rowSplitProduct(of x: UnsafePointer<Float>, rows: Int) -> RowSplitProduct? { nil }
 }
 
 

@@ -194,9 +194,13 @@ struct FloatInput {
     static func prepare<R>(_ x: UnsafePointer<Float>, count: Int, sums: Bool, _ body: (FloatInput) -> R) -> R {
         let groups = sums ? count / 16 : 0
         return withUnsafeTemporaryAllocation(of: Float.self, capacity: max(groups, 1)) { buffer in
-            let sums = buffer.baseAddress!
-            for g in 0..<groups { sums[g] = Lanes.sum(Lanes.load(x, 16 * g)) }
-            return body(FloatInput(x: x, sums: sums))
+            writeGroupSums(x, groups: groups, into: buffer.baseAddress!)
+            return body(FloatInput(x: x, sums: buffer.baseAddress!))
         }
+    }
+
+    /// sums[g] = x[16g] + … + x[16g + 15] for the first `groups` groups of sixteen.
+    static func writeGroupSums(_ x: UnsafePointer<Float>, groups: Int, into sums: UnsafeMutablePointer<Float>) {
+        for g in 0..<groups { sums[g] = Lanes.sum(Lanes.load(x, 16 * g)) }
     }
 }

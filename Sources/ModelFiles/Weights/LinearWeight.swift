@@ -113,7 +113,7 @@ public final class LinearWeight: @unchecked Sendable {
     /// y[out] = W · x (added to y when `accumulate`), each output row decoded and multiplied in one
     /// pass, in parallel over rows.
     public func vectorProduct(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
-        Self.products([(self, y)], of: x, rows: 1, accumulate: accumulate)
+        SharedInputProducts.compute([(self, y)], of: x, rows: 1, accumulate: accumulate)
     }
 
     /// y[r] = row r · x for `rows`, on the calling thread.
@@ -137,7 +137,7 @@ public final class LinearWeight: @unchecked Sendable {
     /// rows are decoded into an L1 buffer and multiplied with four input rows at a time, so each
     /// loaded weight vector feeds four products and each input vector two.
     func smallBatchProduct(_ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
-        Self.products([(self, y)], of: x, rows: n, accumulate: accumulate)
+        SharedInputProducts.compute([(self, y)], of: x, rows: n, accumulate: accumulate)
     }
 
     /// y[i, r] = row r · x[i] for weight rows `rows` and the n input rows, on the calling thread.
@@ -170,49 +170,38 @@ public final class LinearWeight: @unchecked Sendable {
         }
     }
 
-    /// y_i[n × out_i] = x[n × in] · W_iᵀ for several weights taking the same input (a layer's q, k
-    /// and v, say), as one parallel region over all their rows: a decoding step multiplies by many
-    /// small matrices, and a region per matrix would pay a hand-off between threads for each.
-    /// One or a few input rows (up to `smallBatchLimit`) take the row kernels; more rows, or a few
-    /// rows of f32 weights, take `product` for each weight in turn.
-    public static func products(_ products: [(weight: LinearWeight, output: UnsafeMutablePointer<Float>)],
-                                of x: UnsafePointer<Float>, rows n: Int, accumulate: Bool = false) {
-        guard let first = products.first?.weight, n > 0 else { return }
-        precondition(products.allSatisfy { $0.weight.inFeatures == first.inFeatures }, "stacked products need one input width")
-        // f32 weights take sgemm directly beyond one row.
-        guard n == 1 || (n <= smallBatchLimit && products.allSatisfy({ $0.weight.storedFloats == nil })) else {
-            for (w, y) in products { w.product(x, rows: n, into: y, accumulate: accumulate) }
-            return
-        }
-        var starts = [0]
-        for (w, _) in products { starts.append(starts[starts.count - 1] + w.outFeatures) }
-        let grain = products.map(\.weight.chunkRows).min() ?? 1
-        FloatInput.prepare(x, count: first.inFeatures, sums: n == 1 && products.contains { $0.weight.type.isQuantized }) { input in
-            Parallel.forRangesOnTeam(starts[products.count], grain: grain) { stacked in
-                for (i, (w, y)) in products.enumerated() {
-                    let lower = max(stacked.lowerBound, starts[i]), upper = min(stacked.upperBound, starts[i + 1])
-                    if lower < upper {
-                        w.rowsProduct(input, rows: n, weightRows: (lower - starts[i])..<(upper - starts[i]), into: y, accumulate: accumulate)
-                    }
-                }
-            }
-        }
+    /// The row kernels as `LinearMap.rowSplitProduct`: the fused decode-and-dot rows for one input
+    /// row, the L1 kernel of `smallBatchProduct` for a few (up to `smallBatchLimit`). f32 weights
+    /// beyond one row, and more rows, have none: sgemm serves them faster.
+    func rowKernels(of x: UnsafePointer<Float>, rows n: Int) -> RowKernels? {
+        guard n == 1 || (n <= Self.smallBatchLimit && storedFloats == nil) else { return nil }
+        return RowKernels(weight: self, x: x, inputRows: n)
     }
 
-    /// ya = x · Aᵀ and yb = x · Bᵀ for two weights of the same shape, in one parallel region whose
-    /// every chunk covers the same rows of both and then calls `combine(rows)`, so that an
-    /// elementwise function of the two outputs (a gated activation) runs while they are in cache.
-    /// For one or a few input rows ([n × out] outputs, up to `smallBatchLimit`).
-    public static func pairedProducts(_ a: LinearWeight, _ b: LinearWeight, of x: UnsafePointer<Float>, rows n: Int,
-                                      into ya: UnsafeMutablePointer<Float>, _ yb: UnsafeMutablePointer<Float>,
-                                      combine: (Range<Int>) -> Void) {
-        precondition(a.shape == b.shape, "paired products need one shape, not \(a.shape) and \(b.shape)")
-        precondition(n >= 1 && n <= smallBatchLimit, "paired products take 1…\(smallBatchLimit) input rows")
-        FloatInput.prepare(x, count: a.inFeatures, sums: n == 1 && (a.type.isQuantized || b.type.isQuantized)) { input in
-            Parallel.forRangesOnTeam(a.outFeatures, grain: min(a.chunkRows, b.chunkRows)) { rows in
-                a.rowsProduct(input, rows: n, weightRows: rows, into: ya, accumulate: false)
-                b.rowsProduct(input, rows: n, weightRows: rows, into: yb, accumulate: false)
-                combine(rows)
+    /// A product by one or a few input rows, a range of weight rows at a time.
+    struct RowKernels: RowSplitProduct {
+        let weight: LinearWeight
+        let x: UnsafePointer<Float>
+        let inputRows: Int
+        /// x's group sums, which the block kernels of one input row read (see `FloatInput`).
+        let sums: [Float]
+
+        init(weight: LinearWeight, x: UnsafePointer<Float>, inputRows: Int) {
+            self.weight = weight; self.x = x; self.inputRows = inputRows
+            let groups = inputRows == 1 && weight.type.isQuantized ? weight.inFeatures / 16 : 0
+            sums = [Float](unsafeUninitializedCapacity: max(groups, 1)) { buffer, count in
+                buffer[0] = 0
+                FloatInput.writeGroupSums(x, groups: groups, into: buffer.baseAddress!)
+                count = buffer.count
+            }
+        }
+
+        var outFeatures: Int { weight.outFeatures }
+        var grain: Int { weight.chunkRows }
+
+        func compute(rows: Range<Int>, into y: UnsafeMutablePointer<Float>, accumulate: Bool) {
+            sums.withUnsafeBufferPointer { sums in
+                weight.rowsProduct(FloatInput(x: x, sums: sums.baseAddress!), rows: inputRows, weightRows: rows, into: y, accumulate: accumulate)
             }
         }
     }

@@ -37,8 +37,12 @@ extension TrainingConfig {
     /// The configuration from a YAML recipe (nil: the defaults) with command-line overrides applied
     /// on top, checked. Keys missing from the recipe keep their defaults; an unknown key, a value
     /// of the wrong type or an out-of-range value is an error naming the key and where it came from.
+    ///
+    /// The recipe's values and the flags' are merged first (a flag wins), and each key's winning
+    /// value is then read once into its property: a recipe value that a flag replaces is never read.
     public static func resolve(yaml: String?, source: String = "config", overrides: [ConfigOverride] = []) throws -> TrainingConfig {
-        var merged = try defaultMapping()
+        /// Each key's value, and the flag that gave it (nil: the recipe).
+        var chosen: [CodingKeys: (value: Node, flag: String?)] = [:]
         if let yaml {
             let node: Node?
             do { node = try Yams.compose(yaml: yaml) } catch {
@@ -47,42 +51,40 @@ extension TrainingConfig {
             if let node {
                 guard let mapping = node.mapping else { throw InputError(file: source, "expected a mapping of keys to values") }
                 for (key, value) in mapping {
-                    let name = key.string ?? ""
-                    try checkKnown(name, file: source, at: key.mark.map { "line \($0.line)" })
-                    merged[name] = value
+                    let name = try known(key.string ?? "", file: source, at: key.mark.map { "line \($0.line)" })
+                    chosen[name] = (value, nil)
                 }
             }
         }
         for override in overrides {
-            let name = override.key.replacingOccurrences(of: "-", with: "_")
-            try checkKnown(name, file: nil, at: "--\(override.key)")
-            merged[name] = CodingKeys(rawValue: name).flatMap { keys[$0]?.text } == true
-                ? Node(override.value, Tag(.str), .doubleQuoted)
-                : try overrideNode(override.value, replacing: merged[name], flag: override.key)
+            let key = try known(override.key.replacingOccurrences(of: "-", with: "_"), file: nil, at: "--\(override.key)")
+            let row = row(key)
+            chosen[key] = (row.text ? Node(override.value, Tag(.str)) : try flagNode(override.value, list: row.isList, flag: override.key),
+                           override.key)
         }
-        // A bad value is reported where it came from: the flag when one set it, else the recipe.
-        func origin(_ error: InputError) -> InputError {
-            guard let key = error.location?.split(separator: " ").last,
-                  let flag = overrides.last(where: { $0.key.replacingOccurrences(of: "-", with: "_") == key }) else { return error }
-            return InputError(at: "--\(flag.key)", error.message)
+        var config = TrainingConfig()
+        for key in CodingKeys.allCases {
+            guard let (value, flag) = chosen[key] else { continue }
+            do throws(RecipeValueError) {
+                try row(key).assign(&config, value)
+            } catch {
+                throw flag.map { InputError(at: "--\($0)", error.message) } ?? InputError(file: source, at: "key \(key.rawValue)", error.message)
+            }
         }
         do {
-            let config: TrainingConfig
-            do {
-                config = try YAMLDecoder().decode(TrainingConfig.self, from: try Yams.serialize(node: .mapping(merged)))
-            } catch let error as DecodingError {
-                throw describe(error, source: source)
-            }
             try config.validate(source: source)
-            return config
         } catch let error as InputError {
-            throw origin(error)
+            // A bad value is reported where it came from: the flag when one set it, else the recipe.
+            guard let name = error.location?.split(separator: " ").last, let key = CodingKeys(rawValue: String(name)),
+                  let flag = chosen[key]?.flag else { throw error }
+            throw InputError(at: "--\(flag)", error.message)
         }
+        return config
     }
 
     /// The configuration as YAML, every key present (a resolved `config.yaml`).
     public func yaml() throws -> String {
-        var mapping = try Self.defaultMapping(of: self)
+        var mapping = try Self.yamlMapping(of: self)
         // Optional keys left unset are written as null, so the file lists every key.
         for key in CodingKeys.allCases where mapping[key.rawValue] == nil { mapping[key.rawValue] = Node("null", Tag(.null)) }
         let order = Dictionary(uniqueKeysWithValues: CodingKeys.allCases.enumerated().map { ($1.rawValue, $0) })
@@ -93,7 +95,7 @@ extension TrainingConfig {
 
     /// The value of one key as one line of YAML flow text (the default shown in help).
     public func yamlValue(_ key: CodingKeys) -> String {
-        guard let mapping = try? Self.defaultMapping(of: self), let node = mapping[key.rawValue] else { return "null" }
+        guard let mapping = try? Self.yamlMapping(of: self), let node = mapping[key.rawValue] else { return "null" }
         return Self.flow(node)
     }
 
@@ -135,69 +137,32 @@ extension TrainingConfig {
         }.joined(separator: "\n")
     }
 
-    private static func defaultMapping(of config: TrainingConfig = TrainingConfig()) throws -> Node.Mapping {
+    private static func yamlMapping(of config: TrainingConfig) throws -> Node.Mapping {
         guard let mapping = try Yams.compose(yaml: YAMLEncoder().encode(config)).map(tidy)?.mapping else {
             throw SystemError("could not represent the training configuration as YAML")
         }
         return mapping
     }
 
-    private static func checkKnown(_ name: String, file: String?, at location: String?) throws {
-        guard CodingKeys(rawValue: name) == nil else { return }
+    /// The key named `name`, or an error suggesting the nearest one.
+    private static func known(_ name: String, file: String?, at location: String?) throws -> CodingKeys {
+        if let key = CodingKeys(rawValue: name) { return key }
         let known = CodingKeys.allCases.map(\.rawValue)
         let hint = known.min { editDistance($0, name) < editDistance($1, name) }.map { " (did you mean \($0)?)" } ?? ""
         throw InputError(file: file, at: location, "unknown key '\(name)'\(hint)")
     }
 
     /// A flag's text as a YAML value; for list keys, `a,b,c` is accepted as well as `[a, b, c]`.
-    private static func overrideNode(_ text: String, replacing current: Node?, flag: String) throws -> Node {
+    private static func flagNode(_ text: String, list: Bool, flag: String) throws -> Node {
         let node: Node
         do { node = try Yams.compose(yaml: text) ?? Node("null", Tag(.null)) } catch {
             throw InputError(at: "--\(flag)", "cannot read '\(text)' as a value")
         }
-        if current?.sequence != nil, let scalar = node.scalar {
+        if list, let scalar = node.scalar {
             let items = scalar.string.split(separator: ",").map { Node($0.trimmingCharacters(in: .whitespaces)) }
             return .sequence(Node.Sequence(items))
         }
         return node
-    }
-
-    private static func describe(_ error: DecodingError, source: String) -> InputError {
-        func key(_ path: [CodingKey]) -> String { path.map(\.stringValue).joined(separator: ".") }
-        switch error {
-        case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
-            return InputError(file: source, at: "key \(key(context.codingPath))", "expected \(typeName(type))")
-        case .dataCorrupted(let context):
-            let choices = CodingKeys(rawValue: context.codingPath.last?.stringValue ?? "").flatMap(choicesText) ?? ""
-            return InputError(file: source, at: "key \(key(context.codingPath))", "invalid value\(choices)")
-        case .keyNotFound(let missing, _):
-            return InputError(file: source, at: "key \(missing.stringValue)", "missing")
-        @unknown default:
-            return InputError(file: source, "\(error)")
-        }
-    }
-
-    private static func typeName(_ type: Any.Type) -> String {
-        switch type {
-        case is Int.Type, is UInt64.Type: return "an integer"
-        case is Double.Type: return "a number"
-        case is Bool.Type: return "true or false"
-        case is String.Type: return "a string"
-        case is [String].Type: return "a list of strings"
-        case is [String: String].Type: return "a mapping of strings"
-        default: return "a value of type \(type)"
-        }
-    }
-
-    private static func choicesText(_ key: CodingKeys) -> String? {
-        switch key {
-        case .format: return " (expected one of \(DataFormat.allCases.map(\.rawValue).joined(separator: ", ")))"
-        case .lossOn: return " (expected one of \(LossScope.allCases.map(\.rawValue).joined(separator: ", ")))"
-        case .optimizer: return " (expected one of \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", ")))"
-        case .lrScheduler: return " (expected one of \(ScheduleKind.allCases.map(\.rawValue).joined(separator: ", ")))"
-        case .matmulPrecision: return " (expected one of \(MatmulPrecision.allCases.map(\.rawValue).joined(separator: ", ")))"
-        default: return nil
-        }
     }
 
     private static func editDistance(_ a: String, _ b: String) -> Int {

@@ -122,6 +122,15 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
             }
         }
 
+        /// The precision a resolved value names; nil for auto, which `resolved()` decides.
+        public var precision: MatrixPrecision? {
+            switch self {
+            case .auto: return nil
+            case .float32: return .float32
+            case .bfloat16: return .bfloat16
+            }
+        }
+
         public init(_ precision: MatrixPrecision) {
             switch precision {
             case .float32: self = .float32

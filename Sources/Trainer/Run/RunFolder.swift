@@ -1,5 +1,6 @@
 import Foundation
 import MedtuneCore
+import Records
 
 /// The output folder of a training run and the names of what it holds.
 ///
@@ -28,7 +29,7 @@ public struct RunFolder: Sendable {
     public var markerPath: String { path + "/" + Self.markerFile }
     public var configFile: String { path + "/config.yaml" }
     public var metricsFile: String { path + "/metrics.jsonl" }
-    public var heldOutFile: String { path + "/heldout_ids.json" }
+    public var heldOutFile: String { HeldOutRecords.path(in: path) }
     public var lossCurvePNG: String { path + "/loss_curve.png" }
     public var lossCurveSVG: String { path + "/loss_curve.svg" }
     public var bestCheckpoint: String { path + "/checkpoint-best" }
@@ -49,7 +50,7 @@ public struct RunFolder: Sendable {
     /// Whether a run wrote `name`: its files, its checkpoints, and the temporary names its atomic
     /// writes use. Nothing else in a run folder is ever removed.
     static func isRunEntry(_ name: String) -> Bool {
-        let files: Set<String> = [markerFile, "config.yaml", "metrics.jsonl", "heldout_ids.json", "loss_curve.png", "loss_curve.svg",
+        let files: Set<String> = [markerFile, "config.yaml", "metrics.jsonl", HeldOutRecords.fileName, "loss_curve.png", "loss_curve.svg",
                                   "adapter_config.json", "adapter_model.safetensors"]
         if files.contains(name) { return true }
         if name.hasSuffix(".incomplete") { return true }
@@ -178,6 +179,6 @@ extension RunFolder {
     /// The resolved configuration and the held-out record indices, written when a run starts.
     public func writeRunFiles(config: TrainingConfig, data: TrainingData) throws {
         try AtomicFile.write(Data(config.yaml().utf8), to: configFile)
-        try AtomicFile.write(JSONEncoder().encode(data.heldOutIndices), to: heldOutFile)
+        try HeldOutRecords.write(data.heldOutIndices, in: path)
     }
 }

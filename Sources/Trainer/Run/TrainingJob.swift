@@ -30,11 +30,16 @@ public struct ModelTokenizer: TrainingTokenizer {
 /// tokenizes the data, loads the model, attaches (or restores) the adapters, and runs.
 /// Everything that can be wrong with the input is reported before the first step.
 public struct TrainingJob {
-    public var config: TrainingConfig
-    public var mode: RunFolder.Mode
+    public let config: TrainingConfig
+    public let mode: RunFolder.Mode
 
-    public init(config: TrainingConfig, mode: RunFolder.Mode) {
-        self.config = config; self.mode = mode
+    /// The job computes in, and its run records, the matrix precision this machine runs for
+    /// `matmul_precision` (auto becomes float32 or bfloat16); bfloat16 on a CPU without it is an
+    /// error here, before anything is read.
+    public init(config: TrainingConfig, mode: RunFolder.Mode) throws {
+        var resolved = config
+        resolved.matmulPrecision = .init(try config.matmulPrecision.resolved())
+        self.config = resolved; self.mode = mode
     }
 
 
@@ -59,9 +64,6 @@ public struct TrainingJob {
     /// Everything that can be wrong with the input is checked before the run folder changes: an
     /// earlier run replaced by `--overwrite` comes back if the new one cannot write its first files.
     public func run(observer: TrainingObserver?, stop: StopRequest) throws -> TrainingOutcome {
-        // The run records the precision it computes in, not `auto`.
-        var config = self.config
-        config.matmulPrecision = .init(try config.matmulPrecision.resolved())
         let folder = try RunFolder.check(config.resolvedOutputDir, mode: mode)
 
         let tokenizerPath = config.tokenizer ?? config.model

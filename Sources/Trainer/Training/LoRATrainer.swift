@@ -67,7 +67,8 @@ public final class LoRATrainer<T: Scalar> {
     public let schedule: LearningRateSchedule
     public let parameters: [TrainableParameter<T>]
     public let optimizer: any Optimizer<T>
-    /// Precision of the products with frozen weights, resolved from `config.matmulPrecision`.
+    /// Precision of the products with frozen weights: `config.matmulPrecision`, which the job
+    /// resolved (`TrainingJob.init`).
     public let matrixPrecision: MatrixPrecision
     public var progress: TrainingProgress
     private var epochOrder: (epoch: Int, order: [Int])?
@@ -76,7 +77,10 @@ public final class LoRATrainer<T: Scalar> {
         parameters = LoRASetup.parameters(of: model)
         guard !parameters.isEmpty else { throw InputError(at: "key target_modules", "the model has no LoRA adapter to train") }
         self.model = model; self.data = data; self.config = config; self.padID = padID
-        matrixPrecision = try config.matmulPrecision.resolved()
+        guard let precision = config.matmulPrecision.precision else {
+            preconditionFailure("a trainer's matmul_precision is resolved before it starts (TrainingJob.init), never auto")
+        }
+        matrixPrecision = precision
         plan = EpochPlan(examples: data.train.count, microBatchSize: config.microBatchSize,
                          accumulation: config.gradientAccumulationSteps, shuffle: config.shuffle, seed: config.seed)
         let total = config.maxSteps ?? config.epochs * plan.stepsPerEpoch

@@ -53,20 +53,20 @@ struct TrainCommand: ComputeCommand {
         resolved.model = try Hub.resolveModel(resolved.model, allowDownload: false).path
         resolved.tokenizer = try resolved.tokenizer.map { try Hub.resolveModel($0, allowDownload: false).path }
         resolved.initAdapter = try resolved.initAdapter.map { try Hub.resolveModel($0, allowDownload: false).path }
-        resolved.matmulPrecision = .init(try resolved.matmulPrecision.resolved())
+        var job = try TrainingJob(config: resolved, mode: resume ? .resume : overwrite ? .overwrite : .fresh)
         if resume {
             let saved = RunFolder(path: resolved.resolvedOutputDir).configFile
             guard let text = FileManager.default.contents(atPath: saved) else { throw InputError(file: saved, "no run to resume here") }
             let explicit = config != nil || !overrides.isEmpty
-            resolved = try TrainingJob.resumedConfig(saved: TrainingConfig.resolve(yaml: String(decoding: text, as: UTF8.self), source: saved),
-                                                     requested: explicit ? resolved : nil, folder: resolved.resolvedOutputDir)
+            let kept = try TrainingJob.resumedConfig(saved: TrainingConfig.resolve(yaml: String(decoding: text, as: UTF8.self), source: saved),
+                                                     requested: explicit ? job.config : nil, folder: resolved.resolvedOutputDir)
+            job = try TrainingJob(config: kept, mode: .resume)
         }
 
         let signals = StopSignals()
         signals.install { number in
             print("\n\(StopSignals.name(number)): stopping after this step to write a checkpoint (Ctrl-C again quits at once)")
         }
-        let job = TrainingJob(config: resolved, mode: resume ? .resume : overwrite ? .overwrite : .fresh)
         let outcome = try job.run(observer: ConsoleProgress(), stop: signals)
         let folder = resolved.resolvedOutputDir
         switch outcome {
