@@ -263,7 +263,6 @@ def main():
     base = AutoModelForCausalLM.from_pretrained(job_path(job["base_model"]), torch_dtype=torch.bfloat16 if bf16 else torch.float32)
     base.config.use_cache = False
     model = PeftModel.from_pretrained(base, job_path(job["init_adapter"]), is_trainable=True)
-    model.peft_config["default"].base_model_name_or_path = job["base_model_name"]
 
     train = TokenizedRecords(job_path(job["train"]))
     validation = TokenizedRecords(job_path(job["validation"]))
@@ -296,6 +295,13 @@ def main():
     trainer.train(resume_from_checkpoint=True if arguments.resume else None)
     trainer.save_model(output)
     if is_main:
+        # Named after saving: PEFT would otherwise look the name up on the Hub while saving.
+        adapter_config = os.path.join(output, "adapter_config.json")
+        with open(adapter_config, encoding="utf-8") as file:
+            saved = json.load(file)
+        saved["base_model_name_or_path"] = job["base_model_name"]
+        with open(adapter_config, "w", encoding="utf-8") as file:
+            json.dump(saved, file, indent=2, sort_keys=True)
         print(f"adapter, metrics.jsonl and checkpoints in {output}")
 
 
