@@ -37,8 +37,11 @@ public struct JobExport {
     public func run(note: (String) -> Void = { _ in }) throws -> Summary {
         try HFTrainerKeys.check(config, source: source)
         let fm = FileManager.default
-        if let entries = try? fm.contentsOfDirectory(atPath: folder), !entries.isEmpty {
-            throw InputError(file: folder, "already exists and is not empty; export into a new folder (--output)")
+        var isDirectory: ObjCBool = false
+        if fm.fileExists(atPath: folder, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue, (try? fm.contentsOfDirectory(atPath: folder))?.isEmpty == true else {
+                throw InputError(file: folder, "already exists and is not an empty folder; export into a new folder (--output)")
+            }
         }
         let tokenizerPath = config.tokenizer ?? config.model
         let bpe = try TokenizerLoader.loadBPE(path: tokenizerPath)
@@ -47,8 +50,7 @@ public struct JobExport {
         note("data: \(data.summary)")
         let (model, checkpoint) = try Qwen2Model<Float>.load(path: config.model)
 
-        let staging = folder + ".partial"
-        try? fm.removeItem(atPath: staging)
+        let staging = "\(folder).incomplete-\(UUID().uuidString)"
         try fm.createDirectory(atPath: staging + "/data", withIntermediateDirectories: true)
         do {
             let baseModel: String

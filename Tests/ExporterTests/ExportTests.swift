@@ -100,13 +100,26 @@ final class ExportTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: folder.path))
     }
 
+    /// The command as a user runs it: the recipe file named, one line on standard error, status 1.
+    func testTheCommandRefusesOnOneLineNamingTheRecipe() throws {
+        let config = try tinyRecipe()
+        let recipe = directory.appendingPathComponent("recipe.yaml")
+        try "model: \(config.model)\ndata: \(config.data)\nvalidation_count: 2\nearly_stopping_patience: 3\n".write(to: recipe, atomically: true, encoding: .utf8)
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("medtune").path
+        let result = try run(FileManager.default.isExecutableFile(atPath: binary) ? binary : TestPaths.repository.appendingPathComponent(".build/release/medtune").path,
+                             ["export", "--config", recipe.path, "--output", directory.appendingPathComponent("job").path])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.output.hasPrefix("error: \(recipe.path): key early_stopping_patience: the hf-trainer engine cannot express 3"), result.output)
+        XCTAssertEqual(result.output.split(separator: "\n").count, 1, result.output)
+    }
+
     func testRefusesAFolderThatHoldsSomething() throws {
         let config = try tinyRecipe()
         let folder = directory.appendingPathComponent("job")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try Data().write(to: folder.appendingPathComponent("keep"))
         XCTAssertThrowsError(try JobExport(config: config, source: "tiny.yaml", folder: folder.path).run()) { error in
-            XCTAssertTrue("\(error)".hasPrefix(folder.path + ": already exists"), "\(error)")
+            XCTAssertTrue("\(error)".hasPrefix(folder.path + ": already exists and is not an empty folder"), "\(error)")
         }
     }
 
