@@ -263,6 +263,9 @@ def main():
     base = AutoModelForCausalLM.from_pretrained(job_path(job["base_model"]), torch_dtype=torch.bfloat16 if bf16 else torch.float32)
     base.config.use_cache = False
     model = PeftModel.from_pretrained(base, job_path(job["init_adapter"]), is_trainable=True)
+    # PEFT reads the base's config.json when it saves; the folder is here, the recipe's name may
+    # only be on the Hub. The name goes into the final adapter_config.json below.
+    model.peft_config["default"].base_model_name_or_path = base.name_or_path
 
     train = TokenizedRecords(job_path(job["train"]))
     validation = TokenizedRecords(job_path(job["validation"]))
@@ -279,6 +282,8 @@ def main():
         # MedtuneSchedule decides when to log, evaluate and save.
         logging_strategy="no", eval_strategy="no", save_strategy="no", save_total_limit=job["keep_checkpoints"],
         report_to="none", remove_unused_columns=False, dataloader_drop_last=False, ddp_find_unused_parameters=False,
+        # Without a GPU, transformers forms a process group across CPU processes only when told so.
+        use_cpu=not torch.cuda.is_available(),
     )
     if job["gradient_checkpointing"]:
         settings["gradient_checkpointing_kwargs"] = {"use_reentrant": False}
@@ -289,13 +294,16 @@ def main():
     if "average_tokens_across_devices" in TrainingArguments.__dataclass_fields__:
         settings["average_tokens_across_devices"] = True
 
-    trainer = RecipeTrainer(model=model, args=TrainingArguments(**settings), train_dataset=train,
+    training_arguments = TrainingArguments(**settings)
+    if training_arguments.world_size != world:
+        fail(f"the launcher started {world} processes, but transformers sees {training_arguments.world_size}: "
+             "they did not form one process group, and the global batch would not be the recipe's")
+    trainer = RecipeTrainer(model=model, args=training_arguments, train_dataset=train,
                             eval_dataset=validation if len(validation) else None, data_collator=collator, job=job, order=order)
     trainer.add_callback(MedtuneSchedule(job, os.path.join(output, "metrics.jsonl"), trainer, len(validation) > 0))
     trainer.train(resume_from_checkpoint=True if arguments.resume else None)
     trainer.save_model(output)
     if is_main:
-        # Named after saving: PEFT would otherwise look the name up on the Hub while saving.
         adapter_config = os.path.join(output, "adapter_config.json")
         with open(adapter_config, encoding="utf-8") as file:
             saved = json.load(file)
