@@ -61,7 +61,7 @@ enum JobTexts {
             bash launch.sh accelerate ddp 2             # two GPUs, data parallel
             bash launch.sh accelerate fsdp 2            # two GPUs, FSDP FULL_SHARD
             bash launch.sh torchrun 2 [--fsdp]          # the same through torchrun
-            sbatch --nodes 2 --gpus-per-node 4 launch.sh srun 4 [--fsdp]   # Slurm: 2 nodes x 4 GPUs
+            sbatch --nodes 2 --gpus-per-node 4 --wrap "bash launch.sh srun 4"   # Slurm: 2 nodes x 4 GPUs
             ```
 
             The global batch is the recipe's, \(job.microBatchSize) records × \(job.gradientAccumulationSteps) accumulation

@@ -68,9 +68,9 @@ enum LaunchFiles {
         #       accelerate launch with accelerate/<config>.yaml (default: single, 1 process)
         #   bash launch.sh torchrun [PROCESSES] [--fsdp] [train.py options]
         #       torchrun --nproc-per-node PROCESSES on this machine (DDP; --fsdp shards FULL_SHARD)
-        #   sbatch --nodes NODES --gpus-per-node PROCESSES launch.sh srun PROCESSES [--fsdp]
-        #       (or inside an allocation: bash launch.sh srun PROCESSES ...) one torchrun per node
-        #       through srun, NODES x PROCESSES processes in all
+        #   sbatch --nodes NODES --gpus-per-node PROCESSES --wrap "bash launch.sh srun PROCESSES [--fsdp]"
+        #       from this folder (or `bash launch.sh srun ...` inside an allocation): one torchrun per
+        #       node through srun, NODES x PROCESSES processes in all
         #
         # train.py options: --output-dir DIR (default: job.json's output_dir), --resume.
         set -euo pipefail
