@@ -54,6 +54,9 @@ let package = Package(
         // peak, the training-step benchmark, the tokenizer corpus, memory use. (The weight
         // benchmark times ModelFiles' internal row kernels and stays beside them.)
         .target(name: "Bench", dependencies: ["MedtuneCore", "Records", "ModelFiles", "Tokenizers", "Transformer", "Trainer"], swiftSettings: numeric),
+        // `medtune export`: a recipe as a job folder for another training stack (HF Trainer + PEFT
+        // under accelerate / torchrun), with the data tokenized by medtune and the base in HF form.
+        .target(name: "Exporter", dependencies: ["MedtuneCore", "Records", "ModelFiles", "Tokenizers", "Transformer", "Trainer"], swiftSettings: numeric),
         // Model and dataset downloads over HTTP.
         .target(name: "Hub", dependencies: ["MedtuneCore", "CCurl", .product(name: "Crypto", package: "swift-crypto")]),
         // NVIDIA GPU backend: driver, NVRTC-compiled kernels (cached by source hash), cuBLASLt GEMM.
@@ -62,7 +65,7 @@ let package = Package(
         .target(name: "CUDATransformer", dependencies: ["MedtuneCore", "ModelFiles", "Transformer", "CUDA"], swiftSettings: numeric),
 
         .executableTarget(name: "medtune", dependencies: [
-            "MedtuneCore", "Records", "ModelFiles", "Tokenizers", "Transformer", "Generator", "Trainer", "Evaluator", "Hub", "CUDA", "CUDATransformer", "Bench",
+            "MedtuneCore", "Records", "ModelFiles", "Tokenizers", "Transformer", "Generator", "Trainer", "Evaluator", "Hub", "CUDA", "CUDATransformer", "Bench", "Exporter",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Subprocess", package: "swift-subprocess"),
         ], swiftSettings: numeric),
@@ -74,6 +77,7 @@ let package = Package(
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "TestSupport"]),
         .testTarget(name: "GeneratorTests", dependencies: ["Generator", "TestSupport"]),
         .testTarget(name: "TrainerTests", dependencies: ["Trainer", "Records", "TestSupport", "CZlib"]),
+        .testTarget(name: "ExporterTests", dependencies: ["Exporter", "Trainer", "Transformer", "Tokenizers", "ModelFiles", "TestSupport"]),
         .testTarget(name: "EvaluatorTests", dependencies: ["Evaluator", "TestSupport"]),
         .testTarget(name: "HubTests", dependencies: ["Hub", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "CUDATests", dependencies: ["CUDA", "TestSupport"]),

@@ -61,8 +61,9 @@ public final class BPETokenizer: Tokenizer {
     public let normalizer: Normalizer
     public let addedTokens: [AddedToken]
     public let chatTemplate: String?
-    let addBos: Bool
-    let addEos: Bool
+    /// Whether encoding with special tokens puts BOS before / EOS after the text.
+    public let addBos: Bool
+    public let addEos: Bool
 
     let model: BytePairModel
     private let rawMatcher: AddedTokenMatcher

@@ -8,6 +8,7 @@ struct Medtune: ParsableCommand {
         abstract: "Fine-tune Qwen-style LLMs with LoRA on CPU, compare base and tuned answers, score them with BERTScore.",
         subcommands: [
             TrainCommand.self,
+            ExportCommand.self,
             CompareCommand.self,
             ScoreCommand.self,
             GenerateCommand.self,

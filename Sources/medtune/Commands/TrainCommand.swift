@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Hub
 import MedtuneCore
 import Trainer
 
@@ -40,19 +39,7 @@ struct TrainCommand: ComputeCommand {
     func run() throws {
         if resume && overwrite { throw InputError(at: "--resume", "--resume and --overwrite exclude each other") }
         let overrides = try ConfigOverride.parse(self.overrides)
-        let source = config ?? "built-in demo recipe"
-        let yaml: String
-        if let config {
-            guard let data = FileManager.default.contents(atPath: config) else { throw InputError(file: config, "cannot read the recipe") }
-            yaml = String(decoding: data, as: UTF8.self)
-        } else {
-            yaml = DemoRecipe.yaml
-        }
-        var resolved = try TrainingConfig.resolve(yaml: yaml, source: source, overrides: overrides)
-        // Repository ids (owner/name[@revision]) stand for their folders in the download cache.
-        resolved.model = try Hub.resolveModel(resolved.model, allowDownload: false).path
-        resolved.tokenizer = try resolved.tokenizer.map { try Hub.resolveModel($0, allowDownload: false).path }
-        resolved.initAdapter = try resolved.initAdapter.map { try Hub.resolveModel($0, allowDownload: false).path }
+        let resolved = try RecipeInput.resolve(config: config, overrides: overrides)
         var job = try TrainingJob(config: resolved, mode: resume ? .resume : overwrite ? .overwrite : .fresh)
         if resume {
             let saved = RunFolder(path: resolved.resolvedOutputDir).configFile
