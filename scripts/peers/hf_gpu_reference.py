@@ -113,7 +113,7 @@ with torch.inference_mode():
             # PEFT's default (autocast_adapter_dtype=True) would upcast the bf16 adapter weights to fp32;
             # False keeps them in bf16 like the base model.
             model = PeftModel.from_pretrained(model, adapter_dir, autocast_adapter_dtype=False).eval()
-        sequences, top1, nll = [], [], []
+        sequences, top1, margin, nll = [], [], [], []
         for ids, new in zip(prompts, reference["float32"][variant]["greedy"]):
             seq = ids + new
             logits = logits_of(model, seq)[:-1]
@@ -121,8 +121,12 @@ with torch.inference_mode():
             target = torch.tensor(seq[1:], device=device)
             sequences.append(seq)
             top1.append(logits.argmax(-1).tolist())
+            # Where the two largest bf16 logits are equal, argmax's pick is only the lower index:
+            # the check leaves those positions out of the agreement.
+            top2 = logits.float().topk(2, dim=-1).values
+            margin.append((top2[:, 0] - top2[:, 1]).tolist())
             nll.append((-log_probs.gather(-1, target[:, None])[:, 0]).tolist())
-        reference["bfloat16"][variant] = {"sequences": sequences, "top1": top1, "nll": nll}
+        reference["bfloat16"][variant] = {"sequences": sequences, "top1": top1, "top2_margin": margin, "nll": nll}
     del model
 
 reference["versions"] = {"torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__}
