@@ -224,9 +224,11 @@ final class ExportTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: run.appendingPathComponent("heldout_ids.json").path))
     }
 
-    /// `$MEDTUNE_PYTHON`, else the reference virtualenv, when it imports torch, transformers and peft.
+    /// `$MEDTUNE_PYTHON`, else the peers' virtualenv of scripts/fetch-peers.sh, when it imports
+    /// torch, transformers and peft.
     func referencePython() throws -> String? {
-        let candidates = [ProcessInfo.processInfo.environment["MEDTUNE_PYTHON"], "/tmp/refvenv/bin/python"].compactMap { $0 }.filter { !$0.isEmpty }
+        let peers = TestPaths.repository.appendingPathComponent(".cache/peers/python/bin/python").path
+        let candidates = [ProcessInfo.processInfo.environment["MEDTUNE_PYTHON"], peers].compactMap { $0 }.filter { !$0.isEmpty }
         for python in candidates where FileManager.default.isExecutableFile(atPath: python) {
             if try run(python, ["-c", "import torch, transformers, peft"]).status == 0 { return python }
         }
