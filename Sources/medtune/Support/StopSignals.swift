@@ -12,6 +12,9 @@ final class StopSignals: StopRequest, @unchecked Sendable {
     private let lock = NSLock()
     private var received: Int32?
     private var exitPending = false
+    /// Set when a second signal has decided to exit: `exit` runs its cleanup while the other
+    /// threads go on, so from then on no checkpoint write may start (it could be cut in half).
+    private var exiting = false
     private var shieldDepth = 0
     private var sources: [DispatchSourceSignal] = []
 
@@ -31,6 +34,7 @@ final class StopSignals: StopRequest, @unchecked Sendable {
         if !again { received = number }
         let shielded = shieldDepth > 0
         if again && shielded { exitPending = true }
+        if again && !shielded { exiting = true }
         lock.unlock()
         if again && !shielded { exit(Self.exitStatus(number)) }
         if !again { onFirst(number) }
@@ -47,6 +51,11 @@ final class StopSignals: StopRequest, @unchecked Sendable {
 
     func shielding<R>(_ body: () throws -> R) rethrows -> R {
         lock.lock()
+        if exiting {
+            lock.unlock()
+            // The process is ending: wait for it rather than begin a write it would cut short.
+            while true { pause() }
+        }
         shieldDepth += 1
         lock.unlock()
         defer {
