@@ -36,13 +36,7 @@ public struct JobExport {
     /// into place only when complete, so a failed export leaves nothing that looks like a job.
     public func run(note: (String) -> Void = { _ in }) throws -> Summary {
         try HFTrainerKeys.check(config, source: source)
-        let fm = FileManager.default
-        var isDirectory: ObjCBool = false
-        if fm.fileExists(atPath: folder, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue, (try? fm.contentsOfDirectory(atPath: folder))?.isEmpty == true else {
-                throw InputError(file: folder, "already exists and is not an empty folder; export into a new folder (--output)")
-            }
-        }
+        try StagedFolder.checkFree(folder, what: "job")
         let tokenizerPath = config.tokenizer ?? config.model
         let bpe = try TokenizerLoader.loadBPE(path: tokenizerPath)
         let tokenizer = try ModelTokenizer(bpe, path: tokenizerPath)
@@ -50,9 +44,8 @@ public struct JobExport {
         note("data: \(data.summary)")
         let (model, checkpoint) = try Qwen2Model<Float>.load(path: config.model)
 
-        let staging = "\(folder).incomplete-\(UUID().uuidString)"
-        try fm.createDirectory(atPath: staging + "/data", withIntermediateDirectories: true)
-        do {
+        return try StagedFolder.create(folder, what: "job") { staging in
+            try FileManager.default.createDirectory(atPath: staging + "/data", withIntermediateDirectories: true)
             let baseModel: String
             if checkpoint.format == .safetensors {
                 baseModel = URL(fileURLWithPath: config.model).standardizedFileURL.path
@@ -78,12 +71,7 @@ public struct JobExport {
             try AtomicFile.write(encoder.encode(job), to: staging + "/" + TrainingFiles.job)
             try AtomicFile.write(Data(config.yaml().utf8), to: staging + "/" + TrainingFiles.recipe)
             try JobTexts.write(job: job, config: config, data: data, to: staging)
-            if fm.fileExists(atPath: folder) { try fm.removeItem(atPath: folder) }
-            try fm.moveItem(atPath: staging, toPath: folder)
             return Summary(folder: folder, data: data, baseModel: baseModel, maxSteps: job.maxSteps)
-        } catch {
-            try? fm.removeItem(atPath: staging)
-            throw error
         }
     }
 

@@ -9,6 +9,7 @@ struct Medtune: ParsableCommand {
         subcommands: [
             TrainCommand.self,
             ExportCommand.self,
+            MergeCommand.self,
             CompareCommand.self,
             ScoreCommand.self,
             GenerateCommand.self,

@@ -1,0 +1,32 @@
+import Foundation
+import MedtuneCore
+
+/// A folder that appears only when it is complete: it is built under a temporary name beside its
+/// place and renamed there at the end, so a failed export or merge leaves nothing that looks
+/// finished, and a folder already holding something is never written into.
+enum StagedFolder {
+    /// Refuses a `folder` that exists and is not an empty folder: called first, before any work.
+    static func checkFree(_ folder: String, what: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) else { return }
+        guard isDirectory.boolValue, (try? FileManager.default.contentsOfDirectory(atPath: folder))?.isEmpty == true else {
+            throw InputError(file: folder, "already exists and is not an empty folder; write the \(what) into a new folder (--output)")
+        }
+    }
+
+    static func create<R>(_ folder: String, what: String, _ build: (String) throws -> R) throws -> R {
+        let fm = FileManager.default
+        try checkFree(folder, what: what)
+        let staging = "\(folder).incomplete-\(UUID().uuidString)"
+        do {
+            try fm.createDirectory(atPath: staging, withIntermediateDirectories: true)
+            let result = try build(staging)
+            if fm.fileExists(atPath: folder) { try fm.removeItem(atPath: folder) }
+            try fm.moveItem(atPath: staging, toPath: folder)
+            return result
+        } catch {
+            try? fm.removeItem(atPath: staging)
+            throw error
+        }
+    }
+}
