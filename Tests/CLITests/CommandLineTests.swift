@@ -139,6 +139,30 @@ final class CommandLineTests: XCTestCase {
         }
     }
 
+    /// `medtune plot` draws a run's curve from its metrics.jsonl alone (all an exported job's
+    /// train.py leaves besides the adapter) without changing the log; a folder without a log is a
+    /// one-line error naming the file.
+    func testPlotDrawsTheCurveOfAMetricsLog() throws {
+        let run = directory.appendingPathComponent("job-run")
+        try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
+        let lines = (1...6).map { "{\"step\":\($0),\"epoch\":\(Double($0) / 10),\"loss\":\(4 - Double($0) * 0.25)}" }
+            + ["{\"step\":6,\"epoch\":0.6,\"val_loss\":2.75}"]
+        let log = Data((lines.joined(separator: "\n") + "\n").utf8)
+        try log.write(to: run.appendingPathComponent("metrics.jsonl"))
+        let plotted = try medtune(["plot", run.path])
+        XCTAssertEqual(plotted.status, 0, plotted.stderr)
+        let png = try Data(contentsOf: run.appendingPathComponent("loss_curve.png"))
+        XCTAssertEqual(Array(png.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+        let svg = try String(contentsOf: run.appendingPathComponent("loss_curve.svg"), encoding: .utf8)
+        XCTAssertTrue(svg.contains("job-run: loss by step"), svg)
+        XCTAssertEqual(try Data(contentsOf: run.appendingPathComponent("metrics.jsonl")), log)
+
+        let empty = directory.appendingPathComponent("empty")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        assertOneLineError(try medtune(["plot", empty.path]), startsWith: "error: \(empty.path)/metrics.jsonl: no metrics log here")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: empty.appendingPathComponent("loss_curve.png").path))
+    }
+
     /// SIGTERM and SIGHUP (timeout, Slurm, a closed terminal) stop training as Ctrl-C does: a
     /// checkpoint, the signal's exit status, nothing half-written; the run then resumes.
     func testTerminationSignalsWriteACheckpointAndExitNonZero() throws {

@@ -42,19 +42,32 @@ public final class MetricsLog {
         self.path = path
         var records: [MetricsRecord] = []
         if let data = FileManager.default.contents(atPath: path) {
-            let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-            for (i, line) in lines.enumerated() where !line.isEmpty {
-                do { records.append(try JSONDecoder().decode(MetricsRecord.self, from: Data(line))) } catch {
-                    // Every line is written with its newline in one append, so only a final line
-                    // without one can be torn; anything else is damage the user should see.
-                    guard i == lines.count - 1 else { throw InputError(file: path, at: "line \(i + 1)", "not a metrics record") }
-                    droppedTornLine = i + 1
-                }
-            }
+            (records, droppedTornLine) = try Self.records(in: data, file: path)
         }
         if let step { records.removeAll { $0.step > step } }
         self.records = records
         try AtomicFile.write(Data(records.map(Self.line).joined().utf8), to: path)
+    }
+
+    /// The records of an existing log, read without changing it (to draw a finished run's curve).
+    public static func read(_ path: String) throws -> [MetricsRecord] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw InputError(file: path, "no metrics log here") }
+        return try records(in: data, file: path).records
+    }
+
+    /// Every line's record. Every line is written with its newline in one append, so only a
+    /// final line without one can be torn (its number is returned); anything else is damage the
+    /// user should see.
+    static func records(in data: Data, file path: String) throws -> (records: [MetricsRecord], tornLine: Int?) {
+        var records: [MetricsRecord] = [], torn: Int?
+        let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        for (i, line) in lines.enumerated() where !line.isEmpty {
+            do { records.append(try JSONDecoder().decode(MetricsRecord.self, from: Data(line))) } catch {
+                guard i == lines.count - 1 else { throw InputError(file: path, at: "line \(i + 1)", "not a metrics record") }
+                torn = i + 1
+            }
+        }
+        return (records, torn)
     }
 
     public func append(_ record: MetricsRecord) throws {

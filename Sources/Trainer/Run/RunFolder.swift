@@ -33,6 +33,13 @@ public struct RunFolder: Sendable {
     public var lossCurvePNG: String { path + "/loss_curve.png" }
     public var lossCurveSVG: String { path + "/loss_curve.svg" }
     public var bestCheckpoint: String { path + "/checkpoint-best" }
+
+    /// Draws `records` as loss_curve.svg and loss_curve.png, titled with the run's name.
+    public func writeLossCurve(_ records: [MetricsRecord], name: String) throws {
+        let curve = LossCurve(records: records, title: "\(name): loss by step")
+        try AtomicFile.write(Data(curve.svg().utf8), to: lossCurveSVG)
+        try AtomicFile.write(curve.png(), to: lossCurvePNG)
+    }
     public func checkpoint(step: Int) -> String { path + "/checkpoint-\(step)" }
     var setAsidePath: String { path + "/" + Self.setAsideFolder }
 

@@ -179,8 +179,6 @@ public final class TrainingRun<T: Scalar> {
     }
 
     private func writeLossCurve() throws {
-        let curve = LossCurve(records: metrics.records, title: "\(config.name): loss by step")
-        try AtomicFile.write(Data(curve.svg().utf8), to: folder.lossCurveSVG)
-        try AtomicFile.write(curve.png(), to: folder.lossCurvePNG)
+        try folder.writeLossCurve(metrics.records, name: config.name)
     }
 }
