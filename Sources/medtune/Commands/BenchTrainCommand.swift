@@ -27,7 +27,7 @@ struct BenchTrainCommand: ComputeCommand {
     @Option(help: "The random model's shapes: 0.5b (Qwen2.5-0.5B) or 7b (DeepSeek-R1-Distill-Qwen-7B; no peer).")
     var shape: RandomShape = .halfB
     @Option(help: "How the random model stores its frozen matrices: f32, f16 or bf16.")
-    var storage: RandomStorage = .f32
+    var storage: FloatStorage = .f32
     @Option(help: "Sequences per micro-batch.")
     var batch = 2
     @Option(help: "Tokens per sequence.")
@@ -113,11 +113,6 @@ struct BenchTrainCommand: ComputeCommand {
     enum RandomShape: String, ExpressibleByArgument, CaseIterable {
         case halfB = "0.5b", sevenB = "7b"
         var shape: TrainingStepBenchmark.Shape { self == .halfB ? .qwen25HalfB : .qwen2SevenB }
-    }
-
-    enum RandomStorage: String, ExpressibleByArgument, CaseIterable {
-        case f32, f16, bf16
-        var type: StorageType { self == .f32 ? .f32 : self == .f16 ? .f16 : .bf16 }
     }
 
     struct PeerFigures {

@@ -2,8 +2,6 @@ import ArgumentParser
 import Exporter
 import Foundation
 import Hub
-import MedtuneCore
-import ModelFiles
 
 /// `medtune merge`: a base model with its LoRA adapter folded in, as a Hugging Face folder.
 struct MergeCommand: ComputeCommand {
@@ -28,14 +26,12 @@ struct MergeCommand: ComputeCommand {
     var output: String
 
     @Option(help: ArgumentHelp("Element type of the written weights.", valueName: "bf16|f16|f32"))
-    var dtype = "bf16"
+    var dtype: FloatStorage = .bf16
 
     func run() throws {
-        let types: [String: StorageType] = ["bf16": .bf16, "f16": .f16, "f32": .f32]
-        guard let type = types[dtype] else { throw InputError(at: "--dtype", "expected bf16, f16 or f32, not '\(dtype)'") }
         let base = try Hub.resolveModel(model, allowDownload: false).path
         let adapterPath = try Hub.resolveModel(adapter, allowDownload: false).path
-        try MergedModel.write(base: base, adapter: adapterPath, to: output, dtype: type)
-        print("wrote \(output): \(model) with \(adapter) folded in (\(dtype)), read back and checked")
+        try MergedModel.write(base: base, adapter: adapterPath, to: output, dtype: dtype.type)
+        print("wrote \(output): \(model) with \(adapter) folded in (\(dtype.rawValue)), read back and checked")
     }
 }
