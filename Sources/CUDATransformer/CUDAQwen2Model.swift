@@ -51,22 +51,28 @@ public final class CUDAQwen2Model {
     /// returns NaN logits, later passes do nothing, and the caller asks `checkFailure()`.
     public private(set) var failure: Error?
 
+    /// A frozen product on the GPU: one projection, or several that read the same input fused
+    /// into one matrix (q|k|v, gate|up) so that a decoding step streams their weights in one
+    /// product rather than three or two small ones. Each part keeps its own adapter.
     struct Linear {
         var weight: DeviceBuffer
         var bias: DeviceBuffer?
         var inFeatures: Int, outFeatures: Int
-        var adapter: Adapter?
+        var adapters: [Adapter]
     }
 
+    /// A LoRA adapter of one part of a `Linear`: its update lands in output columns
+    /// [column, column + columns).
     struct Adapter {
         var a: DeviceBuffer, b: DeviceBuffer
         var rank: Int
         var scale: Float
+        var column: Int, columns: Int
     }
 
     struct Layer {
         var inputNorm: DeviceBuffer, postAttentionNorm: DeviceBuffer
-        var q: Linear, k: Linear, v: Linear, o: Linear, gate: Linear, up: Linear, down: Linear
+        var qkv: Linear, o: Linear, gateUp: Linear, down: Linear
     }
 
     /// How weights and activations are stored: the kernels' storage.
@@ -96,15 +102,31 @@ public final class CUDAQwen2Model {
         }
 
         func upload(_ tensor: Tensor<Float>) throws -> DeviceBuffer { try Self.upload(tensor.buffer, to: device, storage: storage) }
-        func linear(_ linear: LoRALinear<Float>) throws -> Linear {
-            Linear(weight: try Self.upload(linear.base, to: device, storage: storage), bias: try linear.bias.map(upload),
-                   inFeatures: linear.inFeatures, outFeatures: linear.outFeatures,
-                   adapter: try linear.adapter.map { Adapter(a: try upload($0.a), b: try upload($0.b), rank: $0.rank, scale: Float($0.scale)) })
+        /// The parts' weights stacked row-wise ([Σ out × in]) in one buffer, their biases likewise
+        /// (zeros for a part without one), and each part's adapter at its columns.
+        func linear(_ parts: LoRALinear<Float>...) throws -> Linear {
+            let outFeatures = parts.reduce(0) { $0 + $1.outFeatures }, inFeatures = parts[0].inFeatures
+            precondition(parts.allSatisfy { $0.inFeatures == inFeatures }, "fused projections read one input")
+            let weight = try device.allocate(bytes: storage.bytes * outFeatures * inFeatures)
+            var column = 0, adapters: [Adapter] = []
+            for part in parts {
+                let rows = weight.slice(offset: storage.bytes * column * inFeatures, bytes: storage.bytes * part.outFeatures * inFeatures)
+                try Self.upload(part.base, into: rows, storage: storage)
+                if let adapter = part.adapter {
+                    adapters.append(Adapter(a: try upload(adapter.a), b: try upload(adapter.b), rank: adapter.rank, scale: Float(adapter.scale),
+                                            column: column, columns: part.outFeatures))
+                }
+                column += part.outFeatures
+            }
+            let bias = parts.contains { $0.bias != nil }
+                ? try Self.upload(parts.flatMap { $0.bias.map { Array($0.buffer) } ?? Array(repeating: 0, count: $0.outFeatures) }, to: device, storage: storage)
+                : nil
+            return Linear(weight: weight, bias: bias, inFeatures: inFeatures, outFeatures: outFeatures, adapters: adapters)
         }
         layers = try model.layers.map { layer in
             Layer(inputNorm: try upload(layer.inputNorm), postAttentionNorm: try upload(layer.postAttentionNorm),
-                  q: try linear(layer.q), k: try linear(layer.k), v: try linear(layer.v), o: try linear(layer.o),
-                  gate: try linear(layer.gate), up: try linear(layer.up), down: try linear(layer.down))
+                  qkv: try linear(layer.q, layer.k, layer.v), o: try linear(layer.o),
+                  gateUp: try linear(layer.gate, layer.up), down: try linear(layer.down))
         }
         finalNorm = try upload(model.finalNorm)
         inverseFrequencies = try device.upload(rotary.inverseFrequencies)
@@ -122,21 +144,30 @@ public final class CUDAQwen2Model {
         storage == .float32 ? try device.upload(Array(values)) : try device.upload(values.map(BFloat16.bits))
     }
 
-    /// A frozen matrix [out × in] in `storage` on the GPU: bf16 weights stored as bf16 are copied
-    /// as they are; other storage is decoded to float32 on the CPU (and rounded for bf16).
+    /// A frozen matrix [out × in] in `storage` on the GPU.
     static func upload(_ map: LinearMap, to device: CUDADevice, storage: CUDAKernelSource.Storage) throws -> DeviceBuffer {
+        let buffer = try device.allocate(bytes: storage.bytes * map.outFeatures * map.inFeatures)
+        try upload(map, into: buffer, storage: storage)
+        return buffer
+    }
+
+    /// Writes a frozen matrix [out × in] into `buffer` in `storage`: bf16 weights stored as bf16
+    /// are copied as they are; other storage is decoded to float32 on the CPU (and rounded for bf16).
+    static func upload(_ map: LinearMap, into buffer: DeviceBuffer, storage: CUDAKernelSource.Storage) throws {
+        let values: [Float]
         if let weight = map as? LinearWeight {
-            if weight.type == .bf16 && storage == .bfloat16 {
-                let buffer = try device.allocate(bytes: weight.tensor.bytes.count)
-                try buffer.copy(from: weight.tensor.bytes)
-                return buffer
-            }
-            return try Self.upload(weight.dequantized(), to: device, storage: storage)
+            if weight.type == .bf16 && storage == .bfloat16 { return try buffer.copy(from: weight.tensor.bytes) }
+            values = weight.dequantized()
+        } else if let dense = map as? DenseMatrix<Float> {
+            values = Array(dense.weight.buffer)
+        } else {
+            throw InputError("CUDAQwen2Model: cannot read the weights of a \(type(of: map))")
         }
-        if let dense = map as? DenseMatrix<Float> {
-            return try Self.upload(dense.weight.buffer, to: device, storage: storage)
+        if storage == .float32 {
+            try values.withUnsafeBytes { try buffer.copy(from: $0) }
+        } else {
+            try values.map(BFloat16.bits).withUnsafeBytes { try buffer.copy(from: $0) }
         }
-        throw InputError("CUDAQwen2Model: cannot read the weights of a \(type(of: map))")
     }
 
     /// Throws the failure of an earlier pass, if any.
@@ -153,8 +184,8 @@ public final class CUDAQwen2Model {
     /// `headRows` selected rows.
     struct Scratch {
         var rows: Int, headRows: Int
-        var ids, positions, x, normed, q, k, v, attention, gate, up, residual, projected, update: DeviceBuffer
-        var picks, chosen, headNormed, headOutput, logits: DeviceBuffer
+        var ids, positions, x, normed, qkv, attention, gateUp, activated, residual, projected, update: DeviceBuffer
+        var picks, chosen, headNormed, headOutput, logits, greedy: DeviceBuffer
 
         init(rows: Int, headRows: Int, model m: CUDAQwen2Model) throws {
             let device = m.kernels.device, bytes = m.storage.bytes
@@ -162,10 +193,9 @@ public final class CUDAQwen2Model {
             self.rows = rows; self.headRows = headRows
             ids = try device.allocate(bytes: 4 * rows); positions = try device.allocate(bytes: 4 * rows)
             x = try activations(rows, m.hiddenSize); normed = try activations(rows, m.hiddenSize)
-            q = try activations(rows, m.heads * m.headDim)
-            k = try activations(rows, m.kvHeads * m.headDim); v = try activations(rows, m.kvHeads * m.headDim)
+            qkv = try activations(rows, (m.heads + 2 * m.kvHeads) * m.headDim)
             attention = try activations(rows, m.heads * m.headDim)
-            gate = try activations(rows, m.intermediate); up = try activations(rows, m.intermediate)
+            gateUp = try activations(rows, 2 * m.intermediate); activated = try activations(rows, m.intermediate)
             residual = try activations(rows, m.hiddenSize)
             projected = try activations(rows, max(m.maxRank, 1))
             update = try activations(m.maxRank > 0 ? rows : 1, max(m.intermediate, m.hiddenSize, m.heads * m.headDim))
@@ -173,13 +203,18 @@ public final class CUDAQwen2Model {
             chosen = try activations(headRows, m.hiddenSize); headNormed = try activations(headRows, m.hiddenSize)
             headOutput = try activations(headRows, m.vocabulary)
             logits = m.storage == .float32 ? headOutput : try device.allocate(bytes: 4 * headRows * m.vocabulary)
+            greedy = try device.allocate(bytes: 4 * headRows)
         }
     }
 
+    /// What a pass copies back: the logits of its chosen rows, or only each row's argmax.
+    enum Output { case logits, greedy }
+
     /// Runs `tokens` [pass.batch × pass.length] after the cached positions, appends their keys
-    /// and values to the cache, and returns the logits of the rows `selected` of the pass (every
-    /// row, in order, when nil).
-    func run(_ tokens: [Int32], pass: ForwardPass, cache: CUDAKVCache, selected: [Int]?) throws -> Tensor<Float> {
+    /// and values to the cache, and returns the logits (or their argmax, one id per row) of the
+    /// rows `selected` of the pass (every row, in order, when nil).
+    func run(_ tokens: [Int32], pass: ForwardPass, cache: CUDAKVCache, selected: [Int]?, output: Output) throws
+        -> (logits: Tensor<Float>?, greedy: [Int32]) {
         precondition(tokens.count == pass.rows, "\(tokens.count) tokens for a pass of \(pass.rows)")
         precondition(tokens.allSatisfy { $0 >= 0 && Int($0) < vocabulary }, "token id outside the vocabulary of \(vocabulary)")
         precondition(pass.batch == cache.batch, "a pass of \(pass.batch) sequences on a cache of \(cache.batch)")
@@ -201,9 +236,12 @@ public final class CUDAQwen2Model {
         try withUnsafeBytes(of: Int32(cache.length)) { try state.past.copy(from: $0) }
         if let selected { try selected.map(Int32.init).withUnsafeBytes { try s.picks.copy(from: $0) } }
 
-        let work = { try self.layersAndHead(pass: pass, cache: cache, state: state, scratch: s, selected: selected != nil, count: count) }
+        let work = {
+            try self.layersAndHead(pass: pass, cache: cache, state: state, scratch: s, selected: selected != nil, count: count)
+            if output == .greedy { try self.kernels.argmax(logits: s.logits, into: s.greedy, rows: count, cols: self.vocabulary) }
+        }
         if pass.length == 1, selected == nil, cache.length > 0, cache.stepsRun > 0 {
-            let key = CUDAKVCache.StepKey(useAdapter: pass.useAdapter, scratchGeneration: scratchGeneration)
+            let key = CUDAKVCache.StepKey(useAdapter: pass.useAdapter, output: output, scratchGeneration: scratchGeneration)
             if cache.recordedSteps[key] == nil { cache.recordedSteps[key] = try kernels.device.record(work) }
             try kernels.device.launch(cache.recordedSteps[key]!)
         } else {
@@ -212,7 +250,10 @@ public final class CUDAQwen2Model {
         if pass.length == 1 { cache.stepsRun += 1 }
         cache.length += pass.length
         // The copy back waits for the work before it.
-        return Tensor([count, vocabulary], try s.logits.download(Float.self, count: count * vocabulary))
+        switch output {
+        case .logits: return (Tensor([count, vocabulary], try s.logits.download(Float.self, count: count * vocabulary)), [])
+        case .greedy: return (nil, try s.greedy.download(Int32.self, count: count))
+        }
     }
 
     /// Every layer over the scratch's rows, then the final norm and the head over the selected
@@ -223,26 +264,30 @@ public final class CUDAQwen2Model {
         try kernels.embedding(ids: s.ids, table: embedding, into: s.x, tokens: rows, dim: hiddenSize, vocabulary: vocabulary)
         let attention = CausalAttention(batch: pass.batch, queryLength: pass.length, keyLength: cache.length + pass.length,
                                         queryHeads: heads, kvHeads: kvHeads, headDim: headDim, keyCapacity: cache.capacity)
-        let kvRow = kvHeads * headDim
+        // Each row of the fused q|k|v product: the queries, then the keys, then the values.
+        let qRow = heads * headDim, kvRow = kvHeads * headDim, qkvRow = qRow + 2 * kvRow, bytes = storage.bytes
+        let freshKeys = s.qkv.slice(offset: bytes * qRow, bytes: s.qkv.bytes - bytes * qRow)
+        let freshValues = s.qkv.slice(offset: bytes * (qRow + kvRow), bytes: s.qkv.bytes - bytes * (qRow + kvRow))
         for (index, layer) in layers.enumerated() {
             try kernels.rmsNorm(norm, x: s.x, weight: layer.inputNorm, into: s.normed, rows: rows)
-            try project(layer.q, s.normed, rows: rows, into: s.q, pass: pass, scratch: s)
-            try project(layer.k, s.normed, rows: rows, into: s.k, pass: pass, scratch: s)
-            try project(layer.v, s.normed, rows: rows, into: s.v, pass: pass, scratch: s)
-            try kernels.rotary(rotary, x: s.q, positions: s.positions, inverseFrequencies: inverseFrequencies, tokens: rows, heads: heads)
-            try kernels.rotary(rotary, x: s.k, positions: s.positions, inverseFrequencies: inverseFrequencies, tokens: rows, heads: kvHeads)
+            try project(layer.qkv, s.normed, rows: rows, into: s.qkv, pass: pass, scratch: s)
+            // Queries and keys are adjacent in each row: one rotation covers both.
+            try kernels.rotary(rotary, x: s.qkv, positions: s.positions, inverseFrequencies: inverseFrequencies, tokens: rows,
+                               heads: heads + kvHeads, rowStride: qkvRow)
             let (keys, values) = state.layers[index]
-            try kernels.appendToCache(s.k, cache: keys, batch: pass.batch, count: pass.length, capacity: cache.capacity, start: state.past, row: kvRow)
-            try kernels.appendToCache(s.v, cache: values, batch: pass.batch, count: pass.length, capacity: cache.capacity, start: state.past, row: kvRow)
-            try kernels.attention(attention, q: s.q, k: keys, v: values, keyMask: state.mask, past: state.past, into: s.attention)
+            try kernels.appendToCache(freshKeys, cache: keys, batch: pass.batch, count: pass.length, capacity: cache.capacity, start: state.past,
+                                      row: kvRow, freshStride: qkvRow)
+            try kernels.appendToCache(freshValues, cache: values, batch: pass.batch, count: pass.length, capacity: cache.capacity, start: state.past,
+                                      row: kvRow, freshStride: qkvRow)
+            try kernels.attention(attention, q: s.qkv, k: keys, v: values, keyMask: state.mask, past: state.past, into: s.attention,
+                                  qStride: qkvRow)
             // The residual additions take the rounded projection, as `residual + o_proj(…)` does.
             try project(layer.o, s.attention, rows: rows, into: s.residual, pass: pass, scratch: s)
             try kernels.add(s.x, s.residual, into: s.x, count: rows * hiddenSize)
             try kernels.rmsNorm(norm, x: s.x, weight: layer.postAttentionNorm, into: s.normed, rows: rows)
-            try project(layer.gate, s.normed, rows: rows, into: s.gate, pass: pass, scratch: s)
-            try project(layer.up, s.normed, rows: rows, into: s.up, pass: pass, scratch: s)
-            try kernels.swiGLU(gate: s.gate, up: s.up, into: s.gate, count: rows * intermediate)
-            try project(layer.down, s.gate, rows: rows, into: s.residual, pass: pass, scratch: s)
+            try project(layer.gateUp, s.normed, rows: rows, into: s.gateUp, pass: pass, scratch: s)
+            try kernels.swiGLU(gateUp: s.gateUp, into: s.activated, rows: rows, columns: intermediate)
+            try project(layer.down, s.activated, rows: rows, into: s.residual, pass: pass, scratch: s)
             try kernels.add(s.x, s.residual, into: s.x, count: rows * hiddenSize)
         }
         // Only the selected rows reach the final norm and the (151,936-wide) head: the gather is
@@ -258,23 +303,58 @@ public final class CUDAQwen2Model {
         if storage == .bfloat16 { try kernels.bf16ToFloat32(s.headOutput, into: s.logits, count: count * vocabulary) }
     }
 
-    /// output = input · Wᵀ + bias, plus the adapter's update when the pass uses adapters, each
-    /// operation rounded as PEFT's `result + lora_B(lora_A(x)) * scaling` rounds it.
+    /// output = input · Wᵀ + bias, plus each part's adapter update when the pass uses adapters,
+    /// each operation rounded as PEFT's `result + lora_B(lora_A(x)) * scaling` rounds it.
     private func project(_ linear: Linear, _ input: DeviceBuffer, rows: Int, into output: DeviceBuffer, pass: ForwardPass,
                          scratch s: Scratch) throws {
         try blas.multiply(a: input, b: linear.weight, c: output, m: rows, n: linear.outFeatures, k: linear.inFeatures,
                           input: element, output: element, bias: linear.bias)
-        guard pass.useAdapter, let adapter = linear.adapter else { return }
-        try blas.multiply(a: input, b: adapter.a, c: s.projected, m: rows, n: adapter.rank, k: linear.inFeatures, input: element, output: element)
-        try blas.multiply(a: s.projected, b: adapter.b, c: s.update, m: rows, n: linear.outFeatures, k: adapter.rank, input: element, output: element)
-        try kernels.scaledAdd(output, update: s.update, scale: adapter.scale, count: rows * linear.outFeatures)
+        guard pass.useAdapter else { return }
+        for adapter in linear.adapters {
+            try blas.multiply(a: input, b: adapter.a, c: s.projected, m: rows, n: adapter.rank, k: linear.inFeatures, input: element, output: element)
+            try blas.multiply(a: s.projected, b: adapter.b, c: s.update, m: rows, n: adapter.columns, k: adapter.rank, input: element, output: element)
+            let offset = storage.bytes * adapter.column
+            try kernels.scaledAdd(output.slice(offset: offset, bytes: output.bytes - offset), update: s.update, scale: adapter.scale,
+                                  rows: rows, columns: adapter.columns, outStride: linear.outFeatures)
+        }
+    }
+
+    /// The frozen products of one pass of `rows` rows (every layer's q|k|v, o, gate|up and down,
+    /// and the head over `rows` rows) recorded as one graph and replayed `repeats` times: seconds
+    /// per replay and the bytes of weights each replay reads. Beside a decoding step's time it
+    /// says how much of the step is weight streaming and how close that comes to the memory
+    /// bandwidth.
+    public func timeFrozenProducts(rows: Int, repeats: Int) throws -> (seconds: Double, weightBytes: Int) {
+        let device = kernels.device, bytes = storage.bytes
+        let input = try device.allocate(bytes: bytes * rows * max(hiddenSize, intermediate))
+        let output = try device.allocate(bytes: bytes * rows * max(2 * intermediate, vocabulary, (heads + 2 * kvHeads) * headDim))
+        try device.synchronize()
+        var weightBytes = bytes * vocabulary * hiddenSize
+        let graph = try device.record {
+            for layer in layers {
+                for linear in [layer.qkv, layer.o, layer.gateUp, layer.down] {
+                    try blas.multiply(a: input, b: linear.weight, c: output, m: rows, n: linear.outFeatures, k: linear.inFeatures,
+                                      input: element, output: element, bias: linear.bias)
+                }
+            }
+            try blas.multiply(a: input, b: lmHead, c: output, m: rows, n: vocabulary, k: hiddenSize, input: element, output: element)
+        }
+        for layer in layers {
+            for linear in [layer.qkv, layer.o, layer.gateUp, layer.down] { weightBytes += bytes * linear.outFeatures * linear.inFeatures }
+        }
+        try device.launch(graph)
+        try device.synchronize()
+        let start = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<repeats { try device.launch(graph) }
+        try device.synchronize()
+        return (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(repeats), weightBytes)
     }
 
     /// The logits of the rows `rows` of one pass over `tokens` on a fresh cache: every position of
     /// a sequence at once (teacher forcing), as `Qwen2Model.logits` gives them on the CPU.
     public func logits(_ tokens: [Int32], pass: ForwardPass, rows: [Int]) throws -> Tensor<Float> {
         try checkFailure()
-        return try run(tokens, pass: pass, cache: makeCache(batch: pass.batch, capacity: pass.length), selected: rows)
+        return try run(tokens, pass: pass, cache: makeCache(batch: pass.batch, capacity: pass.length), selected: rows, output: .logits).logits!
     }
 
     /// The pass's logits, or NaN logits once a pass has failed (see `failure`).
@@ -284,6 +364,17 @@ public final class CUDAQwen2Model {
         }
         return Tensor([batch, vocabulary], Array(repeating: .nan, count: batch * vocabulary))
     }
+
+    /// The pass's greedy ids, or token 0 for each sequence once a pass has failed.
+    private func guarded(batch: Int, _ work: () throws -> [Int32]) -> [Int32] {
+        if failure == nil {
+            do { return try work() } catch { failure = error }
+        }
+        return Array(repeating: 0, count: batch)
+    }
+
+    /// The last row of each sequence of a prompt pass.
+    private func lastRows(_ pass: ForwardPass) -> [Int] { (0..<pass.batch).map { ($0 + 1) * pass.length - 1 } }
 }
 
 /// Keys and values of every layer in GPU memory, per layer [batch × capacity × kvHeads × headDim]
@@ -311,6 +402,7 @@ public final class CUDAKVCache {
 
     struct StepKey: Hashable {
         var useAdapter: Bool
+        var output: CUDAQwen2Model.Output
         var scratchGeneration: Int
     }
     var recordedSteps: [StepKey: CUDAGraph] = [:]
@@ -356,13 +448,21 @@ extension CUDAQwen2Model: DecodingModel {
 
     public func prefill(_ tokens: [Int32], pass: ForwardPass, cache: CUDAKVCache) -> Tensor<Float> {
         precondition(cache.length == 0, "a prompt pass starts an empty cache")
-        return guarded(batch: pass.batch) {
-            try run(tokens, pass: pass, cache: cache, selected: (0..<pass.batch).map { ($0 + 1) * pass.length - 1 })
-        }
+        return guarded(batch: pass.batch) { try run(tokens, pass: pass, cache: cache, selected: lastRows(pass), output: .logits).logits! }
     }
 
     public func decode(_ tokens: [Int32], pass: ForwardPass, cache: CUDAKVCache) -> Tensor<Float> {
         precondition(pass.length == 1, "a decoding step takes one token per sequence")
-        return guarded(batch: pass.batch) { try run(tokens, pass: pass, cache: cache, selected: nil) }
+        return guarded(batch: pass.batch) { try run(tokens, pass: pass, cache: cache, selected: nil, output: .logits).logits! }
+    }
+
+    public func prefillGreedy(_ tokens: [Int32], pass: ForwardPass, cache: CUDAKVCache) -> [Int32] {
+        precondition(cache.length == 0, "a prompt pass starts an empty cache")
+        return guarded(batch: pass.batch) { try run(tokens, pass: pass, cache: cache, selected: lastRows(pass), output: .greedy).greedy }
+    }
+
+    public func decodeGreedy(_ tokens: [Int32], pass: ForwardPass, cache: CUDAKVCache) -> [Int32] {
+        precondition(pass.length == 1, "a decoding step takes one token per sequence")
+        return guarded(batch: pass.batch) { try run(tokens, pass: pass, cache: cache, selected: nil, output: .greedy).greedy }
     }
 }

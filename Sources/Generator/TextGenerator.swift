@@ -55,19 +55,26 @@ public struct TokenGenerator<Model: DecodingModel> {
         var finished = [Bool](repeating: false, count: batch)
         var nextPositions = prompts.map(\.count)
 
-        var logits = model.prefill(tokens, pass: ForwardPass(batch: batch, length: longest, positions: positions,
-                                                             keyMask: mask, useAdapter: useAdapter),
-                                   cache: cache)
+        // Plain greedy decoding needs only each row's argmax, which the model can pick where its
+        // logits are (a GPU copies back one id per sequence); anything else reads whole rows.
+        let greedyOnModel = options.isGreedy && options.repetitionPenalty == 1 && topLogprobs == 0
+        var pass = ForwardPass(batch: batch, length: longest, positions: positions, keyMask: mask, useAdapter: useAdapter)
+        var logits: Tensor<Model.Element>?, picks: [Int32] = []
+        if greedyOnModel { picks = model.prefillGreedy(tokens, pass: pass, cache: cache) } else { logits = model.prefill(tokens, pass: pass, cache: cache) }
+        var row = [Float](repeating: 0, count: greedyOnModel ? 0 : model.vocabulary)
         for step in 0..<options.maxNewTokens {
             var chosen = [Int32](repeating: padID, count: batch)
-            let vocabulary = model.vocabulary
-            var row = [Float](repeating: 0, count: vocabulary)
             for b in 0..<batch where !finished[b] {
-                copyRow(b, of: logits, into: &row)
-                if topLogprobs > 0 {
-                    results[b].topLogprobs.append(row.withUnsafeBufferPointer { LogProbabilities.top($0, k: topLogprobs) })
+                let id: Int32
+                if let logits {
+                    copyRow(b, of: logits, into: &row)
+                    if topLogprobs > 0 {
+                        results[b].topLogprobs.append(row.withUnsafeBufferPointer { LogProbabilities.top($0, k: topLogprobs) })
+                    }
+                    id = row.withUnsafeMutableBufferPointer { samplers[b].next($0, history: histories[b]) }
+                } else {
+                    id = picks[b]
                 }
-                let id = row.withUnsafeMutableBufferPointer { samplers[b].next($0, history: histories[b]) }
                 chosen[b] = id
                 histories[b].insert(id)
                 if endOfSequence.contains(id) {
@@ -86,9 +93,8 @@ public struct TokenGenerator<Model: DecodingModel> {
             mask = zip(0..<batch, mask.chunked(mask.count / batch)).flatMap { $1 + [1] }
             positions = nextPositions
             for b in 0..<batch { nextPositions[b] += 1 }
-            logits = model.decode(chosen, pass: ForwardPass(batch: batch, length: 1, positions: positions,
-                                                            keyMask: mask, useAdapter: useAdapter),
-                                  cache: cache)
+            pass = ForwardPass(batch: batch, length: 1, positions: positions, keyMask: mask, useAdapter: useAdapter)
+            if greedyOnModel { picks = model.decodeGreedy(chosen, pass: pass, cache: cache) } else { logits = model.decode(chosen, pass: pass, cache: cache) }
         }
         return results
     }

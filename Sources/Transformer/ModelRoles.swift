@@ -83,6 +83,34 @@ public protocol DecodingModel<Element>: AnyObject {
     func prefill(_ tokens: [Int32], pass: ForwardPass, cache: Cache) -> Tensor<Element>
     /// Runs one token per sequence after the cached ones; returns their logits, [batch × vocabulary].
     func decode(_ tokens: [Int32], pass: ForwardPass, cache: Cache) -> Tensor<Element>
+    /// `prefill` and `decode` reduced to each sequence's greedy token: the argmax of its logits
+    /// row, the lowest index among equal maxima. A backend whose logits live on another device
+    /// picks there and copies back one id per sequence instead of a vocabulary-wide row.
+    func prefillGreedy(_ tokens: [Int32], pass: ForwardPass, cache: Cache) -> [Int32]
+    func decodeGreedy(_ tokens: [Int32], pass: ForwardPass, cache: Cache) -> [Int32]
+}
+
+extension DecodingModel {
+    public func prefillGreedy(_ tokens: [Int32], pass: ForwardPass, cache: Cache) -> [Int32] {
+        argmaxRows(prefill(tokens, pass: pass, cache: cache))
+    }
+
+    public func decodeGreedy(_ tokens: [Int32], pass: ForwardPass, cache: Cache) -> [Int32] {
+        argmaxRows(decode(tokens, pass: pass, cache: cache))
+    }
+}
+
+/// The argmax of each row of `logits` [rows × vocabulary], lowest index on ties. Specialised:
+/// a generic comparison per logit would cost more than a GPU's decoding step.
+@_specialize(where Element == Float)
+func argmaxRows<Element: Scalar>(_ logits: Tensor<Element>) -> [Int32] {
+    let columns = logits.shape[1], values = logits.buffer
+    return (0..<logits.shape[0]).map { row in
+        let start = row * columns
+        var best = start
+        for i in start..<(start + columns) where values[i] > values[best] { best = i }
+        return Int32(best - start)
+    }
 }
 
 /// The scoring role: the hidden states of a chosen layer.

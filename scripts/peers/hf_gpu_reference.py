@@ -1,6 +1,8 @@
 # HF transformers + PEFT reference values for medtune's GPU checks: a random Qwen2 (and a LoRA adapter) saved as safetensors, its float32 last logits and greedy ids, and bfloat16 teacher-forced top-1 / NLL.
 # Usage: hf_gpu_reference.py OUT_DIR --shape toy|0.5b [--seed N]   (runs on the GPU when there is one, else on the CPU)
-import argparse, json, os, statistics, time
+#        hf_gpu_reference.py OUT_DIR --model HF_FOLDER --adapter PEFT_FOLDER   (the reference of an existing model and adapter,
+#        e.g. a random base and the adapter an exported job trained on it)
+import argparse, json, os, shutil, statistics, time
 import numpy as np
 import torch
 import transformers, peft
@@ -9,9 +11,13 @@ from peft import LoraConfig, PeftModel, get_peft_model
 
 parser = argparse.ArgumentParser()
 parser.add_argument("out_dir")
-parser.add_argument("--shape", choices=["toy", "0.5b"], required=True)
+parser.add_argument("--shape", choices=["toy", "0.5b"])
+parser.add_argument("--model", help="an existing HF folder instead of a random model (with --adapter)")
+parser.add_argument("--adapter", help="an existing PEFT adapter of --model")
 parser.add_argument("--seed", type=int, default=0)
 args = parser.parse_args()
+if (args.shape is None) == (args.model is None) or (args.model is None) != (args.adapter is None):
+    parser.error("give --shape, or --model with --adapter")
 
 SHAPES = {
     "toy": dict(num_hidden_layers=2, hidden_size=256, num_attention_heads=4, num_key_value_heads=2, head_dim=64,
@@ -39,32 +45,43 @@ model_dir, adapter_dir = os.path.join(args.out_dir, "model"), os.path.join(args.
 os.makedirs(args.out_dir, exist_ok=True)
 started = time.perf_counter()
 
-# --- The random model and adapter, built on the CPU so a seed gives the same weights on any machine.
-torch.manual_seed(args.seed)
-config = Qwen2Config(**SHAPES[args.shape], rope_theta=1e6, rms_norm_eps=1e-6, initializer_range=INIT_RANGE,
-                     use_sliding_window=False, bos_token_id=None, eos_token_id=None, pad_token_id=None)
-model = Qwen2ForCausalLM(config).float().eval()
-with torch.no_grad():
-    # HF initialises the q/k/v biases to zero and the RMSNorm weights to one; random values make sure
-    # medtune really reads and applies them.
-    for name, p in model.named_parameters():
-        if name.endswith("_proj.bias"):
-            p.normal_(0.0, 0.5)
-        elif name.endswith("norm.weight"):
-            p.uniform_(0.5, 1.5)
-    model.model.norm.weight.mul_(FINAL_NORM_SCALE)
-model.save_pretrained(model_dir)
+def make_random_model_and_adapter():
+    """The random model and adapter, built on the CPU so a seed gives the same weights on any machine."""
+    torch.manual_seed(args.seed)
+    config = Qwen2Config(**SHAPES[args.shape], rope_theta=1e6, rms_norm_eps=1e-6, initializer_range=INIT_RANGE,
+                         use_sliding_window=False, bos_token_id=None, eos_token_id=None, pad_token_id=None)
+    model = Qwen2ForCausalLM(config).float().eval()
+    with torch.no_grad():
+        # HF initialises the q/k/v biases to zero and the RMSNorm weights to one; random values make sure
+        # medtune really reads and applies them.
+        for name, p in model.named_parameters():
+            if name.endswith("_proj.bias"):
+                p.normal_(0.0, 0.5)
+            elif name.endswith("norm.weight"):
+                p.uniform_(0.5, 1.5)
+        model.model.norm.weight.mul_(FINAL_NORM_SCALE)
+    model.save_pretrained(model_dir)
 
-lora = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0, target_modules=TARGETS, task_type="CAUSAL_LM"))
-with torch.no_grad():
-    # PEFT starts lora_B at zero (a no-op adapter); random A and B make the adapter move the logits clearly.
-    for name, p in lora.named_parameters():
-        if "lora_A" in name:
-            p.normal_(0.0, p.shape[1] ** -0.5)
-        elif "lora_B" in name:
-            p.normal_(0.0, INIT_RANGE)
-lora.save_pretrained(adapter_dir)
-del lora, model
+    lora = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0, target_modules=TARGETS, task_type="CAUSAL_LM"))
+    with torch.no_grad():
+        # PEFT starts lora_B at zero (a no-op adapter); random A and B make the adapter move the logits clearly.
+        for name, p in lora.named_parameters():
+            if "lora_A" in name:
+                p.normal_(0.0, p.shape[1] ** -0.5)
+            elif "lora_B" in name:
+                p.normal_(0.0, INIT_RANGE)
+    lora.save_pretrained(adapter_dir)
+    del lora, model
+    return config
+
+
+if args.model:
+    shutil.copytree(args.model, model_dir, dirs_exist_ok=True)
+    shutil.copytree(args.adapter, adapter_dir, dirs_exist_ok=True)
+    config = Qwen2Config.from_pretrained(model_dir)
+    args.shape = f"{config.num_hidden_layers} layers, hidden {config.hidden_size} ({args.model})"
+else:
+    config = make_random_model_and_adapter()
 
 generator = torch.Generator().manual_seed(args.seed + 1)
 prompts = [torch.randint(0, config.vocab_size, (n,), generator=generator).tolist() for n in PROMPT_LENGTHS]
