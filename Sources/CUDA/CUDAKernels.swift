@@ -94,6 +94,14 @@ public final class CUDAKernels {
                           [.buffer(x), .buffer(weight), .buffer(y), .int(norm.dim), .float32(Float(norm.eps))])
     }
 
+    /// x += residual (rounded), then y = `RMSNorm.forward(x)`: a decoder block's residual
+    /// addition fused with the norm that follows it.
+    public func addRMSNorm(_ norm: RMSNorm, x: DeviceBuffer, residual: DeviceBuffer, weight: DeviceBuffer, into y: DeviceBuffer, rows: Int) throws {
+        guard rows > 0 else { return }
+        try device.launch(function("add_rmsnorm"), grid: (rows, 1, 1), block: (Self.rowThreads, 1, 1),
+                          [.buffer(x), .buffer(residual), .buffer(weight), .buffer(y), .int(norm.dim), .float32(Float(norm.eps))])
+    }
+
     /// As `RotaryEmbedding.forward`, in place on the first heads × headDim elements of each of
     /// x's `tokens` rows (rowStride elements apart; contiguous heads when nil): positions are
     /// int32 [tokens], inverseFrequencies `rope.inverseFrequencies` as float32.

@@ -268,8 +268,11 @@ public final class CUDAQwen2Model {
         let qRow = heads * headDim, kvRow = kvHeads * headDim, qkvRow = qRow + 2 * kvRow, bytes = storage.bytes
         let freshKeys = s.qkv.slice(offset: bytes * qRow, bytes: s.qkv.bytes - bytes * qRow)
         let freshValues = s.qkv.slice(offset: bytes * (qRow + kvRow), bytes: s.qkv.bytes - bytes * (qRow + kvRow))
+        // Each residual addition runs fused with the norm after it; the first layer's input norm
+        // has no addition before it, and the last addition none after it (the final norm sees only
+        // the selected rows).
+        try kernels.rmsNorm(norm, x: s.x, weight: layers[0].inputNorm, into: s.normed, rows: rows)
         for (index, layer) in layers.enumerated() {
-            try kernels.rmsNorm(norm, x: s.x, weight: layer.inputNorm, into: s.normed, rows: rows)
             try project(layer.qkv, s.normed, rows: rows, into: s.qkv, pass: pass, scratch: s)
             // Queries and keys are adjacent in each row: one rotation covers both.
             try kernels.rotary(rotary, x: s.qkv, positions: s.positions, inverseFrequencies: inverseFrequencies, tokens: rows,
@@ -283,12 +286,15 @@ public final class CUDAQwen2Model {
                                   qStride: qkvRow)
             // The residual additions take the rounded projection, as `residual + o_proj(…)` does.
             try project(layer.o, s.attention, rows: rows, into: s.residual, pass: pass, scratch: s)
-            try kernels.add(s.x, s.residual, into: s.x, count: rows * hiddenSize)
-            try kernels.rmsNorm(norm, x: s.x, weight: layer.postAttentionNorm, into: s.normed, rows: rows)
+            try kernels.addRMSNorm(norm, x: s.x, residual: s.residual, weight: layer.postAttentionNorm, into: s.normed, rows: rows)
             try project(layer.gateUp, s.normed, rows: rows, into: s.gateUp, pass: pass, scratch: s)
             try kernels.swiGLU(gateUp: s.gateUp, into: s.activated, rows: rows, columns: intermediate)
             try project(layer.down, s.activated, rows: rows, into: s.residual, pass: pass, scratch: s)
-            try kernels.add(s.x, s.residual, into: s.x, count: rows * hiddenSize)
+            if index + 1 < layers.count {
+                try kernels.addRMSNorm(norm, x: s.x, residual: s.residual, weight: layers[index + 1].inputNorm, into: s.normed, rows: rows)
+            } else {
+                try kernels.add(s.x, s.residual, into: s.x, count: rows * hiddenSize)
+            }
         }
         // Only the selected rows reach the final norm and the (151,936-wide) head: the gather is
         // the embedding kernel with the residual stream as its table.

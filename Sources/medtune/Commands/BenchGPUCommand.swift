@@ -118,6 +118,7 @@ struct GPUChecks {
         try cacheAppend(batch: 2, count: 3, capacity: 16, start: 9, row: 128, extraColumns: 640)
         try rmsNorm(rows: 64, dim: 896)
         try rmsNorm(rows: 7, dim: 3584)
+        try addRMSNorm(rows: 5, dim: 3584)
         try rotary(tokens: 37, heads: 14, headDim: 64, firstPosition: 1000)
         try rotary(tokens: 9, heads: 16, headDim: 64, firstPosition: 3, extraColumns: 128)
         try attention(CausalAttention(batch: 2, queryLength: 45, keyLength: 45, queryHeads: 14, kvHeads: 2, headDim: 64), padding: 7, label: "attention prefill")
@@ -259,6 +260,20 @@ struct GPUChecks {
 
     /// With `extraColumns`, each token's heads start rows that are that much wider (the queries
     /// and keys of a fused product, values after them); the extra columns must stay untouched.
+    /// The residual addition fused with the norm after it: the sum rounded (exactly as
+    /// residual_add) and the norm of that rounded row.
+    mutating func addRMSNorm(rows: Int, dim: Int) throws {
+        let x = random(rows * dim, -2, 2), residual = random(rows * dim, -2, 2), weight = random(dim, 0.5, 1.5)
+        let norm = RMSNorm(dim: dim, eps: 1e-6)
+        let stream = try gpu.upload(x.bits), out = try gpu.allocate(bytes: 2 * rows * dim)
+        try kernels.addRMSNorm(norm, x: stream, residual: try gpu.upload(residual.bits), weight: try gpu.upload(weight.bits), into: out, rows: rows)
+        let sums = zip(x.values, residual.values).map { Self.value(BFloat16.bits(Float($0) + Float($1))) }
+        record("add_rmsnorm (sum)", "\(rows)×\(dim)", gpu: try download(stream, count: rows * dim), reference: sums)
+        var expected = [Double](repeating: 0, count: rows * dim), rstd = [Double](repeating: 0, count: rows)
+        norm.forward(sums, weight: weight.values, rows: rows, into: &expected, rstd: &rstd)
+        record("add_rmsnorm (norm)", "\(rows)×\(dim)", gpu: try download(out, count: rows * dim), reference: expected, relative: Self.bf16Tolerance)
+    }
+
     mutating func rotary(tokens: Int, heads: Int, headDim: Int, firstPosition: Int, extraColumns: Int = 0) throws {
         let rope = RotaryEmbedding(headDim: headDim, theta: 1_000_000)
         let table: (cos: [Float], sin: [Float]) = rope.table(positions: Array(firstPosition..<firstPosition + tokens))
