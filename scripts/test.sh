@@ -17,5 +17,13 @@ if [[ -z "${MEDTUNE_NVRTC:-}" ]]; then
     python3 -m pip install --quiet --upgrade --target "$ROOT/.cache/nvrtc" --no-deps "$NVRTC_WHEEL"
   fi
 fi
+# The reference Python stack (torch CPU, transformers, peft, gguf, bert-score at the pinned versions
+# of scripts/peers/requirements.txt) in .cache/peers/python, for the tests that run the exported
+# train.py or load medtune's files in transformers. Where pip cannot get it (torch's +cpu wheel
+# needs PyTorch's wheel index or a wheel folder in pip's configuration), those tests say they
+# are skipped and why.
+if [[ -z "${MEDTUNE_PYTHON:-}" ]]; then
+  bash scripts/fetch-peers.sh python || echo "test: no reference Python; the tests that need it are skipped" >&2
+fi
 swift build -c release -Xswiftc -enable-testing --build-tests
 swift test -c release -Xswiftc -enable-testing --skip-build "$@"

@@ -224,6 +224,55 @@ final class ExportTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: run.appendingPathComponent("heldout_ids.json").path))
     }
 
+    /// A run stopped after its first checkpoint and continued with `train.py --resume` ends as the
+    /// uninterrupted run does: the same later losses and the same adapter, and metrics.jsonl
+    /// keeps one line per step.
+    func testTrainScriptResumesFromItsNewestCheckpoint() throws {
+        guard let python = try referencePython() else { throw XCTSkip("no Python with torch, transformers and peft (set MEDTUNE_PYTHON to one)") }
+        var config = try tinyRecipe()
+        config.maxSteps = 3; config.saveSteps = 1; config.keepCheckpoints = 3
+        let job = directory.appendingPathComponent("job")
+        _ = try JobExport(config: config, source: "tiny.yaml", folder: job.path).run()
+        let environment = ["CUDA_VISIBLE_DEVICES": "", "TOKENIZERS_PARALLELISM": "false"]
+        let whole = directory.appendingPathComponent("whole"), resumed = directory.appendingPathComponent("resumed")
+        let script = job.appendingPathComponent("train.py").path
+        let first = try run(python, [script, "--output-dir", whole.path], environment: environment)
+        XCTAssertEqual(first.status, 0, first.output)
+
+        // The state of a run stopped during step 2: checkpoint-1 and the lines up to step 1.
+        let files = FileManager.default
+        try files.createDirectory(at: resumed, withIntermediateDirectories: true)
+        try files.copyItem(at: whole.appendingPathComponent("checkpoint-1"), to: resumed.appendingPathComponent("checkpoint-1"))
+        for name in ["heldout_ids.json", "config.yaml"] where files.fileExists(atPath: whole.appendingPathComponent(name).path) {
+            try files.copyItem(at: whole.appendingPathComponent(name), to: resumed.appendingPathComponent(name))
+        }
+        let lines = try String(contentsOf: whole.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+        let upToStepOne = try lines.filter { line in
+            try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["step"] as? Int) <= 1
+        }
+        try (upToStepOne.joined(separator: "\n") + "\n").write(to: resumed.appendingPathComponent("metrics.jsonl"), atomically: true, encoding: .utf8)
+        let second = try run(python, [script, "--output-dir", resumed.path, "--resume"], environment: environment)
+        XCTAssertEqual(second.status, 0, second.output)
+
+        let straight = try jsonLines(whole.appendingPathComponent("metrics.jsonl"))
+        let continued = try jsonLines(resumed.appendingPathComponent("metrics.jsonl"))
+        XCTAssertEqual(straight.map { $0["step"] as? Int }, [0, 1, 2, 3])
+        XCTAssertEqual(continued.map { $0["step"] as? Int }, [0, 1, 2, 3])
+        for (a, b) in zip(straight, continued).dropFirst(2) {
+            let x = try XCTUnwrap(a["loss"] as? Double), y = try XCTUnwrap(b["loss"] as? Double)
+            XCTAssertEqual(y, x, accuracy: 1e-6 * abs(x), "loss at step \(a["step"] ?? "?")")
+        }
+        let adapter = "adapter_model.safetensors"
+        let expected = try SafetensorsFile(path: whole.appendingPathComponent(adapter).path)
+        let actual = try SafetensorsFile(path: resumed.appendingPathComponent(adapter).path)
+        let names = expected.tensorEntries.map(\.name)
+        XCTAssertEqual(actual.tensorEntries.map(\.name).sorted(), names.sorted())
+        for name in names {
+            let a = try expected.tensor(named: name).floats(), b = try actual.tensor(named: name).floats()
+            XCTAssertLessThan(zip(a, b).map { abs($0 - $1) }.max() ?? 1, 1e-6, name)
+        }
+    }
+
     /// `$MEDTUNE_PYTHON`, else the peers' virtualenv of scripts/fetch-peers.sh, when it imports
     /// torch, transformers and peft.
     func referencePython() throws -> String? {
