@@ -47,9 +47,11 @@ let package = Package(
         // Text generation: KV cache, samplers, prompt templates.
         .target(name: "Generator", dependencies: ["MedtuneCore", "Records", "Transformer", "Tokenizers"], swiftSettings: numeric),
         // LoRA fine-tuning: data, optimiser, schedules, checkpoints, loss curve.
-        .target(name: "Trainer", dependencies: ["MedtuneCore", "Records", "Transformer", "Tokenizers", "ModelFiles", "CZlib", "Yams"], swiftSettings: numeric),
+        // Charts drawn as SVG and PNG (loss curves, checkpoint sweeps): a raster, a bitmap font, a PNG encoder.
+        .target(name: "Charts", dependencies: ["CZlib"]),
+        .target(name: "Trainer", dependencies: ["MedtuneCore", "Records", "Transformer", "Tokenizers", "ModelFiles", "Charts", "Yams"], swiftSettings: numeric),
         // BERT encoder, BERTScore and text-overlap metrics.
-        .target(name: "Evaluator", dependencies: ["MedtuneCore", "Records", "ModelFiles", "Tokenizers", "Transformer"], swiftSettings: numeric),
+        .target(name: "Evaluator", dependencies: ["MedtuneCore", "Records", "ModelFiles", "Tokenizers", "Transformer", "Charts"], swiftSettings: numeric),
         // Measurements for `medtune bench` and `inspect --system`: the GEMM probe, the machine's
         // peak, the training-step benchmark, the tokenizer corpus, memory use. (The weight
         // benchmark times ModelFiles' internal row kernels and stays beside them.)
@@ -76,7 +78,7 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "Bench", "TestSupport"]),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "TestSupport"]),
         .testTarget(name: "GeneratorTests", dependencies: ["Generator", "TestSupport"]),
-        .testTarget(name: "TrainerTests", dependencies: ["Trainer", "Records", "TestSupport", "CZlib"]),
+        .testTarget(name: "TrainerTests", dependencies: ["Trainer", "Charts", "Records", "TestSupport", "CZlib"]),
         .testTarget(name: "ExporterTests", dependencies: ["Exporter", "Trainer", "Transformer", "Tokenizers", "ModelFiles", "TestSupport"]),
         .testTarget(name: "EvaluatorTests", dependencies: ["Evaluator", "TestSupport"]),
         .testTarget(name: "HubTests", dependencies: ["Hub", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),

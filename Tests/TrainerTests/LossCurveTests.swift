@@ -1,6 +1,7 @@
 import CZlib
 import Foundation
 import TestSupport
+import Charts
 @testable import Trainer
 import XCTest
 
