@@ -80,7 +80,7 @@ let package = Package(
         .testTarget(name: "GeneratorTests", dependencies: ["Generator", "TestSupport"]),
         .testTarget(name: "TrainerTests", dependencies: ["Trainer", "Charts", "Records", "TestSupport", "CZlib"]),
         .testTarget(name: "ExporterTests", dependencies: ["Exporter", "Trainer", "Transformer", "Tokenizers", "ModelFiles", "TestSupport"]),
-        .testTarget(name: "EvaluatorTests", dependencies: ["Evaluator", "TestSupport"]),
+        .testTarget(name: "EvaluatorTests", dependencies: ["Evaluator", "Charts", "TestSupport"]),
         .testTarget(name: "HubTests", dependencies: ["Hub", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "CUDATests", dependencies: ["CUDA", "TestSupport"]),
         // Runs the built `medtune` binary: argv, signals, exit statuses, one-line errors.

@@ -40,9 +40,9 @@ public final class CUDAQwen2Model {
     let embedding: DeviceBuffer, finalNorm: DeviceBuffer, lmHead: DeviceBuffer
     /// `rotary.inverseFrequencies`, float32.
     let inverseFrequencies: DeviceBuffer
-    let layers: [Layer]
+    private(set) var layers: [Layer]
     /// Largest adapter rank, for the scratch of the adapters' first product.
-    let maxRank: Int
+    private(set) var maxRank: Int
     /// Activations of the last pass, kept while later passes fit in them (decoding steps).
     private var scratch: Scratch?
     /// Counts reallocations of `scratch`: a recorded step is valid only for the buffers it saw.
@@ -108,20 +108,17 @@ public final class CUDAQwen2Model {
             let outFeatures = parts.reduce(0) { $0 + $1.outFeatures }, inFeatures = parts[0].inFeatures
             precondition(parts.allSatisfy { $0.inFeatures == inFeatures }, "fused projections read one input")
             let weight = try device.allocate(bytes: storage.bytes * outFeatures * inFeatures)
-            var column = 0, adapters: [Adapter] = []
+            var column = 0
             for part in parts {
                 let rows = weight.slice(offset: storage.bytes * column * inFeatures, bytes: storage.bytes * part.outFeatures * inFeatures)
                 try Self.upload(part.base, into: rows, storage: storage)
-                if let adapter = part.adapter {
-                    adapters.append(Adapter(a: try upload(adapter.a), b: try upload(adapter.b), rank: adapter.rank, scale: Float(adapter.scale),
-                                            column: column, columns: part.outFeatures))
-                }
                 column += part.outFeatures
             }
             let bias = parts.contains { $0.bias != nil }
                 ? try Self.upload(parts.flatMap { $0.bias.map { Array($0.buffer) } ?? Array(repeating: 0, count: $0.outFeatures) }, to: device, storage: storage)
                 : nil
-            return Linear(weight: weight, bias: bias, inFeatures: inFeatures, outFeatures: outFeatures, adapters: adapters)
+            return Linear(weight: weight, bias: bias, inFeatures: inFeatures, outFeatures: outFeatures,
+                          adapters: try Self.uploadAdapters(of: parts, to: device, storage: storage))
         }
         layers = try model.layers.map { layer in
             Layer(inputNorm: try upload(layer.inputNorm), postAttentionNorm: try upload(layer.postAttentionNorm),
@@ -137,6 +134,37 @@ public final class CUDAQwen2Model {
         // Tied embeddings (Qwen2.5-0.5B) share one matrix on the GPU as in the file.
         let tied = (model.embedding as? LinearWeight).map { $0 === model.lmHead as? LinearWeight } ?? false
         lmHead = tied ? embedding : try Self.upload(model.lmHead, to: device, storage: storage)
+    }
+
+    /// The adapters of a fused product's parts (in the parts' order), each at its columns.
+    static func uploadAdapters(of parts: [LoRALinear<Float>], to device: CUDADevice, storage: CUDAKernelSource.Storage) throws -> [Adapter] {
+        var column = 0, adapters: [Adapter] = []
+        for part in parts {
+            if let adapter = part.adapter {
+                adapters.append(Adapter(a: try upload(adapter.a.buffer, to: device, storage: storage), b: try upload(adapter.b.buffer, to: device, storage: storage),
+                                        rank: adapter.rank, scale: Float(adapter.scale), column: column, columns: part.outFeatures))
+            }
+            column += part.outFeatures
+        }
+        return adapters
+    }
+
+    /// Replaces the uploaded adapters with those attached to `model` now (another checkpoint of
+    /// the same run, say), leaving the frozen weights where they are. `model` is the CPU model
+    /// this one was built from, or one of the same shapes.
+    public func reloadAdapters(from model: Qwen2Model<Float>) throws {
+        precondition(model.layers.count == layers.count && model.hiddenSize == hiddenSize, "adapters of another model")
+        let device = kernels.device
+        for (index, layer) in model.layers.enumerated() {
+            layers[index].qkv.adapters = try Self.uploadAdapters(of: [layer.q, layer.k, layer.v], to: device, storage: storage)
+            layers[index].o.adapters = try Self.uploadAdapters(of: [layer.o], to: device, storage: storage)
+            layers[index].gateUp.adapters = try Self.uploadAdapters(of: [layer.gate, layer.up], to: device, storage: storage)
+            layers[index].down.adapters = try Self.uploadAdapters(of: [layer.down], to: device, storage: storage)
+        }
+        maxRank = model.layers.flatMap { layer in layer.projections.compactMap { $0.linear.adapter?.rank } }.max() ?? 0
+        // The scratch is sized for the old ranks, and recorded steps captured the old buffers.
+        scratch = nil
+        scratchGeneration += 1
     }
 
     /// Float values in `storage` on the GPU.

@@ -24,6 +24,10 @@ struct ScoreCommand: ComputeCommand {
         --bert also takes a Qwen2 model (GGUF file or folder) with --num-layers: the same matching over that model's hidden states, named qwen2:<model> in the settings string since it is not standard BERTScore.
 
         With --model, the base model and the adapter answer the records kept out of training (heldout_ids.json beside the adapter), both are scored, and the table gives 95% percentile-bootstrap intervals, how many questions improved, and the p-value of a two-sided paired sign-flip permutation test of the mean difference (exact up to 20 questions).
+
+        Checkpoints: medtune score --model base.gguf --checkpoints data/runs/demo --data data.jsonl --bert bert-base-chinese
+
+        With --checkpoints RUN, the base (step 0) and every checkpoint-N of the run answer the run's held-out questions from one loaded base, the adapters switched in turn; the table and checkpoints.png/.svg give each step's mean BERTScore F1 with its 95% interval and the validation loss the run logged, and name the best checkpoint by --metric.
         """)
 
     @Option(help: "JSON Lines (or JSON array) file of pairs to score.")
@@ -55,6 +59,12 @@ struct ScoreCommand: ComputeCommand {
 
     @Option(help: "LoRA adapter folder written by medtune train (with heldout_ids.json).")
     var adapter: String?
+
+    @Option(help: "A run folder: the base and every checkpoint-N in it answer the run's held-out questions (instead of --adapter).")
+    var checkpoints: String?
+
+    @Option(help: "What names the best checkpoint with --checkpoints: f1 (mean BERTScore F1) or val_loss (the validation loss the run logged).")
+    var metric: CheckpointSweep.Metric = .bertScoreF1
 
     @Option(help: "Data file with the questions and reference answers.")
     var data: String?
@@ -97,7 +107,8 @@ struct ScoreCommand: ComputeCommand {
         case (nil, nil): throw ValidationError("give --candidates FILE to score pairs, or --model, --adapter and --data to compare a base model with its adapter")
         case (_?, _?): throw ValidationError("--candidates and --model are separate modes; give one of them")
         case (nil, _?):
-            if adapter == nil || data == nil { throw ValidationError("--model needs --adapter and --data") }
+            if (adapter == nil) == (checkpoints == nil) { throw ValidationError("--model needs --adapter or --checkpoints (one of them)") }
+            if data == nil { throw ValidationError("--model needs --data") }
         case (_?, nil): break
         }
         if let numLayers, numLayers < 0 { throw ValidationError("--num-layers must be 0 or more") }
@@ -109,10 +120,12 @@ struct ScoreCommand: ComputeCommand {
             try scorePairs(candidates)
         } else if let model, let adapter, let data {
             try compareModels(model: model, adapter: adapter, data: data)
+        } else if let model, let checkpoints, let data {
+            try sweep(model: model, run: checkpoints, data: data)
         }
     }
 
-    private func scorer() throws -> BERTScorer {
+    func scorer() throws -> BERTScorer {
         let scoring = try ScoringModel.open(try Hub.resolveModel(bert, allowDownload: false).path)
         guard let layer = numLayers ?? scoring.defaultLayer else {
             throw InputError(file: bert, "bert_score has no default layer for \(scoring.name); choose one with --num-layers (0...\(scoring.encoder.layerCount))")
@@ -140,7 +153,7 @@ struct ScoreCommand: ComputeCommand {
     }
 
     /// Writes each result file atomically into `folder`, creating it, and says where they went.
-    private func write(_ files: [String: Data], to folder: String) throws {
+    func write(_ files: [String: Data], to folder: String) throws {
         do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
             throw SystemError("\(folder): cannot create the output folder (\(SystemError.reason(of: error)))")
         }
@@ -151,16 +164,7 @@ struct ScoreCommand: ComputeCommand {
     private func compareModels(model: String, adapter: String, data: String) throws {
         // A missing driver or GPU is reported before anything is read.
         let gpu = try device.openGPU()
-        let all = try RecordFile.load(data)
-        let selection = try HeldOutSelection(recordCount: all.count, adapterDirectory: adapter, limit: limit,
-                                             requested: try records.map(parseRecords))
-        warn(selection.warnings)
-        let referenceField = self.referenceField ?? "Response"
-        let chosen = try selection.records.map { index -> (fields: [String: String], reference: String) in
-            let record = all[index]
-            _ = try record.text(questionField, file: data)
-            return (record.values, try record.text(referenceField, file: data))
-        }
+        let (selection, chosen) = try heldOutQuestions(data: data, trainedBeside: adapter)
         let paths = (try Hub.resolveModel(model, allowDownload: false).path, try Hub.resolveModel(adapter, allowDownload: false).path)
         let choice = try PromptChoice(template: template, system: system, answerMarker: answerMarker, adapter: paths.1)
         let prompts = try chosen.map { try choice.render($0.fields, questionField: questionField) }
@@ -189,6 +193,29 @@ struct ScoreCommand: ComputeCommand {
                   to: output ?? URL(fileURLWithPath: adapter).appendingPathComponent("evaluation").path)
     }
 
+    /// The records to ask (held out from the run whose heldout_ids.json is in `folder`, or those
+    /// --records names), with each record's fields and reference answer.
+    func heldOutQuestions(data: String, trainedBeside folder: String) throws
+        -> (selection: HeldOutSelection, chosen: [(fields: [String: String], reference: String)]) {
+        let all = try RecordFile.load(data)
+        let selection = try HeldOutSelection(recordCount: all.count, adapterDirectory: folder, limit: limit,
+                                             requested: try records.map(parseRecords))
+        warn(selection.warnings)
+        let referenceField = self.referenceField ?? "Response"
+        let chosen = try selection.records.map { index -> (fields: [String: String], reference: String) in
+            let record = all[index]
+            _ = try record.text(questionField, file: data)
+            return (record.values, try record.text(referenceField, file: data))
+        }
+        return (selection, chosen)
+    }
+
+    /// The answer part of a generation, after the prompt choice's marker.
+    func answer(_ generation: TextGeneration, choice: PromptChoice) -> String {
+        let startsInReasoning = if case .deepSeekR1 = choice.template { true } else { false }
+        return ExtractedAnswer(from: generation.text, marker: choice.answerMarker, startsInReasoning: startsInReasoning).answer
+    }
+
     /// The base model's and the adapter's answers to every prompt; the model is released before
     /// scoring starts.
     private func generateAnswers(paths: (String, String), model: String, prompts: [String], choice: PromptChoice,
@@ -197,20 +224,16 @@ struct ScoreCommand: ComputeCommand {
         let generator = session.textGenerator(stopStrings: sampling.stop, model: try DeviceOptions.model(session, on: gpu))
         let options = try sampling.options()
         let encoded = try prompts.map { try generator.encode($0, template: choice.template, maxNewTokens: options.maxNewTokens) }
-        let startsInReasoning = if case .deepSeekR1 = choice.template { true } else { false }
-        func answer(_ generation: TextGeneration) -> String {
-            ExtractedAnswer(from: generation.text, marker: choice.answerMarker, startsInReasoning: startsInReasoning).answer
-        }
         var base: [String] = [], tuned: [String] = []
         try generateBaseThenLoRA(generator, prompts: encoded, options: options, batchSize: batchSize) { _, baseBatch, tunedBatch in
-            base += baseBatch.map(answer)
-            tuned += tunedBatch.map(answer)
+            base += baseBatch.map { answer($0, choice: choice) }
+            tuned += tunedBatch.map { answer($0, choice: choice) }
             FileHandle.standardError.write(Data("answers: \(base.count)/\(encoded.count) (base and LoRA)\n".utf8))
         }
         return (base, tuned)
     }
 
-    private func parseRecords(_ text: String) throws -> [Int] {
+    func parseRecords(_ text: String) throws -> [Int] {
         try text.split(separator: ",").map {
             guard let index = Int($0.trimmingCharacters(in: .whitespaces)) else {
                 throw InputError(at: "--records", "\"\($0)\" is not a record index")
@@ -219,7 +242,7 @@ struct ScoreCommand: ComputeCommand {
         }
     }
 
-    private func warn(_ warnings: [String]) {
+    func warn(_ warnings: [String]) {
         for warning in warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
     }
 }
