@@ -58,11 +58,11 @@ public struct CheckpointSweep: Sendable, Codable {
     }
 
     public func table() -> String {
-        var lines = [pad("model", 18) + pad("step", 7) + pad("val loss", 10) + pad("BERTScore F1 [95% CI]", 28) + pad("ROUGE-L", 9) + "chrF"]
+        var lines = [pad("model", 18) + pad("step", 7) + pad("val loss", 10) + pad("BERTScore F1 [95% CI]", 28) + pad("ROUGE-L", 9) + pad("chrF", 8)]
         for e in entries {
             let interval = "\(fixed(e.bertScoreF1.mean, 4)) [\(fixed(e.bertScoreF1.low, 4)), \(fixed(e.bertScoreF1.high, 4))]"
             lines.append(pad(e.name + (e.name == best ? " *" : ""), 18) + pad("\(e.step)", 7) + pad(e.validationLoss.map { fixed($0, 4) } ?? "-", 10)
-                         + pad(interval, 28) + pad(fixed(e.rougeL, 4), 9) + fixed(e.chrF, 2))
+                         + pad(interval, 28) + pad(fixed(e.rougeL, 4), 9) + pad(fixed(e.chrF, 2), 8))
         }
         let metricName = metric == .bertScoreF1 ? "highest mean BERTScore F1" : "lowest validation loss"
         lines.append(best.map { "best checkpoint (\(metricName)): \($0)" } ?? "no checkpoint has a \(metric == .bertScoreF1 ? "BERTScore" : "validation loss")")
