@@ -284,6 +284,60 @@ final class TrainedPromptTests: XCTestCase {
     }
 }
 
+/// compare and score over every checkpoint of a run, from one loaded base.
+final class CheckpointSweepCommandTests: XCTestCase {
+    /// A two-step run with a checkpoint at each step: compare --checkpoints answers with the base
+    /// and both checkpoints, each checkpoint's answer the one `compare --adapter` gives with that
+    /// checkpoint loaded on its own; score --checkpoints reports every step with the validation
+    /// loss the run logged.
+    func testEveryCheckpointAnswersAsItsOwnAdapterDoes() throws {
+        let directory = try TestPaths.temporaryDirectory("medtune-cli-sweep")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let model = try TestPaths.require(TestPaths.qwenGGUF).path
+        let records = directory.appendingPathComponent("records.jsonl")
+        let lines = ["头痛怎么办？", "发热怎么办？", "咳嗽怎么办？", "失眠怎么办？"].enumerated().map { i, q in
+            "{\"Question\": \"\(q)\", \"Complex_CoT\": \"先问病史\(i)。\", \"Response\": \"多休息。\"}"
+        }
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: records)
+        let run = directory.appendingPathComponent("run").path
+        let train = try CommandLineTests.Running(["train", "--model", model, "--data", records.path, "--output-dir", run,
+                                                   "--max-steps", "2", "--max-length", "32", "--validation-count", "1",
+                                                   "--micro-batch-size", "1", "--gradient-accumulation-steps", "1", "--learning-rate", "5e-3",
+                                                   "--save-steps", "1", "--eval-steps", "1", "--matmul-precision", "float32"], in: directory).wait()
+        XCTAssertEqual(train.status, 0, train.stdout + train.stderr)
+
+        let sweepFile = directory.appendingPathComponent("sweep.json").path
+        let sweep = try CommandLineTests.Running(["compare", "--model", model, "--checkpoints", run, "--data", records.path,
+                                                   "--limit", "1", "--max-new-tokens", "6", "--output", sweepFile], in: directory).wait()
+        XCTAssertEqual(sweep.status, 0, sweep.stderr)
+        let answers = try XCTUnwrap(((try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: sweepFile))) as? [String: Any])?["rows"]
+            as? [[String: Any]])?.first?["answers"] as? [[String: Any]])
+        XCTAssertEqual(answers.map { $0["model"] as? String }, ["base", "checkpoint-1", "checkpoint-2"])
+
+        let alone = directory.appendingPathComponent("alone.json").path
+        let single = try CommandLineTests.Running(["compare", "--model", model, "--adapter", run + "/checkpoint-2", "--data", records.path,
+                                                    "--limit", "1", "--max-new-tokens", "6", "--output", alone], in: directory).wait()
+        XCTAssertEqual(single.status, 0, single.stderr)
+        let row = try XCTUnwrap(((try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: alone))) as? [String: Any])?["rows"]
+            as? [[String: Any]])?.first)
+        func text(_ side: Any?) -> String? { (side as? [String: Any])?["text"] as? String }
+        XCTAssertEqual(text(answers[0]["side"]), text(row["base"]))
+        XCTAssertEqual(text(answers[2]["side"]), text(row["lora"]))
+
+        let bert = try TestPaths.require(TestPaths.miniLM).path
+        let output = directory.appendingPathComponent("evaluation").path
+        let score = try CommandLineTests.Running(["score", "--model", model, "--checkpoints", run, "--data", records.path, "--bert", bert,
+                                                   "--num-layers", "6", "--max-new-tokens", "6", "--output", output], in: directory).wait()
+        XCTAssertEqual(score.status, 0, score.stderr)
+        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output + "/results.json"))) as? [String: Any])
+        let entries = try XCTUnwrap(report["entries"] as? [[String: Any]])
+        XCTAssertEqual(entries.map { $0["step"] as? Int }, [0, 1, 2])
+        XCTAssertTrue(entries.allSatisfy { $0["validationLoss"] is Double }, "\(entries)")
+        XCTAssertNotNil(report["best"] as? String)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: output + "/checkpoints.png"))
+    }
+}
+
 /// The benchmarks' peers are launched by one launcher that cannot stall on a chatty program,
 /// and the scripts that fetch them go through package managers by name.
 final class PeerLaunchTests: XCTestCase {

@@ -41,10 +41,12 @@ struct CompareCommand: ComputeCommand {
     var batchSize = 4
     @Option(name: .long, help: "Also write the comparison to FILE.json or FILE.md.")
     var output: String?
+    @Option(name: .long, help: "A run folder: the base and every checkpoint-N in it answer in turn, from one loaded base (instead of --adapter).")
+    var checkpoints: String?
 
     func validate() throws {
         if question.isEmpty == (data == nil) { throw ValidationError("give either --question or --data") }
-        if model.adapter == nil { throw ValidationError("compare needs --adapter") }
+        if (model.adapter == nil) == (checkpoints == nil) { throw ValidationError("compare needs --adapter or --checkpoints (one of them)") }
         if batchSize < 1 || limit < 1 || offset < 0 { throw ValidationError("--batch-size and --limit must be ≥ 1, --offset ≥ 0") }
         if let output, !["json", "md"].contains(URL(fileURLWithPath: output).pathExtension.lowercased()) {
             throw ValidationError("--output must end in .json or .md")
@@ -69,11 +71,26 @@ struct CompareCommand: ComputeCommand {
         var lora: Side
     }
 
+    /// One question answered by the base and by every checkpoint of a run, in step order.
+    struct SweepRow: Encodable {
+        var index: Int
+        var question: String
+        var prompt: String
+        var reference: String?
+        var answers: [NamedSide]
+    }
+
+    struct NamedSide: Encodable {
+        var model: String
+        var step: Int
+        var side: Side
+    }
+
     func run() throws {
         // A missing driver or GPU is reported before anything is read.
         let gpu = try device.openGPU()
         let options = try sampling.options()
-        let choice = try PromptChoice(template: self.template, system: system, answerMarker: answerMarker, adapter: try model.resolved().adapter)
+        let choice = try PromptChoice(template: self.template, system: system, answerMarker: answerMarker, adapter: try model.resolved().adapter ?? checkpoints)
         let template = choice.template
         let records: [(index: Int, fields: [String: String])]
         if let data {
@@ -88,15 +105,29 @@ struct CompareCommand: ComputeCommand {
                 throw InputError(file: data, at: "record \(record.index)", error.message)
             }
         }
-        let session = try ModelSession(model)
-        let generator = session.textGenerator(stopStrings: sampling.stop, model: try DeviceOptions.model(session, on: gpu))
-        let encoded = try prompts.map { try generator.encode($0, template: template, maxNewTokens: options.maxNewTokens) }
         let inReasoning: Bool = { if case .deepSeekR1 = template { return true } else { return false } }()
         func side(_ g: TextGeneration) -> Side {
             let extracted = ExtractedAnswer(from: g.text, marker: choice.answerMarker, startsInReasoning: inReasoning)
             return Side(text: g.text, reasoning: extracted.reasoning, answer: extracted.answer, marker_found: extracted.markerFound,
                         tokens: g.ids.count, finish_reason: g.finishReason.rawValue)
         }
+        if let checkpoints {
+            let models = try CheckpointAnswers.generate(
+                base: try ModelSession(paths: (try model.resolved().model, nil), named: model.model), run: checkpoints, gpu: gpu,
+                stopStrings: sampling.stop, prompts: prompts, template: template, options: options, batchSize: batchSize
+            ) { name, done, total in FileHandle.standardError.write(Data("answers: \(name) \(done)/\(total)\n".utf8)) }
+            let rows = records.indices.map { i in
+                SweepRow(index: records[i].index, question: records[i].fields[questionField] ?? prompts[i], prompt: prompts[i],
+                         reference: records[i].fields[referenceField],
+                         answers: models.map { NamedSide(model: $0.name, step: $0.step, side: side($0.generations[i])) })
+            }
+            rows.forEach(show)
+            if let output { try write(rows, to: output, options: options, template: template) }
+            return
+        }
+        let session = try ModelSession(model)
+        let generator = session.textGenerator(stopStrings: sampling.stop, model: try DeviceOptions.model(session, on: gpu))
+        let encoded = try prompts.map { try generator.encode($0, template: template, maxNewTokens: options.maxNewTokens) }
         var rows: [Row] = []
         try generateBaseThenLoRA(generator, prompts: encoded, options: options, batchSize: batchSize) { range, base, tuned in
             for (k, i) in range.enumerated() {
@@ -133,6 +164,20 @@ struct CompareCommand: ComputeCommand {
         print("")
     }
 
+    /// A question's answers from the base and each checkpoint, one after another.
+    private func show(_ row: SweepRow) {
+        let color = TerminalText.isTerminal
+        print(TerminalText.styled("[\(row.index)] \(row.question)", .bold, enabled: color))
+        for answer in row.answers {
+            print(TerminalText.styled("--- \(answer.model) (step \(answer.step), \(answer.side.tokens) tokens, \(answer.side.finish_reason))",
+                                      answer.step == 0 ? .yellow : .green, enabled: color))
+            if let reasoning = answer.side.reasoning { print("reasoning: \(reasoning)") }
+            print("answer: \(answer.side.answer)")
+        }
+        if let reference = row.reference { print(TerminalText.styled("reference: \(reference)", .cyan, enabled: color)) }
+        print("")
+    }
+
     /// Wrapped lines of one side: (plain text for measuring, styled text for printing).
     private func lines(_ s: Side, title: String, width: Int, style: TerminalText.Style) -> [(String, String)] {
         var out: [(String, String)] = []
@@ -145,22 +190,46 @@ struct CompareCommand: ComputeCommand {
         return out
     }
 
+    private func write(_ rows: [SweepRow], to path: String, options: SamplingOptions, template: PromptTemplate) throws {
+        let data: Data
+        if path.lowercased().hasSuffix(".json") {
+            struct File: Encodable { var model: String; var checkpoints: String?; var template: String; var sampling: SamplingOptions; var rows: [SweepRow] }
+            data = try Self.json(File(model: model.model, checkpoints: checkpoints, template: template.name, sampling: options, rows: rows))
+        } else {
+            var md = "# Base and every checkpoint\n\nmodel: `\(model.model)` · run: `\(checkpoints ?? "")` · template: `\(template.name)`\n"
+            for row in rows {
+                md += "\n## [\(row.index)] \(row.question)\n"
+                for answer in row.answers { md += Self.markdown(answer.side, title: "\(answer.model) (step \(answer.step))") }
+                if let reference = row.reference { md += "\n### Reference\n\n\(reference)\n" }
+            }
+            data = Data(md.utf8)
+        }
+        try AtomicFile.write(data, to: path)
+        print("wrote \(path)")
+    }
+
+    private static func json<Value: Encodable>(_ value: Value) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(value)
+    }
+
+    private static func markdown(_ s: Side, title: String) -> String {
+        var md = "\n### \(title) (\(s.tokens) tokens, \(s.finish_reason))\n\n"
+        if let reasoning = s.reasoning { md += "<details><summary>reasoning</summary>\n\n\(reasoning)\n\n</details>\n\n" }
+        return md + s.answer + "\n"
+    }
+
     private func write(_ rows: [Row], to path: String, options: SamplingOptions, template: PromptTemplate) throws {
         let data: Data
         if path.lowercased().hasSuffix(".json") {
             struct File: Encodable { var model: String; var adapter: String?; var template: String; var sampling: SamplingOptions; var rows: [Row] }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            data = try encoder.encode(File(model: model.model, adapter: model.adapter, template: template.name, sampling: options, rows: rows))
+            data = try Self.json(File(model: model.model, adapter: model.adapter, template: template.name, sampling: options, rows: rows))
         } else {
             var md = "# Base vs LoRA\n\nmodel: `\(model.model)` · adapter: `\(model.adapter ?? "")` · template: `\(template.name)`\n"
             for row in rows {
                 md += "\n## [\(row.index)] \(row.question)\n"
-                for (title, s) in [("Base model", row.base), ("LoRA model", row.lora)] {
-                    md += "\n### \(title) (\(s.tokens) tokens, \(s.finish_reason))\n\n"
-                    if let reasoning = s.reasoning { md += "<details><summary>reasoning</summary>\n\n\(reasoning)\n\n</details>\n\n" }
-                    md += s.answer + "\n"
-                }
+                for (title, s) in [("Base model", row.base), ("LoRA model", row.lora)] { md += Self.markdown(s, title: title) }
                 if let reference = row.reference { md += "\n### Reference\n\n\(reference)\n" }
             }
             data = Data(md.utf8)

@@ -1,38 +1,19 @@
 import ArgumentParser
-import CUDATransformer
 import Evaluator
 import Foundation
 import Generator
 import Hub
 import MedtuneCore
 import Trainer
-import Transformer
 
 extension CheckpointSweep.Metric: ExpressibleByArgument {}
 
 /// `medtune score --checkpoints RUN`: the base and every checkpoint of a run on the run's
 /// held-out questions, from one loaded base whose adapters are switched in turn.
 extension ScoreCommand {
-    /// A run's `checkpoint-N` folders that hold an adapter, by step.
-    static func checkpoints(in run: String) throws -> [(name: String, step: Int, path: String)] {
-        let folder = URL(fileURLWithPath: run)
-        let names: [String]
-        do { names = try FileManager.default.contentsOfDirectory(atPath: run) } catch {
-            throw InputError(file: run, "cannot read the run folder (\(SystemError.reason(of: error)))")
-        }
-        let found = names.compactMap { name -> (String, Int, String)? in
-            guard name.hasPrefix("checkpoint-"), let step = Int(name.dropFirst("checkpoint-".count)), step > 0 else { return nil }
-            let path = folder.appendingPathComponent(name).path
-            guard FileManager.default.fileExists(atPath: path + "/adapter_config.json") else { return nil }
-            return (name, step, path)
-        }.sorted { $0.1 < $1.1 }
-        guard !found.isEmpty else { throw InputError(file: run, "no checkpoint-N folder with an adapter (adapter_config.json) in the run") }
-        return found
-    }
-
     func sweep(model: String, run: String, data: String) throws {
         let gpu = try device.openGPU()
-        let checkpoints = try Self.checkpoints(in: run)
+        _ = try CheckpointAnswers.checkpoints(in: run)
         let (selection, chosen) = try heldOutQuestions(data: data, trainedBeside: run)
         let basePath = try Hub.resolveModel(model, allowDownload: false).path
         let choice = try PromptChoice(template: template, system: system, answerMarker: answerMarker, adapter: run)
@@ -44,28 +25,11 @@ extension ScoreCommand {
         var validationLoss: [Int: Double] = [:]
         for record in logged { if let loss = record.valLoss { validationLoss[record.step] = loss } }
 
-        // One base in memory (and on the GPU); each checkpoint's adapter replaces the last.
-        let session = try ModelSession(paths: (basePath, nil), named: model)
-        let decoding = try DeviceOptions.model(session, on: gpu)
-        let generator = session.textGenerator(stopStrings: sampling.stop, model: decoding)
-        let options = try sampling.options()
-        let encoded = try prompts.map { try generator.encode($0, template: choice.template, maxNewTokens: options.maxNewTokens) }
-        func answers(useAdapter: Bool, label: String) throws -> [String] {
-            var all: [String] = []
-            for start in stride(from: 0, to: encoded.count, by: batchSize) {
-                let batch = Array(encoded[start..<min(start + batchSize, encoded.count)])
-                all += generator.generate(prompts: batch, options: options, useAdapter: useAdapter).map { answer($0, choice: choice) }
-                try DeviceOptions.check(decoding)
-                FileHandle.standardError.write(Data("answers: \(label) \(all.count)/\(encoded.count)\n".utf8))
-            }
-            return all
-        }
-        var models: [(name: String, step: Int, answers: [String])] = [("base", 0, try answers(useAdapter: false, label: "base"))]
-        for checkpoint in checkpoints {
-            _ = try PEFTAdapter.load(checkpoint.path, into: session.model)
-            try (decoding as? CUDAQwen2Model)?.reloadAdapters(from: session.model)
-            models.append((checkpoint.name, checkpoint.step, try answers(useAdapter: true, label: checkpoint.name)))
-        }
+        let models = try CheckpointAnswers.generate(
+            base: try ModelSession(paths: (basePath, nil), named: model), run: run, gpu: gpu, stopStrings: sampling.stop, prompts: prompts,
+            template: choice.template, options: try sampling.options(), batchSize: batchSize
+        ) { name, done, total in FileHandle.standardError.write(Data("answers: \(name) \(done)/\(total)\n".utf8)) }
+        .map { (name: $0.name, step: $0.step, answers: $0.generations.map { answer($0, choice: choice) }) }
 
         let references = chosen.map { [$0.reference] }
         var scored: [(name: String, step: Int, validationLoss: Double?, answers: [String], scores: [PairMetrics])] = []

@@ -1,0 +1,62 @@
+import CUDATransformer
+import Foundation
+import Generator
+import MedtuneCore
+import Transformer
+
+/// A run's base model (step 0) and each of its checkpoints answering the same prompts, from one
+/// loaded base: each checkpoint's adapter replaces the last (on a GPU, only the adapters are
+/// uploaded again), and the base answers with no adapter at all.
+struct CheckpointAnswers {
+    /// One model of the sweep: "base" or a checkpoint's folder name, its step, and its answers.
+    struct Model {
+        var name: String
+        var step: Int
+        var generations: [TextGeneration]
+    }
+
+    /// A run's `checkpoint-N` folders that hold an adapter, by step.
+    static func checkpoints(in run: String) throws -> [(name: String, step: Int, path: String)] {
+        let folder = URL(fileURLWithPath: run)
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: run) } catch {
+            throw InputError(file: run, "cannot read the run folder (\(SystemError.reason(of: error)))")
+        }
+        let found = names.compactMap { name -> (String, Int, String)? in
+            guard name.hasPrefix("checkpoint-"), let step = Int(name.dropFirst("checkpoint-".count)), step > 0 else { return nil }
+            let path = folder.appendingPathComponent(name).path
+            guard FileManager.default.fileExists(atPath: path + "/adapter_config.json") else { return nil }
+            return (name, step, path)
+        }.sorted { $0.1 < $1.1 }
+        guard !found.isEmpty else { throw InputError(file: run, "no checkpoint-N folder with an adapter (adapter_config.json) in the run") }
+        return found
+    }
+
+    /// Every model's generations for `prompts` (rendered text, encoded with `template`), in
+    /// batches of `batchSize`; `progress` hears each finished batch.
+    static func generate(base session: ModelSession, run: String, gpu: DeviceOptions.GPU?, stopStrings: [String], prompts: [String],
+                         template: PromptTemplate, options: SamplingOptions, batchSize: Int,
+                         progress: (_ model: String, _ done: Int, _ total: Int) -> Void) throws -> [Model] {
+        let checkpoints = try checkpoints(in: run)
+        precondition(session.adapter == nil, "the sweep's base is loaded without an adapter")
+        let decoding = try DeviceOptions.model(session, on: gpu)
+        let generator = session.textGenerator(stopStrings: stopStrings, model: decoding)
+        let encoded = try prompts.map { try generator.encode($0, template: template, maxNewTokens: options.maxNewTokens) }
+        func answers(_ name: String, useAdapter: Bool) throws -> [TextGeneration] {
+            var all: [TextGeneration] = []
+            for start in stride(from: 0, to: encoded.count, by: batchSize) {
+                all += generator.generate(prompts: Array(encoded[start..<min(start + batchSize, encoded.count)]), options: options, useAdapter: useAdapter)
+                try DeviceOptions.check(decoding)
+                progress(name, all.count, encoded.count)
+            }
+            return all
+        }
+        var models = [Model(name: "base", step: 0, generations: try answers("base", useAdapter: false))]
+        for checkpoint in checkpoints {
+            _ = try PEFTAdapter.load(checkpoint.path, into: session.model)
+            try (decoding as? CUDAQwen2Model)?.reloadAdapters(from: session.model)
+            models.append(Model(name: checkpoint.name, step: checkpoint.step, generations: try answers(checkpoint.name, useAdapter: true)))
+        }
+        return models
+    }
+}
