@@ -2,9 +2,10 @@
 # Installs the programs that `medtune bench` measures medtune against, into an ignored cache folder
 # (.cache/peers, or $MEDTUNE_PEERS). Never needed to use medtune; only for its comparisons.
 #
-#   llama.cpp   llama-bench built from the llama.cpp sources vendored in the llama-cpp-python
-#               sdist (pinned version and SHA-256), for the CPU it is built on.
-#               `medtune bench generate` finds it in .cache/peers/bin or on PATH.
+#   llama.cpp   llama-bench and llama-completion built from the llama.cpp sources vendored in the
+#               llama-cpp-python sdist (pinned version and SHA-256), for the CPU it is built on.
+#               `medtune bench generate` finds llama-bench in .cache/peers/bin or on PATH; the
+#               merge and export-lora tests run llama-completion on medtune's GGUF files.
 #   python      a virtualenv with torch (CPU), transformers, peft and gguf at pinned versions,
 #               the HF peer of `bench generate`, `bench train` and `bench score`.
 #
@@ -37,8 +38,9 @@ apt_install() {
 }
 
 fetch_llama_cpp() {
-  local bin="$PEERS/bin/llama-bench"
-  if [[ -x "$bin" ]]; then say "llama-bench present: $bin"; return; fi
+  local targets=(llama-bench llama-completion) missing=()
+  for target in "${targets[@]}"; do [[ -x "$PEERS/bin/$target" ]] || missing+=("$target"); done
+  if (( ${#missing[@]} == 0 )); then say "llama.cpp tools present: $PEERS/bin"; return; fi
   apt_install cmake g++
   local archive="$PEERS/downloads/llama_cpp_python-$LLAMA_CPP_PYTHON.tar.gz"
   mkdir -p "$PEERS/downloads" "$PEERS/bin"
@@ -57,17 +59,17 @@ fetch_llama_cpp() {
   local src="$PEERS/llama.cpp-src"
   rm -rf "$src" && mkdir -p "$src"
   tar xzf "$archive" -C "$src" --strip-components=3 "llama_cpp_python-$LLAMA_CPP_PYTHON/vendor/llama.cpp"
-  say "building llama-bench (several minutes)"
+  say "building ${targets[*]} (several minutes)"
   local log="$PEERS/llama.cpp-build.log"
   if ! { cmake -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
            -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF &&
-         cmake --build "$src/build" --target llama-bench -j "$(nproc)"; } >"$log" 2>&1; then
+         cmake --build "$src/build" --target "${targets[@]}" -j "$(nproc)"; } >"$log" 2>&1; then
     tail -n 20 "$log" >&2
-    say "error: building llama-bench failed (whole log: $log)"
+    say "error: building llama.cpp failed (whole log: $log)"
     exit 1
   fi
-  ln -sf "$src/build/bin/llama-bench" "$bin"
-  say "llama-bench: $bin"
+  for target in "${targets[@]}"; do ln -sf "$src/build/bin/$target" "$PEERS/bin/$target"; done
+  say "llama.cpp tools: ${targets[*]} in $PEERS/bin"
 }
 
 fetch_python() {

@@ -273,16 +273,7 @@ final class ExportTests: XCTestCase {
         }
     }
 
-    /// `$MEDTUNE_PYTHON`, else the peers' virtualenv of scripts/fetch-peers.sh, when it imports
-    /// torch, transformers and peft.
-    func referencePython() throws -> String? {
-        let peers = TestPaths.repository.appendingPathComponent(".cache/peers/python/bin/python").path
-        let candidates = [ProcessInfo.processInfo.environment["MEDTUNE_PYTHON"], peers].compactMap { $0 }.filter { !$0.isEmpty }
-        for python in candidates where FileManager.default.isExecutableFile(atPath: python) {
-            if try run(python, ["-c", "import torch, transformers, peft"]).status == 0 { return python }
-        }
-        return nil
-    }
+    func referencePython() throws -> String? { try ExternalProgram.referencePython(scratch: directory) }
 
     func assertPythonCompiles(_ script: URL) throws {
         let result = try run("/usr/bin/env", ["python3", "-m", "py_compile", script.path])
@@ -295,20 +286,7 @@ final class ExportTests: XCTestCase {
     }
 
     func run(_ program: String, _ arguments: [String], in folder: URL? = nil, environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: program)
-        process.arguments = arguments
-        process.currentDirectoryURL = folder
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let output = directory.appendingPathComponent("process-output-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: output)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        process.waitUntilExit()
-        try handle.close()
-        return (process.terminationStatus, try String(contentsOf: output, encoding: .utf8))
+        try ExternalProgram.run(program, arguments, in: folder, environment: environment, scratch: directory)
     }
 }
 

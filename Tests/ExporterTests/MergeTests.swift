@@ -55,6 +55,40 @@ final class MergeTests: XCTestCase {
         }
     }
 
+    /// transformers reads the merged folder as the base with its adapter: its float32 logits equal
+    /// PEFT's on the unmerged base and medtune's base + adapter (where the reference Python is).
+    func testTransformersReadsTheMergedFolderAsTheBaseWithItsAdapter() throws {
+        guard let python = try ExternalProgram.referencePython(scratch: directory) else {
+            throw XCTSkip("no Python with torch, transformers and peft (set MEDTUNE_PYTHON to one)")
+        }
+        let (base, adapter) = try baseAndAdapter()
+        let merged = directory.appendingPathComponent("merged")
+        try MergedModel.write(base: base.path, adapter: adapter.path, to: merged.path, dtype: .f32)
+        let script = directory.appendingPathComponent("logits.py"), output = directory.appendingPathComponent("logits.json")
+        try """
+            import json, sys, torch
+            from peft import PeftModel
+            from transformers import AutoModelForCausalLM
+            base, adapter, merged, out = sys.argv[1:5]
+            ids = torch.tensor([[72, 101, 108, 108, 111, 44, 32, 119]])
+            with torch.no_grad():
+                folded = AutoModelForCausalLM.from_pretrained(merged, dtype=torch.float32)(ids).logits[0, -1].tolist()
+                peft = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32), adapter)(ids).logits[0, -1].tolist()
+            json.dump({"merged": folded, "peft": peft}, open(out, "w"))
+            """.write(to: script, atomically: true, encoding: .utf8)
+        let result = try ExternalProgram.run(python, [script.path, base.path, adapter.path, merged.path, output.path],
+                                             environment: ["CUDA_VISIBLE_DEVICES": ""], scratch: directory)
+        XCTAssertEqual(result.status, 0, result.output)
+        let logits = try JSONDecoder().decode([String: [Float]].self, from: Data(contentsOf: output))
+        let tuned = try Qwen2Model<Float>.load(path: base.path).model
+        _ = try PEFTAdapter.load(adapter.path, into: tuned)
+        let ours = lastLogits(tuned, useAdapter: true)
+        for key in ["merged", "peft"] {
+            let theirs = try XCTUnwrap(logits[key])
+            XCTAssertLessThan(zip(ours, theirs).map { abs($0 - $1) }.max() ?? 1, 1e-3, key)
+        }
+    }
+
     /// bf16: each merged weight is the float32 fold rounded once (the write reads every tensor
     /// back against that), and the folder holds half the bytes of float32.
     func testBFloat16MergeIsTheFoldRoundedOnce() throws {
