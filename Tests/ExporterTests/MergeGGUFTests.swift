@@ -265,6 +265,56 @@ final class MergeGGUFTests: XCTestCase {
         XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: directory.path).contains { $0.contains("incomplete") })
     }
 
+    /// `medtune export-lora`: the file passes the checks llama.cpp's loader makes
+    /// (src/llama-adapter.cpp: general.type adapter, the base's general.architecture, adapter.type
+    /// lora, adapter.lora.alpha, each .lora_a/.lora_b pair naming a base tensor with a.ne[0] = in,
+    /// b.ne[1] = out, a.ne[1] = b.ne[0] = rank), holds PEFT's A and B exactly, and llama.cpp's
+    /// scale alpha/rank is the adapter's (rsLoRA included); an adapter for another model is refused.
+    func testAdapterGGUFIsWhatLlamaCppLoads() throws {
+        let (base, _) = try writeBases()
+        let baseFile = try GGUFFile(path: base)
+        for rsLoRA in [false, true] {
+            let model = try Qwen2Model<Float>.load(path: base).model
+            var rng = SplitMix64(seed: 7)
+            model.attach(model.sites.filter { $0.projection != .up }.map { site in
+                let (inFeatures, outFeatures) = model.features(site)
+                return (site, LoRAAdapter(a: Tensor([8, inFeatures], (0..<(8 * inFeatures)).map { _ in Float(rng.nextGaussian()) }),
+                                          b: Tensor([outFeatures, 8], (0..<(outFeatures * 8)).map { _ in Float(rng.nextGaussian()) }),
+                                          alpha: 16, rsLoRA: rsLoRA))
+            })
+            let adapter = directory.appendingPathComponent("adapter-\(rsLoRA)").path
+            try PEFTAdapter.save(model, baseModelNameOrPath: base, to: adapter)
+            let output = directory.appendingPathComponent("lora-\(rsLoRA).gguf").path
+            try AdapterGGUF.write(base: base, adapter: adapter, to: output)
+
+            let file = try GGUFFile(path: output)
+            XCTAssertEqual(file.metadata["general.type"], .string("adapter"))
+            XCTAssertEqual(file.metadata["general.architecture"], baseFile.metadata["general.architecture"])
+            XCTAssertEqual(file.metadata["adapter.type"], .string("lora"))
+            guard case .float32(let alpha) = file.metadata["adapter.lora.alpha"] else { return XCTFail("adapter.lora.alpha is not a float32") }
+            XCTAssertEqual(file.tensors.count, 2 * 12)
+            for (site, lora) in model.attachedAdapters {
+                let name = try XCTUnwrap(Qwen2TensorNames.ggufName(canonical: site.modulePath + ".weight"))
+                let weight = try XCTUnwrap(baseFile.info(named: name))
+                let a = try XCTUnwrap(file.info(named: name + ".lora_a")), b = try XCTUnwrap(file.info(named: name + ".lora_b"))
+                XCTAssertEqual([a.type, b.type], [.f32, .f32])
+                XCTAssertEqual(a.dimensions[0], weight.dimensions[0], name)
+                XCTAssertEqual(b.dimensions[1], weight.dimensions[1], name)
+                XCTAssertEqual(a.dimensions[1], b.dimensions[0], name)
+                XCTAssertEqual(try file.tensor(named: a.name).floats(), lora.a.array)
+                XCTAssertEqual(try file.tensor(named: b.name).floats(), lora.b.array)
+                XCTAssertEqual(Double(alpha) / Double(a.dimensions[1]), lora.scale, accuracy: 1e-6 * lora.scale, name)
+            }
+        }
+        let other = directory.appendingPathComponent("other")
+        try TinyHFFolder.write(to: other)
+        let output = directory.appendingPathComponent("refused.gguf")
+        XCTAssertThrowsError(try AdapterGGUF.write(base: other.path, adapter: directory.appendingPathComponent("adapter-false").path, to: output.path)) {
+            XCTAssertFalse("\($0)".contains("\n"))
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: output.path))
+    }
+
     /// The real Qwen2.5-Coder-0.5B Q4_K_M GGUF with a random adapter on q (Q5_0), v (Q8_0) and
     /// down (Q4_K and Q6_K), merged with keep and with q8_0, against the base with its adapter on,
     /// teacher-forced on that model's greedy continuations of three prompts (16 tokens each).
