@@ -52,10 +52,8 @@ public enum MergedModel {
                 }
                 continue
             }
-            guard info.type.isSupported else { throw fail("stored as \(info.type.name), which medtune cannot decode to re-encode") }
-            guard RowCodec.quantizable.contains(type) else {
-                throw fail("stored as \(type.name), which medtune cannot encode (it writes \(RowCodec.quantizable.map(\.name).joined(separator: ", "))); "
-                           + "choose --gguf-type q8_0 or f16")
+            guard info.type.isSupported else {
+                throw fail("stored as \(info.type.name), which medtune cannot decode to re-encode; choose --gguf-type keep to copy it as it is")
             }
             let rowLength = info.dimensions[0]
             guard rowLength % type.blockSize == 0 else {

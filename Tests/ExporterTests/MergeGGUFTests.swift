@@ -23,7 +23,7 @@ final class MergeGGUFTests: XCTestCase {
         case "attn_q.weight": layer == 0 ? .q4_K : .bf16
         case "attn_k.weight": .q5_0
         case "attn_v.weight": .q8_0
-        case "attn_output.weight": .q6_K
+        case "attn_output.weight": layer == 0 ? .q6_K : .q5_K
         case "ffn_gate.weight": .f16
         case "ffn_up.weight": .q4_0  // the adapter leaves it alone
         case "ffn_down.weight": layer == 0 ? .q4_K : .q6_K
@@ -203,8 +203,9 @@ final class MergeGGUFTests: XCTestCase {
         }
     }
 
-    /// An adapter for a wider model, a tensor type medtune cannot encode, a Hugging Face base and
-    /// an output that exists are refused in one line naming the file, with nothing written.
+    /// An adapter for a wider model, a tensor q8_0 would have to re-encode from a type medtune
+    /// cannot decode, a Hugging Face base and an output that exists are refused in one line naming
+    /// the file, with nothing written.
     func testRefusalsNameTheFileAndLeaveNothing() throws {
         let (base, _) = try writeBases()
         let adapter = try writeAdapter(for: base)
@@ -231,26 +232,25 @@ final class MergeGGUFTests: XCTestCase {
         try writer.write(to: file.path)
         refused(base, wider.path, to: output.appendingPathComponent("a.gguf"), mentioning: "q_proj")
 
-        // A Q5_K q_proj (random blocks with small scales): keep cannot re-encode it, q8_0 can.
-        let q5K = directory.appendingPathComponent("q5k.gguf").path
+        // An extra matrix in a type medtune cannot decode (Q3_K, random bytes): keep copies it byte
+        // for byte; q8_0 would have to re-encode it, and refuses by name.
+        let withQ3K = directory.appendingPathComponent("q3k.gguf").path
         let source = try GGUFFile(path: base)
         var rewriter = GGUFWriter()
         for key in source.metadataKeys { try rewriter.setMetadata(key, source.metadata[key]!) }
-        var rng = SplitMix64(seed: 3)
         for info in source.tensors {
-            let isQ = info.name == "blk.0.attn_q.weight"
-            try rewriter.addTensor(info.name, type: isQ ? .q5_K : info.type, shape: info.shape) { buffer in
-                guard isQ else { return buffer.copyMemory(from: try source.tensor(named: info.name).bytes) }
-                for i in 0..<buffer.count { buffer[i] = UInt8.random(in: 0...255, using: &rng) }
-                for block in stride(from: 0, to: buffer.count, by: StorageType.q5_K.blockBytes) {
-                    buffer.storeBytes(of: HalfFloat.half(from: 0.001).littleEndian, toByteOffset: block, as: UInt16.self)
-                    buffer.storeBytes(of: HalfFloat.half(from: 0.001).littleEndian, toByteOffset: block + 2, as: UInt16.self)
-                }
-            }
+            try rewriter.addTensor(info.name, type: info.type, shape: info.shape) { $0.copyMemory(from: try source.tensor(named: info.name).bytes) }
         }
-        try rewriter.write(to: q5K)
-        refused(q5K, adapter, to: output.appendingPathComponent("b.gguf"), mentioning: "blk.0.attn_q.weight: stored as Q5_K")
-        try MergedModel.writeGGUF(base: q5K, adapter: adapter, to: directory.appendingPathComponent("q5k-q8.gguf").path, types: .q8_0)
+        var rng = SplitMix64(seed: 3)
+        try rewriter.addTensor("extra.weight", type: try XCTUnwrap(StorageType(ggmlID: 11)), shape: [2, 256]) { buffer in
+            for i in 0..<buffer.count { buffer[i] = UInt8.random(in: 0...255, using: &rng) }
+        }
+        try rewriter.write(to: withQ3K)
+        refused(withQ3K, adapter, to: output.appendingPathComponent("b.gguf"), .q8_0, mentioning: "tensor extra.weight: stored as Q3_K")
+        let kept = directory.appendingPathComponent("q3k-keep.gguf").path
+        try MergedModel.writeGGUF(base: withQ3K, adapter: adapter, to: kept, types: .keep)
+        let keptFile = try GGUFFile(path: kept), withQ3KFile = try GGUFFile(path: withQ3K)
+        XCTAssertEqual(Array(try keptFile.tensor(named: "extra.weight").bytes), Array(try withQ3KFile.tensor(named: "extra.weight").bytes))
 
         let hfBase = directory.appendingPathComponent("hf")
         try TinyHFFolder.write(to: hfBase)

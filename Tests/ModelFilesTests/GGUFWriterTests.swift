@@ -22,13 +22,13 @@ final class GGUFWriterTests: XCTestCase {
     /// ggml-quants.c `quantize_row_*_ref` for the block types, gguf-py for F16 and BF16.
     func testEncodersMatchReferenceQuantizersBitForBit() throws {
         let golden = try Golden.load("gguf_quantizers.json", as: QuantizerGolden.self)
-        XCTAssertEqual(Set(golden.encodings.keys), Set(RowCodec.quantizable.filter { $0 != .f32 }.map(\.name)))
+        XCTAssertEqual(Set(golden.encodings.keys), Set(StorageType.supported.filter { $0 != .f32 }.map(\.name)))
         let rows = golden.rows.map { row in
             row.float32.hexBytes.withUnsafeBytes { raw in
                 (0..<(raw.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
             }
         }
-        for type in RowCodec.quantizable {
+        for type in StorageType.supported {
             for (index, values) in rows.enumerated() {
                 let encoded = encode(values, as: type)
                 if type == .f32 {
@@ -85,7 +85,7 @@ final class GGUFWriterTests: XCTestCase {
         try writer.setMetadata("u8", .uint8(7))  // replaced in place, not appended
         var rng = SplitMix64(seed: 5)
         var expectedBytes: [String: [UInt8]] = [:]
-        for (index, type) in RowCodec.quantizable.enumerated() {
+        for (index, type) in StorageType.supported.enumerated() {
             let shape = index % 2 == 0 ? [3, 512] : [2, 2, 256]
             let values = (0..<shape.reduce(1, *)).map { _ in Float(rng.nextGaussian()) }
             let bytes = encode(values, as: type)
@@ -108,7 +108,7 @@ final class GGUFWriterTests: XCTestCase {
         XCTAssertEqual(file.alignment, 64)
         XCTAssertEqual(file.metadataKeys, metadata.map(\.0))
         for (key, value) in metadata { XCTAssertEqual(file.metadata[key], key == "u8" ? .uint8(7) : value, key) }
-        XCTAssertEqual(file.tensors.map(\.name), RowCodec.quantizable.map { "tensor.\($0.name)" } + ["norm", "tensor.Q4_1"])
+        XCTAssertEqual(file.tensors.map(\.name), StorageType.supported.map { "tensor.\($0.name)" } + ["norm", "tensor.Q4_1"])
         XCTAssertEqual(file.info(named: "tensor.Q4_1")?.type, q41)
         XCTAssertEqual(file.info(named: "tensor.F16")?.dimensions, [256, 2, 2])
         XCTAssertEqual(file.info(named: "tensor.Q4_K")?.shape, [3, 512])

@@ -2,16 +2,16 @@
 """Golden encodings for medtune's GGUF block encoders (RowCodec.quantize).
 
 References:
-  - Q4_0, Q5_0, Q8_0, Q4_K, Q6_K: llama.cpp's C reference quantizers `quantize_row_*_ref` in
+  - Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K: llama.cpp's C reference quantizers `quantize_row_*_ref` in
     ggml/src/ggml-quants.c (what llama-quantize runs without an importance matrix), from the
     llama.cpp sources vendored in llama-cpp-python 0.3.36 (scripts/fetch-peers.sh llama.cpp unpacks
     them into .cache/peers/llama.cpp-src). They are compiled here into a small throwaway program
     with `cc -O2 -ffp-contract=off`: ggml-base, which holds these functions, is built for baseline
     x86-64 (no -march), where nothing can be fused into a multiply-add, and -ffp-contract=off keeps
     it so on any host. (Built with -march=native on an FMA machine, GCC fuses products in the K-quant
-    searches and Q4_K/Q6_K bytes change; Q4_0/Q5_0/Q8_0 do not.)
+    searches and K-quant bytes change; Q4_0/Q5_0/Q8_0 do not.)
   - the same 32-element types are checked against gguf 0.19.0's `gguf.quants.quantize` (equal bytes,
-    asserted below); gguf 0.19.0 has no Q4_K/Q6_K quantizer (NotImplementedError, asserted below);
+    asserted below); gguf 0.19.0 has no K-quant quantizer (NotImplementedError, asserted below);
   - F16 and BF16: gguf.quants.quantize (numpy astype(float16); ggml's fp32_to_bf16).
 Rows: real rows of the Qwen2.5-Coder-0.5B Q4_K_M GGUF (dequantized by gguf-py; and the same rows
 plus a small update, as a merge produces), and synthetic rows with outliers, zeros, tiny and
@@ -50,6 +50,7 @@ void quantize_row_q4_0_ref(const float *, void *, int64_t);
 void quantize_row_q5_0_ref(const float *, void *, int64_t);
 void quantize_row_q8_0_ref(const float *, void *, int64_t);
 void quantize_row_q4_K_ref(const float *, void *, int64_t);
+void quantize_row_q5_K_ref(const float *, void *, int64_t);
 void quantize_row_q6_K_ref(const float *, void *, int64_t);
 /* Never reached by the functions called; ggml-quants.c only needs them to link. */
 void ggml_abort(const char * file, int line, const char * fmt, ...) { abort(); }
@@ -62,6 +63,7 @@ int main(int argc, char ** argv) {
     void (*f)(const float *, void *, int64_t) =
         !strcmp(t, "Q4_0") ? quantize_row_q4_0_ref : !strcmp(t, "Q5_0") ? quantize_row_q5_0_ref :
         !strcmp(t, "Q8_0") ? quantize_row_q8_0_ref : !strcmp(t, "Q4_K") ? quantize_row_q4_K_ref :
+        !strcmp(t, "Q5_K") ? quantize_row_q5_K_ref :
         !strcmp(t, "Q6_K") ? quantize_row_q6_K_ref : NULL;
     if (!f) return 2;
     float * x = malloc(n * sizeof(float));
@@ -144,11 +146,11 @@ def main():
         binary = build_harness(directory)
         data = rows()
         encodings = {}
-        for qtype in [Q.Q4_0, Q.Q5_0, Q.Q8_0, Q.Q4_K, Q.Q6_K]:
+        for qtype in [Q.Q4_0, Q.Q5_0, Q.Q8_0, Q.Q4_K, Q.Q5_K, Q.Q6_K]:
             encoded = []
             for label, row in data:
                 ref = reference(binary, qtype, row)
-                if qtype in (Q.Q4_K, Q.Q6_K):
+                if qtype in (Q.Q4_K, Q.Q5_K, Q.Q6_K):
                     try:
                         gguf.quants.quantize(row.reshape(1, -1), qtype)
                         sys.exit(f"gguf now quantizes {qtype.name}: compare it with the C reference here")

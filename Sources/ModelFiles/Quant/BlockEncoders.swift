@@ -89,126 +89,159 @@ extension Q8_0: EncodableBlockFormat {
     }
 }
 
-extension Q4_K: EncodableBlockFormat {
-    /// Each sub-block of 32 gets the scale and min that minimise its weighted squared error
-    /// (`make_qkx2_quants`, weights √(mean x²) + |x|); the eight scales and mins are then
-    /// quantized to six bits against the block's largest, and the values re-quantized against
-    /// the rounded scales.
-    static func quantize(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256 + 32) { levels in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 32 + 16) { floats in
-                let L = levels.baseAddress!, auxiliary = L + 256
-                let weights = floats.baseAddress!, scales = weights + 32, mins = scales + 8
-                var maxScale: Float = 0, maxMin: Float = 0
-                for j in 0..<8 {
-                    let xs = x + 32 * j
-                    var sumX2: Float = 0
-                    for l in 0..<32 { sumX2 += xs[l] * xs[l] }
-                    let averageX = (sumX2 / 32).squareRoot()
-                    for l in 0..<32 { weights[l] = averageX + abs(xs[l]) }
-                    (scales[j], mins[j]) = scaleAndMin(xs, weights, L + 32 * j, auxiliary)
-                    if scales[j] > maxScale { maxScale = scales[j] }
-                    if mins[j] > maxMin { maxMin = mins[j] }
+/// The half of Q4_K's and Q5_K's encoding they share (`quantize_row_q4_K_ref` and `_q5_K_ref`
+/// up to packing the values): each sub-block of 32 gets the scale and min that minimise its
+/// weighted squared error (`make_qkx2_quants`, weights √(mean x²) + |x|); the eight scales and
+/// mins are quantized to six bits against the block's largest and stored with the f16 d and dmin
+/// in the block's first 16 bytes; the values are then re-quantized against the rounded scales
+/// into `L` (0…`levels`). `search` is make_qkx2_quants' (rmin, nstep): (−1, 20) for Q4_K, (−0.5, 15) for Q5_K.
+@inline(__always)
+private func encodeScalesAndMins(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer, levels: Int32,
+                                 search: (rmin: Float, steps: Int), _ L: UnsafeMutablePointer<UInt8>) {
+    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { auxiliary in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 32 + 16) { floats in
+            let weights = floats.baseAddress!, scales = weights + 32, mins = scales + 8
+            var maxScale: Float = 0, maxMin: Float = 0
+            for j in 0..<8 {
+                let xs = x + 32 * j
+                var sumX2: Float = 0
+                for l in 0..<32 { sumX2 += xs[l] * xs[l] }
+                let averageX = (sumX2 / 32).squareRoot()
+                for l in 0..<32 { weights[l] = averageX + abs(xs[l]) }
+                (scales[j], mins[j]) = scaleAndMin(xs, weights, levels: levels, search: search, L + 32 * j, auxiliary.baseAddress!)
+                if scales[j] > maxScale { maxScale = scales[j] }
+                if mins[j] > maxMin { maxMin = mins[j] }
+            }
+            let inverseScale: Float = maxScale > 0 ? 63 / maxScale : 0
+            let inverseMin: Float = maxMin > 0 ? 63 / maxMin : 0
+            let packed = (block + 4).assumingMemoryBound(to: UInt8.self)
+            for k in 0..<12 { packed[k] = 0 }
+            for j in 0..<8 {
+                let ls = min(63, UInt8(truncatingIfNeeded: nearestInt(inverseScale * scales[j])))
+                let lm = min(63, UInt8(truncatingIfNeeded: nearestInt(inverseMin * mins[j])))
+                if j < 4 {
+                    packed[j] = ls
+                    packed[j + 4] = lm
+                } else {
+                    packed[j + 4] = (ls & 0x0F) | ((lm & 0x0F) << 4)
+                    packed[j - 4] |= (ls >> 4) << 6
+                    packed[j] |= (lm >> 4) << 6
                 }
-                let inverseScale: Float = maxScale > 0 ? 63 / maxScale : 0
-                let inverseMin: Float = maxMin > 0 ? 63 / maxMin : 0
-                let packed = (block + 4).assumingMemoryBound(to: UInt8.self)
-                for k in 0..<12 { packed[k] = 0 }
-                for j in 0..<8 {
-                    let ls = min(63, UInt8(truncatingIfNeeded: nearestInt(inverseScale * scales[j])))
-                    let lm = min(63, UInt8(truncatingIfNeeded: nearestInt(inverseMin * mins[j])))
-                    if j < 4 {
-                        packed[j] = ls
-                        packed[j + 4] = lm
-                    } else {
-                        packed[j + 4] = (ls & 0x0F) | ((lm & 0x0F) << 4)
-                        packed[j - 4] |= (ls >> 4) << 6
-                        packed[j] |= (lm >> 4) << 6
-                    }
-                }
-                storeHalf(maxScale / 63, block, 0)
-                storeHalf(maxMin / 63, block, 2)
-                let d = halfRounded(maxScale / 63), dmin = halfRounded(maxMin / 63)
-                for j in 0..<8 {
-                    let (sc, m) = scaleMinK4(j, UnsafePointer(packed))
-                    let scale = d * Float(sc)
-                    if scale == 0 { continue }
-                    let offset = dmin * Float(m)
-                    for i in 0..<32 {
-                        L[32 * j + i] = UInt8(max(0, min(15, nearestInt((x[32 * j + i] + offset) / scale))))
-                    }
-                }
-                let q = (block + 16).assumingMemoryBound(to: UInt8.self)
-                for pair in 0..<4 {
-                    for l in 0..<32 { q[32 * pair + l] = L[64 * pair + l] | (L[64 * pair + l + 32] << 4) }
+            }
+            storeHalf(maxScale / 63, block, 0)
+            storeHalf(maxMin / 63, block, 2)
+            let d = halfRounded(maxScale / 63), dmin = halfRounded(maxMin / 63)
+            for j in 0..<8 {
+                let (sc, m) = scaleMinK4(j, UnsafePointer(packed))
+                let scale = d * Float(sc)
+                if scale == 0 { continue }
+                let offset = dmin * Float(m)
+                for i in 0..<32 {
+                    L[32 * j + i] = UInt8(max(0, min(levels, nearestInt((x[32 * j + i] + offset) / scale))))
                 }
             }
         }
     }
+}
 
-    /// ggml's `make_qkx2_quants(32, 15, x, weights, L, &min, Laux, -1, 0.1, 20, false)`: levels
-    /// 0…15 in `L`, and the scale and (negated) min, found by trying 21 grid spacings around
-    /// 15/(max − min) and solving weighted least squares for each. `min` and the range follow
-    /// the best solution so far, as in the C code.
-    @inline(__always)
-    private static func scaleAndMin(_ x: UnsafePointer<Float>, _ weights: UnsafePointer<Float>,
-                                    _ L: UnsafeMutablePointer<UInt8>, _ auxiliary: UnsafeMutablePointer<UInt8>) -> (scale: Float, min: Float) {
-        let n = 32, levels: Int32 = 15
-        var minimum = x[0], maximum = x[0]
-        var sumW = weights[0]
-        var sumX = sumW * x[0]
-        for i in 1..<n {
-            if x[i] < minimum { minimum = x[i] }
-            if x[i] > maximum { maximum = x[i] }
-            let w = weights[i]
-            sumW += w
-            sumX += w * x[i]
-        }
-        if minimum > 0 { minimum = 0 }
-        if maximum == minimum {
-            for i in 0..<n { L[i] = 0 }
-            return (0, -minimum)
-        }
-        var inverse = Float(levels) / (maximum - minimum)
-        var scale = 1 / inverse
-        var bestError: Float = 0
+/// ggml's `make_qkx2_quants(32, levels, x, weights, L, &min, Laux, rmin, 0.1, nstep, false)`:
+/// levels 0…`levels` in `L`, and the scale and (negated) min, found by trying nstep + 1 grid
+/// spacings around levels/(max − min) and solving weighted least squares for each. `min` and the
+/// range follow the best solution so far, as in the C code.
+@inline(__always)
+private func scaleAndMin(_ x: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, levels: Int32, search: (rmin: Float, steps: Int),
+                         _ L: UnsafeMutablePointer<UInt8>, _ auxiliary: UnsafeMutablePointer<UInt8>) -> (scale: Float, min: Float) {
+    let n = 32
+    var minimum = x[0], maximum = x[0]
+    var sumW = weights[0]
+    var sumX = sumW * x[0]
+    for i in 1..<n {
+        if x[i] < minimum { minimum = x[i] }
+        if x[i] > maximum { maximum = x[i] }
+        let w = weights[i]
+        sumW += w
+        sumX += w * x[i]
+    }
+    if minimum > 0 { minimum = 0 }
+    if maximum == minimum {
+        for i in 0..<n { L[i] = 0 }
+        return (0, -minimum)
+    }
+    var inverse = Float(levels) / (maximum - minimum)
+    var scale = 1 / inverse
+    var bestError: Float = 0
+    for i in 0..<n {
+        L[i] = UInt8(max(0, min(levels, nearestInt(inverse * (x[i] - minimum)))))
+        let difference = scale * Float(L[i]) + minimum - x[i]
+        bestError += weights[i] * (difference * difference)
+    }
+    for step in 0...search.steps {
+        inverse = (search.rmin + 0.1 * Float(step) + Float(levels)) / (maximum - minimum)
+        var sumL: Float = 0, sumL2: Float = 0, sumXL: Float = 0
         for i in 0..<n {
-            L[i] = UInt8(max(0, min(levels, nearestInt(inverse * (x[i] - minimum)))))
-            let difference = scale * Float(L[i]) + minimum - x[i]
-            bestError += weights[i] * (difference * difference)
+            let l = max(0, min(levels, nearestInt(inverse * (x[i] - minimum))))
+            auxiliary[i] = UInt8(l)
+            let w = weights[i]
+            sumL += w * Float(l)
+            sumL2 += w * Float(l) * Float(l)
+            sumXL += w * Float(l) * x[i]
         }
-        for step in 0...20 {
-            inverse = (-1 + 0.1 * Float(step) + Float(levels)) / (maximum - minimum)
-            var sumL: Float = 0, sumL2: Float = 0, sumXL: Float = 0
-            for i in 0..<n {
-                let l = max(0, min(levels, nearestInt(inverse * (x[i] - minimum))))
-                auxiliary[i] = UInt8(l)
-                let w = weights[i]
-                sumL += w * Float(l)
-                sumL2 += w * Float(l) * Float(l)
-                sumXL += w * Float(l) * x[i]
-            }
-            let determinant = sumW * sumL2 - sumL * sumL
-            guard determinant > 0 else { continue }
-            var thisScale = (sumW * sumXL - sumX * sumL) / determinant
-            var thisMin = (sumL2 * sumX - sumL * sumXL) / determinant
-            if thisMin > 0 {
-                thisMin = 0
-                thisScale = sumXL / sumL2
-            }
-            var error: Float = 0
-            for i in 0..<n {
-                let difference = thisScale * Float(auxiliary[i]) + thisMin - x[i]
-                error += weights[i] * (difference * difference)
-            }
-            if error < bestError {
-                for i in 0..<n { L[i] = auxiliary[i] }
-                bestError = error
-                scale = thisScale
-                minimum = thisMin
+        let determinant = sumW * sumL2 - sumL * sumL
+        guard determinant > 0 else { continue }
+        var thisScale = (sumW * sumXL - sumX * sumL) / determinant
+        var thisMin = (sumL2 * sumX - sumL * sumXL) / determinant
+        if thisMin > 0 {
+            thisMin = 0
+            thisScale = sumXL / sumL2
+        }
+        var error: Float = 0
+        for i in 0..<n {
+            let difference = thisScale * Float(auxiliary[i]) + thisMin - x[i]
+            error += weights[i] * (difference * difference)
+        }
+        if error < bestError {
+            for i in 0..<n { L[i] = auxiliary[i] }
+            bestError = error
+            scale = thisScale
+            minimum = thisMin
+        }
+    }
+    return (scale, -minimum)
+}
+
+extension Q4_K: EncodableBlockFormat {
+    /// Scales and mins as `encodeScalesAndMins` with levels 0…15; sub-block 2p's values in the
+    /// low nibbles of bytes 16 + 32p…, 2p+1's in the high nibbles.
+    static func quantize(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { levels in
+            let L = levels.baseAddress!
+            encodeScalesAndMins(x, into: block, levels: 15, search: (-1, 20), L)
+            let q = (block + 16).assumingMemoryBound(to: UInt8.self)
+            for pair in 0..<4 {
+                for l in 0..<32 { q[32 * pair + l] = L[64 * pair + l] | (L[64 * pair + l + 32] << 4) }
             }
         }
-        return (scale, -minimum)
+    }
+}
+
+extension Q5_K: EncodableBlockFormat {
+    /// Scales and mins as `encodeScalesAndMins` with levels 0…31; the low four bits packed as
+    /// Q4_K's (from byte 48), the fifth bit of element l of sub-block s as bit s of byte 16 + l.
+    static func quantize(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { levels in
+            let L = levels.baseAddress!
+            encodeScalesAndMins(x, into: block, levels: 31, search: (-0.5, 15), L)
+            let qh = (block + 16).assumingMemoryBound(to: UInt8.self), ql = (block + 48).assumingMemoryBound(to: UInt8.self)
+            for l in 0..<32 { qh[l] = 0 }
+            for pair in 0..<4 {
+                for l in 0..<32 {
+                    let low = L[64 * pair + l], high = L[64 * pair + l + 32]
+                    if low > 15 { qh[l] |= 1 << (2 * pair) }
+                    if high > 15 { qh[l] |= 2 << (2 * pair) }
+                    ql[32 * pair + l] = (low & 0x0F) | ((high & 0x0F) << 4)
+                }
+            }
+        }
     }
 }
 

@@ -46,13 +46,10 @@ public enum RowCodec {
         }
     }
 
-    /// The types `quantize` writes.
-    public static let quantizable: [StorageType] = [.f32, .f16, .bf16, .q4_0, .q5_0, .q8_0, .q4_K, .q6_K]
-
     /// Encodes the `count` float32 values at `source` as `type` into `destination`, bit for bit
     /// as the reference does: llama.cpp's `quantize_row_*_ref` for block types, round to nearest
     /// even for F16 and BF16 (numpy's `astype(float16)`, ggml's `fp32_to_bf16`). `count` is a whole
-    /// number of blocks and `type` one of `quantizable`.
+    /// number of blocks and `type` a supported one (every type medtune decodes, it encodes).
     public static func quantize(_ type: StorageType, _ source: UnsafePointer<Float>,
                                 into destination: UnsafeMutableRawPointer, count: Int) {
         switch type {
@@ -66,8 +63,10 @@ public enum RowCodec {
         case .q5_0: encodeBlocks(Q5_0.self, source, destination, count)
         case .q8_0: encodeBlocks(Q8_0.self, source, destination, count)
         case .q4_K: encodeBlocks(Q4_K.self, source, destination, count)
+        case .q5_K: encodeBlocks(Q5_K.self, source, destination, count)
         case .q6_K: encodeBlocks(Q6_K.self, source, destination, count)
-        case .q5_K, .other:
+        case .other:
+            // Callers encode only supported types.
             preconditionFailure("no encoder for \(type)")
         }
     }

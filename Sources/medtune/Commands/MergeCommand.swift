@@ -21,7 +21,7 @@ struct MergeCommand: ComputeCommand {
             --format gguf (GGUF base only): one GGUF v3 file with the base's metadata, tokenizer and tensor order. \
             --gguf-type keep (default) stores every tensor in the base's type: those the adapter does not touch \
             byte for byte as the base stores them, the folded ones re-encoded as llama.cpp's reference quantizers \
-            encode (F32, F16, BF16, Q4_0, Q5_0, Q8_0, Q4_K, Q6_K). q8_0 and f16 re-encode every tensor of two or \
+            encode (F32, F16, BF16, Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K). q8_0 and f16 re-encode every tensor of two or \
             more dimensions; one-dimensional ones (norm weights, biases) stay as stored (F32), as llama.cpp keeps them.
             """)
 
