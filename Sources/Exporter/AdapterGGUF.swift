@@ -7,7 +7,9 @@ import Transformer
 /// `llama-export-lora`), laid out as llama.cpp's convert_lora_to_gguf.py writes it with its
 /// default `--outtype f32`: `general.type` = adapter, `general.architecture` the base's,
 /// `adapter.type` = lora, `adapter.lora.alpha`, and per adapted weight `<gguf name>.lora_a`
-/// (PEFT's A, [rank × in]) and `<gguf name>.lora_b` (PEFT's B, [out × rank]) in float32.
+/// (PEFT's A, [rank × in]) and `<gguf name>.lora_b` (PEFT's B, [out × rank]) in float32, in the
+/// PEFT file's order: tensor for tensor the converter's file (Tests/Golden/Exporter). The
+/// converter's descriptive keys from the adapter's model card (general.name, tags) are left out.
 ///
 /// llama.cpp scales by alpha / rank, its rank being A's row count. rsLoRA's alpha / √rank is
 /// written as the alpha that gives the same scale, alpha · √rank.
@@ -24,12 +26,14 @@ public enum AdapterGGUF {
         for (key, value): (String, GGUFValue) in [
             ("general.architecture", .string(architecture)), ("general.type", .string("adapter")),
             ("adapter.type", .string("lora")), ("adapter.lora.alpha", .float32(Float(alpha))),
-            ("general.file_type", .uint32(0)),  // LLAMA_FTYPE_ALL_F32
+            ("general.quantization_version", .uint32(2)),
         ] {
             try writer.setMetadata(key, value)
         }
         var written: [(name: String, values: [Float])] = []
-        for (site, lora) in model.attachedAdapters {
+        // In the order of the PEFT file (its tensor names sorted), as the converter writes them.
+        let ordered = model.attachedAdapters.sorted { $0.site.tensorName(.a).utf8.lexicographicallyPrecedes($1.site.tensorName(.a).utf8) }
+        for (site, lora) in ordered {
             let weight = site.modulePath + ".weight"
             guard let name = Qwen2TensorNames.ggufName(canonical: weight) else {
                 throw InputError(file: adapter, at: "tensor \(weight)", "has no GGUF name")

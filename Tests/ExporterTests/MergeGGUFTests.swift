@@ -315,6 +315,22 @@ final class MergeGGUFTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: output.path))
     }
 
+    /// The LoRA GGUF of a PEFT adapter for the tiny Qwen2 model is, tensor for tensor (names,
+    /// order, types, dimensions, offsets, bytes), the file llama.cpp's convert_lora_to_gguf.py
+    /// made of it (scripts/golden/lora_gguf.py), with the same values for every key medtune writes;
+    /// only the converter's model-card name is left out.
+    func testAdapterGGUFEqualsLlamaCppsConverterTensorForTensor() throws {
+        let output = directory.appendingPathComponent("tiny-lora.gguf").path
+        try AdapterGGUF.write(base: TestPaths.golden("ModelFiles/tiny-qwen2").path, adapter: TestPaths.golden("Exporter/tiny-lora").path, to: output)
+        let reference = try GGUFFile(path: TestPaths.golden("Exporter/tiny-lora.gguf").path), written = try GGUFFile(path: output)
+        XCTAssertEqual(written.tensors, reference.tensors)
+        for info in reference.tensors {
+            XCTAssertTrue(try written.tensor(named: info.name).bytes.elementsEqual(try reference.tensor(named: info.name).bytes), info.name)
+        }
+        for key in written.metadataKeys { XCTAssertEqual(written.metadata[key], reference.metadata[key], key) }
+        XCTAssertEqual(Set(reference.metadataKeys).subtracting(written.metadataKeys), ["general.name"])
+    }
+
     /// The real Qwen2.5-Coder-0.5B Q4_K_M GGUF with a random adapter on q (Q5_0), v (Q8_0) and
     /// down (Q4_K and Q6_K), merged with keep and with q8_0, against the base with its adapter on,
     /// teacher-forced on that model's greedy continuations of three prompts (16 tokens each).
