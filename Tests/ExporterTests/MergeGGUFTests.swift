@@ -11,6 +11,8 @@ import XCTest
 /// `medtune merge --format gguf`: untouched tensors are the base's bytes, the merged model is the
 /// base with its adapter on up to the error of re-encoding the folded weights (measured against the
 /// base's own quantization error), the base is left as it was, and refusals leave nothing behind.
+/// `medtune export-lora` (which shares the tiny GGUF base): the adapter as llama.cpp's converter
+/// writes it and its loader reads it.
 final class MergeGGUFTests: XCTestCase {
     var directory: URL!
     override func setUpWithError() throws { directory = try TestPaths.temporaryDirectory("medtune-merge-gguf") }
