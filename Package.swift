@@ -79,7 +79,7 @@ let package = Package(
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "TestSupport"]),
         .testTarget(name: "GeneratorTests", dependencies: ["Generator", "TestSupport"]),
         .testTarget(name: "TrainerTests", dependencies: ["Trainer", "Charts", "Records", "TestSupport", "CZlib"]),
-        .testTarget(name: "ExporterTests", dependencies: ["Exporter", "Trainer", "Transformer", "Tokenizers", "ModelFiles", "TestSupport"]),
+        .testTarget(name: "ExporterTests", dependencies: ["Exporter", "Trainer", "Transformer", "Tokenizers", "ModelFiles", "Generator", "TestSupport"]),
         .testTarget(name: "EvaluatorTests", dependencies: ["Evaluator", "Charts", "TestSupport"]),
         .testTarget(name: "HubTests", dependencies: ["Hub", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "CUDATests", dependencies: ["CUDA", "TestSupport"]),

@@ -3,8 +3,16 @@ import MedtuneCore
 
 /// A folder that appears only when it is complete: it is built under a temporary name beside its
 /// place and renamed there at the end, so a failed export or merge leaves nothing that looks
-/// finished, and a folder already holding something is never written into.
+/// finished, and a folder already holding something is never written into. A single output file
+/// (a merged GGUF) takes the same route through `AtomicFile`, after `checkFree(file:)`.
 enum StagedFolder {
+    /// Refuses a `file` that exists (the base model itself, say): called first, before any work.
+    static func checkFree(file: String, what: String) throws {
+        guard !FileManager.default.fileExists(atPath: file) else {
+            throw InputError(file: file, "already exists; write the \(what) to a new file (--output)")
+        }
+    }
+
     /// Refuses a `folder` that exists and is not an empty folder: called first, before any work.
     static func checkFree(_ folder: String, what: String) throws {
         var isDirectory: ObjCBool = false

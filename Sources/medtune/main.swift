@@ -10,6 +10,7 @@ struct Medtune: ParsableCommand {
             TrainCommand.self,
             ExportCommand.self,
             MergeCommand.self,
+            ExportLoRACommand.self,
             PlotCommand.self,
             CompareCommand.self,
             ScoreCommand.self,

@@ -36,6 +36,17 @@ final class ModelCheckpointTests: XCTestCase {
         XCTAssertEqual(Qwen2TensorNames.canonical(ggufName: "blk.x.attn_q.weight"), "blk.x.attn_q.weight")
     }
 
+    /// ggufName(canonical:) inverts canonical(ggufName:) on every tensor of the real file, and
+    /// names outside the layout have no GGUF name.
+    func testCanonicalNamesMapBackToTheFilesGGUFNames() throws {
+        let file = try GGUFFile(path: TestPaths.require(TestPaths.qwenGGUF).path)
+        for info in file.tensors {
+            XCTAssertEqual(Qwen2TensorNames.ggufName(canonical: Qwen2TensorNames.canonical(ggufName: info.name)), info.name)
+        }
+        XCTAssertNil(Qwen2TensorNames.ggufName(canonical: "model.layers.1.self_attn.q_proj.lora_A.weight"))
+        XCTAssertNil(Qwen2TensorNames.ggufName(canonical: "rope_freqs.weight"))
+    }
+
     func testUnsupportedArchitectureNamesWhatIsSupported() throws {
         let dir = try TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

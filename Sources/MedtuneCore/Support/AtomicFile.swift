@@ -9,8 +9,11 @@ public enum AtomicFile {
         try write(to: path) { handle in try handle.write(contentsOf: data) }
     }
 
-    /// Lets `body` write through a file handle, then publishes the file under `path`.
-    public static func write(to path: String, _ body: (FileHandle) throws -> Void) throws {
+    /// Lets `body` write through a file handle, then publishes the file under `path`. `check`
+    /// reads the complete, flushed temporary file (its path given) before it is published: a file
+    /// it rejects never appears.
+    public static func write(to path: String, _ body: (FileHandle) throws -> Void,
+                             check: (String) throws -> Void = { _ in }) throws {
         let url = URL(fileURLWithPath: path)
         let temporary = url.deletingLastPathComponent()
             .appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).incomplete")
@@ -22,6 +25,7 @@ public enum AtomicFile {
             defer { try? handle.close() }
             try body(handle)
             try handle.synchronize()
+            try check(temporary.path)
         } catch {
             try? FileManager.default.removeItem(at: temporary)
             throw SystemError("\(path): write failed, previous contents kept (\(SystemError.reason(of: error)))")

@@ -82,6 +82,25 @@ public enum GGUFValue: Sendable, Equatable {
         return result
     }
 
+    /// GGUF's id of the value type (`gguf_type`), as files store it before the value.
+    var typeID: UInt32 {
+        switch self {
+        case .uint8: 0
+        case .int8: 1
+        case .uint16: 2
+        case .int16: 3
+        case .uint32: 4
+        case .int32: 5
+        case .float32: 6
+        case .bool: 7
+        case .string: 8
+        case .array: 9
+        case .uint64: 10
+        case .int64: 11
+        case .float64: 12
+        }
+    }
+
     /// GGUF's name of the value type, with element type and length for arrays ("[string; 151936]").
     public var typeName: String {
         switch self {

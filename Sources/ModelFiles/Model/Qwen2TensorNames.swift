@@ -72,6 +72,16 @@ public enum Qwen2TensorNames {
         return layer(index, tensor)
     }
 
+    /// The GGUF name of a canonical tensor name (what llama.cpp calls the tensor), or nil for a
+    /// name outside the Qwen2 layout.
+    public static func ggufName(canonical name: String) -> String? {
+        if let global = globalGGUFNames.first(where: { $0.value == name }) { return global.key }
+        let parts = name.split(separator: ".", maxSplits: 3)
+        guard parts.count == 4, parts[0] == "model", parts[1] == "layers", let index = Int(parts[2]), index >= 0,
+              let tensor = Layer(rawValue: String(parts[3])) else { return nil }
+        return "blk.\(index).\(tensor.ggufName)"
+    }
+
     /// Every tensor a model with `config` must have, with its shape.
     public static func expected(_ config: Qwen2Config) -> [(name: String, shape: [Int])] {
         var result: [(name: String, shape: [Int])] = [

@@ -46,6 +46,39 @@ public enum RowCodec {
         }
     }
 
+    /// Encodes the `count` float32 values at `source` as `type` into `destination`, bit for bit
+    /// as the reference does: llama.cpp's `quantize_row_*_ref` for block types, round to nearest
+    /// even for F16 and BF16 (numpy's `astype(float16)`, ggml's `fp32_to_bf16`). `count` is a whole
+    /// number of blocks and `type` a supported one (every type medtune decodes, it encodes).
+    public static func quantize(_ type: StorageType, _ source: UnsafePointer<Float>,
+                                into destination: UnsafeMutableRawPointer, count: Int) {
+        switch type {
+        case .f32:
+            for i in 0..<count { destination.storeBytes(of: source[i].bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
+        case .f16:
+            for i in 0..<count { destination.storeBytes(of: HalfFloat.half(from: source[i]).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
+        case .bf16:
+            for i in 0..<count { destination.storeBytes(of: HalfFloat.bfloat(from: source[i]).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
+        case .q4_0: encodeBlocks(Q4_0.self, source, destination, count)
+        case .q5_0: encodeBlocks(Q5_0.self, source, destination, count)
+        case .q8_0: encodeBlocks(Q8_0.self, source, destination, count)
+        case .q4_K: encodeBlocks(Q4_K.self, source, destination, count)
+        case .q5_K: encodeBlocks(Q5_K.self, source, destination, count)
+        case .q6_K: encodeBlocks(Q6_K.self, source, destination, count)
+        case .other:
+            // Callers encode only supported types.
+            preconditionFailure("no encoder for \(type)")
+        }
+    }
+
+    @inline(__always)
+    private static func encodeBlocks<Q: EncodableBlockFormat>(_: Q.Type, _ source: UnsafePointer<Float>,
+                                                             _ destination: UnsafeMutableRawPointer, _ count: Int) {
+        for b in 0..<(count / Q.blockSize) {
+            Q.quantize(source + b * Q.blockSize, into: destination + b * Q.blockBytes)
+        }
+    }
+
     @inline(__always)
     private static func decodeBlocks<Q: BlockFormat>(_: Q.Type, _ source: UnsafeRawPointer,
                                                     _ destination: UnsafeMutablePointer<Float>, _ count: Int) {

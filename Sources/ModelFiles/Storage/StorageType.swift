@@ -101,7 +101,8 @@ public enum StorageType: Hashable, Sendable, CustomStringConvertible {
         34: ("TQ1_0", 256, 54), 35: ("TQ2_0", 256, 66), 39: ("MXFP4", 32, 17),
     ]
 
-    /// The GGML id of a type medtune computes with.
+    /// The GGML id of the type (those medtune only reads past included, so a GGUF writer can copy
+    /// their tensors unchanged); nil for a safetensors-only type.
     public var ggmlID: UInt32? {
         switch self {
         case .f32: 0
@@ -113,7 +114,8 @@ public enum StorageType: Hashable, Sendable, CustomStringConvertible {
         case .q5_K: 13
         case .q6_K: 14
         case .bf16: 30
-        case .other: nil
+        case .other(let name, let blockSize, let blockBytes):
+            Self.otherGGMLTypes.first { $0.value == (name, blockSize, blockBytes) }?.key
         }
     }
 
