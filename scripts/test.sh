@@ -25,5 +25,8 @@ fi
 if [[ -z "${MEDTUNE_PYTHON:-}" ]]; then
   bash scripts/fetch-peers.sh python || echo "test: no reference Python; the tests that need it are skipped" >&2
 fi
+# llama.cpp's llama-completion (built once into .cache/peers, several minutes), for the tests that
+# run medtune's merged GGUF files and LoRA GGUFs in llama.cpp itself.
+bash scripts/fetch-peers.sh llama.cpp || echo "test: no llama.cpp build; the tests that run it are skipped" >&2
 swift build -c release -Xswiftc -enable-testing --build-tests
 swift test -c release -Xswiftc -enable-testing --skip-build "$@"

@@ -3,24 +3,31 @@ import TestSupport
 
 /// Programs the exporter's tests run beside medtune: the reference Python stack and llama.cpp.
 enum ExternalProgram {
-    /// Runs `program` to completion with its output (stdout and stderr together) collected in a
-    /// file under `scratch`, so that a chatty program cannot fill a pipe and stall.
+    /// Runs `program` to completion with its output (stdout and stderr together, or stdout alone
+    /// with `standardOutputOnly`, stderr then added only when it fails) collected in files under
+    /// `scratch`, so that a chatty program cannot fill a pipe and stall.
     static func run(_ program: String, _ arguments: [String], in folder: URL? = nil, environment: [String: String] = [:],
-                    scratch: URL) throws -> (status: Int32, output: String) {
+                    standardOutputOnly: Bool = false, scratch: URL) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments
         process.currentDirectoryURL = folder
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let output = scratch.appendingPathComponent("process-output-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: output)
-        process.standardOutput = handle
-        process.standardError = handle
+        func file() throws -> (url: URL, handle: FileHandle) {
+            let url = scratch.appendingPathComponent("process-output-\(UUID().uuidString)")
+            FileManager.default.createFile(atPath: url.path, contents: nil)
+            return (url, try FileHandle(forWritingTo: url))
+        }
+        let output = try file(), errors = standardOutputOnly ? try file() : output
+        process.standardOutput = output.handle
+        process.standardError = errors.handle
         try process.run()
         process.waitUntilExit()
-        try handle.close()
-        return (process.terminationStatus, try String(contentsOf: output, encoding: .utf8))
+        try output.handle.close()
+        if standardOutputOnly { try errors.handle.close() }
+        var text = try String(contentsOf: output.url, encoding: .utf8)
+        if standardOutputOnly && process.terminationStatus != 0 { text += try String(contentsOf: errors.url, encoding: .utf8) }
+        return (process.terminationStatus, text)
     }
 
     /// `$MEDTUNE_PYTHON`, else the peers' virtualenv of scripts/fetch-peers.sh, when it imports
