@@ -29,19 +29,9 @@ final class LlamaCppParityTests: XCTestCase {
         return installed
     }
 
-    /// The real base with a random non-zero PEFT adapter on q, v and down, saved beside it.
     func baseAndAdapter() throws -> (base: String, adapter: String) {
-        let base = try TestPaths.require(TestPaths.qwenGGUF).path
-        let model = try Qwen2Model<Float>.load(path: base).model
-        var rng = SplitMix64(seed: 41)
-        func gaussian(_ dims: [Int], _ scale: Float) -> Tensor<Float> { Tensor(dims, (0..<dims.reduce(1, *)).map { _ in scale * Float(rng.nextGaussian()) }) }
-        model.attach(model.sites.filter { [.q, .v, .down].contains($0.projection) }.map { site in
-            let (inFeatures, outFeatures) = model.features(site)
-            return (site, LoRAAdapter(a: gaussian([8, inFeatures], 1 / Float(inFeatures).squareRoot()), b: gaussian([outFeatures, 8], 0.01), alpha: 16))
-        })
         let adapter = directory.appendingPathComponent("adapter").path
-        try PEFTAdapter.save(model, baseModelNameOrPath: base, to: adapter)
-        return (base, adapter)
+        return (try RealBaseAdapter.make(savedTo: adapter).base, adapter)
     }
 
     /// For each prompt, the text of medtune's greedy tokens up to the first near-tie, and how

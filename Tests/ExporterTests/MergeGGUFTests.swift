@@ -341,16 +341,8 @@ final class MergeGGUFTests: XCTestCase {
     /// effect (measured and printed), enough to swap the top two tokens where they are nearly tied,
     /// so its greedy continuations are not asserted equal; its top-1 agreement is.
     func testRealModelMergesAgainstBasePlusAdapter() throws {
-        let base = try TestPaths.require(TestPaths.qwenGGUF).path
-        let model = try Qwen2Model<Float>.load(path: base).model
-        var rng = SplitMix64(seed: 41)
-        func gaussian(_ dims: [Int], _ scale: Float) -> Tensor<Float> { Tensor(dims, (0..<dims.reduce(1, *)).map { _ in scale * Float(rng.nextGaussian()) }) }
-        model.attach(model.sites.filter { [.q, .v, .down].contains($0.projection) }.map { site in
-            let (inFeatures, outFeatures) = model.features(site)
-            return (site, LoRAAdapter(a: gaussian([8, inFeatures], 1 / Float(inFeatures).squareRoot()), b: gaussian([outFeatures, 8], 0.01), alpha: 16))
-        })
         let adapter = directory.appendingPathComponent("adapter").path
-        try PEFTAdapter.save(model, baseModelNameOrPath: base, to: adapter)
+        let (base, model) = try RealBaseAdapter.make(savedTo: adapter)
         let tokenizer = try TokenizerLoader.loadBPE(path: base)
         let prompts = ["def fibonacci(n):", "The capital of France is", "Symptoms of iron deficiency include"].map {
             tokenizer.encode($0, allowSpecial: false, addSpecialTokens: false).map(Int32.init)
