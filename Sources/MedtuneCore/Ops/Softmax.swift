@@ -24,27 +24,65 @@ public enum Softmax {
 
     /// float32 with the exponentials sixteen lanes at a time through `VectorExp` (within 2 ulp of
     /// the C library's), and the C library's for the last count % 16: for the loops that run per
-    /// key and per token (the decoding step's attention, the BERT encoder).
+    /// key and per token (the decoding step's attention, the BERT encoder). The maximum, the
+    /// exponentials with their masking and sum, and the scaling are each one pass sixteen lanes
+    /// wide; the sum adds the lanes in the order a lane-by-lane loop would.
     public static func vectorized(_ row: UnsafeMutablePointer<Float>, count: Int, mask: UnsafePointer<UInt8>? = nil) {
-        guard let maximum = visibleMaximum(row, count: count, mask: mask) else { return }
+        guard let maximum = visibleMaximum(lanesOf: row, count: count, mask: mask) else { return }
+        var lanes = SIMD16<Float>()
         var s = 0
         while s + 16 <= count {
-            UnsafeMutableRawPointer(row + s).storeBytes(of: VectorExp.exp(Lanes.load(row, s) - maximum), as: SIMD16<Float>.self)
+            var e = VectorExp.exp(Lanes.load(row, s) - maximum)
+            if let mask { e.replace(with: 0, where: hidden(mask, s)) }
+            UnsafeMutableRawPointer(row + s).storeBytes(of: e, as: SIMD16<Float>.self)
+            lanes += e
             s += 16
         }
-        for t in s..<count { row[t] = Float.exp(row[t] - maximum) }
-        if let mask {
-            for t in 0..<count where mask[t] == 0 { row[t] = 0 }
-        }
-        var lanes = SIMD16<Float>()
+        let tail = s
+        for t in tail..<count { row[t] = (mask?[t] ?? 1) != 0 ? Float.exp(row[t] - maximum) : 0 }
+        var sum = lanes.sum()
+        for t in tail..<count { sum += row[t] }
+        let factor = 1 / sum
         s = 0
         while s + 16 <= count {
-            lanes += Lanes.load(row, s)
+            UnsafeMutableRawPointer(row + s).storeBytes(of: Lanes.load(row, s) * factor, as: SIMD16<Float>.self)
             s += 16
         }
-        var sum = lanes.sum()
-        for t in s..<count { sum += row[t] }
-        scale(row, count: count, by: 1 / sum)
+        for t in s..<count { row[t] *= factor }
+    }
+
+    /// Lanes s … s + 15 that `mask` hides.
+    private static func hidden(_ mask: UnsafePointer<UInt8>, _ s: Int) -> SIMDMask<SIMD16<Int32>> {
+        SIMD16<Int32>(truncatingIfNeeded: UnsafeRawPointer(mask + s).loadUnaligned(as: SIMD16<UInt8>.self)) .== 0
+    }
+
+    /// `visibleMaximum` sixteen lanes at a time: the same result, NaN and empty rows included.
+    private static func visibleMaximum(lanesOf row: UnsafeMutablePointer<Float>, count: Int, mask: UnsafePointer<UInt8>?) -> Float? {
+        var best = SIMD16<Float>(repeating: -.infinity), probe = SIMD16<Float>()
+        var s = 0
+        while s + 16 <= count {
+            var v = Lanes.load(row, s)
+            if let mask { v.replace(with: -.infinity, where: hidden(mask, s)) }
+            best.replace(with: v, where: v .> best)
+            // v − v is 0 for finite entries and NaN for NaN (and ±∞): a NaN probe sends the row
+            // to the scalar pass, which makes the row NaN only for a visible NaN.
+            probe += v - v
+            s += 16
+        }
+        if probe.sum().isNaN { return visibleMaximum(row, count: count, mask: mask) }
+        var maximum = best.max()
+        for t in s..<count where mask?[t] ?? 1 != 0 {
+            if row[t].isNaN {
+                row.update(repeating: .nan, count: count)
+                return nil
+            }
+            maximum = max(maximum, row[t])
+        }
+        if maximum == -.infinity {
+            row.update(repeating: 0, count: count)
+            return nil
+        }
+        return maximum
     }
 
     /// The largest visible entry; nil when the row is already final: all NaN (a visible NaN) or

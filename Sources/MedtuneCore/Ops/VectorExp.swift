@@ -8,7 +8,11 @@
 public enum VectorExp {
     @inlinable @inline(__always)
     public static func exp(_ x: SIMD16<Float>) -> SIMD16<Float> {
-        let x = x.clamped(lowerBound: SIMD16(repeating: -87.3), upperBound: SIMD16(repeating: 88))
+        // clamped(lowerBound:upperBound:) without the standard library's lane-by-lane
+        // minimum/maximum: a NaN (failing x ≥ −87.3) becomes −87.3 as maximum(−87.3, NaN) gives.
+        var x = x
+        x.replace(with: -87.3, where: .!(x .>= -87.3))
+        x.replace(with: 88, where: x .> 88)
         let n = (x * 1.442_695_04 + 0.5).rounded(.down)
         // ln 2 in two parts, so that n·ln 2 is subtracted without rounding error.
         let r = x - n * 0.693_359_375 + n * 2.121_944_4e-4
