@@ -56,28 +56,23 @@ public final class CUDAKernels {
         try elementwise("residual_add", count: count, [.buffer(a), .buffer(b), .buffer(out)])
     }
 
-    /// out [rows × columns] = silu(gate) · up, as `SwiGLU.forward`, from one fused product
-    /// gateUp [rows × 2·columns] whose rows hold the gate's columns, then the up projection's.
-    public func swiGLU(gateUp: DeviceBuffer, into out: DeviceBuffer, rows: Int, columns: Int) throws {
-        try elementwise("swiglu", count: rows * columns, [.buffer(gateUp), .buffer(out), .int64(Int64(columns))])
+    /// out = silu(gate) · up, as `SwiGLU.forward`.
+    public func swiGLU(gate: DeviceBuffer, up: DeviceBuffer, into out: DeviceBuffer, count: Int) throws {
+        try elementwise("swiglu", count: count, [.buffer(gate), .buffer(up), .buffer(out)])
     }
 
     /// out += update · scale, rounded after the scaling and the sum (a LoRA update as PEFT adds it).
-    /// update is [rows × columns]; out's rows are `outStride` elements apart (a part of a fused
-    /// product's rows when wider than `columns`).
-    public func scaledAdd(_ out: DeviceBuffer, update: DeviceBuffer, scale: Float, rows: Int, columns: Int, outStride: Int) throws {
-        try elementwise("scaled_add", count: rows * columns,
-                        [.buffer(out), .buffer(update), .float32(scale), .int64(Int64(columns)), .int64(Int64(outStride))])
+    public func scaledAdd(_ out: DeviceBuffer, update: DeviceBuffer, scale: Float, count: Int) throws {
+        try elementwise("scaled_add", count: count, [.buffer(out), .buffer(update), .float32(scale)])
     }
 
-    /// Appends `count` positions per sequence to a KV cache buffer [batch × capacity × row] after
-    /// its first `start` positions, an int32 in device memory that the caller keeps within
-    /// capacity − count. fresh holds [batch × count] rows of `freshStride` elements (row when
-    /// contiguous, wider within a fused projection), the first `row` of each copied.
+    /// Appends `count` positions per sequence, fresh [batch × count × row], to a KV cache buffer
+    /// [batch × capacity × row] after its first `start` positions, an int32 in device memory that
+    /// the caller keeps within capacity − count.
     public func appendToCache(_ fresh: DeviceBuffer, cache: DeviceBuffer, batch: Int, count: Int, capacity: Int, start: DeviceBuffer,
-                              row: Int, freshStride: Int? = nil) throws {
+                              row: Int) throws {
         try elementwise("kv_cache_append", count: batch * count * row,
-                        [.buffer(fresh), .buffer(cache), .int(count), .int(capacity), .buffer(start), .int(row), .int(freshStride ?? row)])
+                        [.buffer(fresh), .buffer(cache), .int(count), .int(capacity), .buffer(start), .int(row)])
     }
 
     /// out[t] = table[ids[t]] for int32 ids of `tokens` tokens, rows of `dim`.
@@ -94,51 +89,28 @@ public final class CUDAKernels {
                           [.buffer(x), .buffer(weight), .buffer(y), .int(norm.dim), .float32(Float(norm.eps))])
     }
 
-    /// x += residual (rounded), then y = `RMSNorm.forward(x)`: a decoder block's residual
-    /// addition fused with the norm that follows it.
-    public func addRMSNorm(_ norm: RMSNorm, x: DeviceBuffer, residual: DeviceBuffer, weight: DeviceBuffer, into y: DeviceBuffer, rows: Int) throws {
-        guard rows > 0 else { return }
-        try device.launch(function("add_rmsnorm"), grid: (rows, 1, 1), block: (Self.rowThreads, 1, 1),
-                          [.buffer(x), .buffer(residual), .buffer(weight), .buffer(y), .int(norm.dim), .float32(Float(norm.eps))])
-    }
-
-    /// As `RotaryEmbedding.forward`, in place on the first heads × headDim elements of each of
-    /// x's `tokens` rows (rowStride elements apart; contiguous heads when nil): positions are
-    /// int32 [tokens], inverseFrequencies `rope.inverseFrequencies` as float32.
+    /// As `RotaryEmbedding.forward`, in place on x[tokens × heads × headDim]: positions are int32
+    /// [tokens], inverseFrequencies `rope.inverseFrequencies` as float32.
     public func rotary(_ rope: RotaryEmbedding, x: DeviceBuffer, positions: DeviceBuffer, inverseFrequencies: DeviceBuffer,
-                       tokens: Int, heads: Int, rowStride: Int? = nil) throws {
+                       tokens: Int, heads: Int) throws {
         let pairs = tokens * heads * rope.headDim / 2
         guard pairs > 0 else { return }
         try device.launch(function("rotary"), grid: ((pairs + Self.elementThreads - 1) / Self.elementThreads, 1, 1),
                           block: (Self.elementThreads, 1, 1),
-                          [.buffer(x), .buffer(positions), .buffer(inverseFrequencies), .int(tokens), .int(heads), .int(rope.headDim),
-                           .int(rowStride ?? heads * rope.headDim)])
+                          [.buffer(x), .buffer(positions), .buffer(inverseFrequencies), .int(tokens), .int(heads), .int(rope.headDim)])
     }
 
     /// As `CausalAttention.forward` (same layouts and shape), without saved probabilities; the
     /// keys before the pass's own number `past` (int32 in device memory: shape.keyLength −
-    /// shape.queryLength), and keyMask is uint8 [batch × keyCapacity] or nil. q's rows (one per
-    /// token) are `qStride` elements apart when they sit in a fused projection's output.
+    /// shape.queryLength), and keyMask is uint8 [batch × keyCapacity] or nil.
     public func attention(_ shape: CausalAttention, q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, keyMask: DeviceBuffer?,
-                          past: DeviceBuffer, into out: DeviceBuffer, qStride: Int? = nil) throws {
+                          past: DeviceBuffer, into out: DeviceBuffer) throws {
         guard shape.headDim % 32 == 0, shape.headDim <= CUDAKernelSource.attentionMaxHeadDim else {
             throw InputError("CUDA attention needs a head dimension that is a multiple of 32 up to \(CUDAKernelSource.attentionMaxHeadDim), not \(shape.headDim)")
         }
         guard shape.batch > 0, shape.queryLength > 0 else { return }
-        let scale = 1 / Float(shape.headDim).squareRoot(), qRow = qStride ?? shape.queryHeads * shape.headDim
-        // bfloat16 prompt passes run on tensor cores.
-        if storage == .bfloat16, shape.queryLength > 1, CUDAKernelSource.flashAttentionHeadDims.contains(shape.headDim) {
-            let perBlock = CUDAKernelSource.flashAttentionQueries
-            try device.launch(function("flash_attention_\(shape.headDim)"),
-                              grid: ((shape.queryLength + perBlock - 1) / perBlock, shape.queryHeads, shape.batch),
-                              block: (CUDAKernelSource.flashAttentionThreads, 1, 1),
-                              [.buffer(q), .buffer(k), .buffer(v), keyMask.map { .buffer($0) } ?? .null, .buffer(out), .buffer(past),
-                               .int(shape.queryLength), .int(shape.keyCapacity), .int(shape.queryHeads), .int(shape.kvHeads),
-                               .float32(scale * Float(M_LOG2E)), .int(qRow)])
-            return
-        }
-        // Other prompt passes share each tile of keys among many queries; a decoding step's
-        // single query spreads its keys over the warps of one block instead.
+        // Prompt passes share each tile of keys among many queries; a decoding step's single
+        // query spreads its keys over the warps of one block instead.
         let tiled = shape.queryLength > 1 && shape.headDim <= CUDAKernelSource.tiledAttentionMaxHeadDim
         let perBlock = tiled ? CUDAKernelSource.tiledAttentionQueries : 1
         try device.launch(function(tiled ? "causal_attention_tiled" : "causal_attention"),
@@ -146,7 +118,7 @@ public final class CUDAKernels {
                           block: (CUDAKernelSource.attentionThreads, 1, 1),
                           [.buffer(q), .buffer(k), .buffer(v), keyMask.map { .buffer($0) } ?? .null, .buffer(out), .buffer(past),
                            .int(shape.queryLength), .int(shape.keyCapacity), .int(shape.queryHeads),
-                           .int(shape.kvHeads), .int(shape.headDim), .float32(scale), .int(qRow)])
+                           .int(shape.kvHeads), .int(shape.headDim), .float32(1 / Float(shape.headDim).squareRoot())])
     }
 
     /// out[r] (int32) = argmax of float32 logits row r.

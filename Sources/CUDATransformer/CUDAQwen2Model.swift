@@ -51,28 +51,22 @@ public final class CUDAQwen2Model {
     /// returns NaN logits, later passes do nothing, and the caller asks `checkFailure()`.
     public private(set) var failure: Error?
 
-    /// A frozen product on the GPU: one projection, or several that read the same input fused
-    /// into one matrix (q|k|v, gate|up) so that a decoding step streams their weights in one
-    /// product rather than three or two small ones. Each part keeps its own adapter.
     struct Linear {
         var weight: DeviceBuffer
         var bias: DeviceBuffer?
         var inFeatures: Int, outFeatures: Int
-        var adapters: [Adapter]
+        var adapter: Adapter?
     }
 
-    /// A LoRA adapter of one part of a `Linear`: its update lands in output columns
-    /// [column, column + columns).
     struct Adapter {
         var a: DeviceBuffer, b: DeviceBuffer
         var rank: Int
         var scale: Float
-        var column: Int, columns: Int
     }
 
     struct Layer {
         var inputNorm: DeviceBuffer, postAttentionNorm: DeviceBuffer
-        var qkv: Linear, o: Linear, gateUp: Linear, down: Linear
+        var q: Linear, k: Linear, v: Linear, o: Linear, gate: Linear, up: Linear, down: Linear
     }
 
     /// How weights and activations are stored: the kernels' storage.
@@ -102,28 +96,15 @@ public final class CUDAQwen2Model {
         }
 
         func upload(_ tensor: Tensor<Float>) throws -> DeviceBuffer { try Self.upload(tensor.buffer, to: device, storage: storage) }
-        /// The parts' weights stacked row-wise ([Σ out × in]) in one buffer, their biases likewise
-        /// (zeros for a part without one), and each part's adapter at its columns.
-        func linear(_ parts: LoRALinear<Float>...) throws -> Linear {
-            let outFeatures = parts.reduce(0) { $0 + $1.outFeatures }, inFeatures = parts[0].inFeatures
-            precondition(parts.allSatisfy { $0.inFeatures == inFeatures }, "fused projections read one input")
-            let weight = try device.allocate(bytes: storage.bytes * outFeatures * inFeatures)
-            var column = 0
-            for part in parts {
-                let rows = weight.slice(offset: storage.bytes * column * inFeatures, bytes: storage.bytes * part.outFeatures * inFeatures)
-                try Self.upload(part.base, into: rows, storage: storage)
-                column += part.outFeatures
-            }
-            let bias = parts.contains { $0.bias != nil }
-                ? try Self.upload(parts.flatMap { $0.bias.map { Array($0.buffer) } ?? Array(repeating: 0, count: $0.outFeatures) }, to: device, storage: storage)
-                : nil
-            return Linear(weight: weight, bias: bias, inFeatures: inFeatures, outFeatures: outFeatures,
-                          adapters: try Self.uploadAdapters(of: parts, to: device, storage: storage))
+        func linear(_ linear: LoRALinear<Float>) throws -> Linear {
+            Linear(weight: try Self.upload(linear.base, to: device, storage: storage), bias: try linear.bias.map(upload),
+                   inFeatures: linear.inFeatures, outFeatures: linear.outFeatures,
+                   adapter: try Self.uploadAdapter(of: linear, to: device, storage: storage))
         }
         layers = try model.layers.map { layer in
             Layer(inputNorm: try upload(layer.inputNorm), postAttentionNorm: try upload(layer.postAttentionNorm),
-                  qkv: try linear(layer.q, layer.k, layer.v), o: try linear(layer.o),
-                  gateUp: try linear(layer.gate, layer.up), down: try linear(layer.down))
+                  q: try linear(layer.q), k: try linear(layer.k), v: try linear(layer.v), o: try linear(layer.o),
+                  gate: try linear(layer.gate), up: try linear(layer.up), down: try linear(layer.down))
         }
         finalNorm = try upload(model.finalNorm)
         inverseFrequencies = try device.upload(rotary.inverseFrequencies)
@@ -136,17 +117,12 @@ public final class CUDAQwen2Model {
         lmHead = tied ? embedding : try Self.upload(model.lmHead, to: device, storage: storage)
     }
 
-    /// The adapters of a fused product's parts (in the parts' order), each at its columns.
-    static func uploadAdapters(of parts: [LoRALinear<Float>], to device: CUDADevice, storage: CUDAKernelSource.Storage) throws -> [Adapter] {
-        var column = 0, adapters: [Adapter] = []
-        for part in parts {
-            if let adapter = part.adapter {
-                adapters.append(Adapter(a: try upload(adapter.a.buffer, to: device, storage: storage), b: try upload(adapter.b.buffer, to: device, storage: storage),
-                                        rank: adapter.rank, scale: Float(adapter.scale), column: column, columns: part.outFeatures))
-            }
-            column += part.outFeatures
+    /// A projection's adapter on the GPU, if it has one.
+    static func uploadAdapter(of linear: LoRALinear<Float>, to device: CUDADevice, storage: CUDAKernelSource.Storage) throws -> Adapter? {
+        try linear.adapter.map {
+            Adapter(a: try upload($0.a.buffer, to: device, storage: storage), b: try upload($0.b.buffer, to: device, storage: storage),
+                    rank: $0.rank, scale: Float($0.scale))
         }
-        return adapters
     }
 
     /// Replaces the uploaded adapters with those attached to `model` now (another checkpoint of
@@ -156,10 +132,13 @@ public final class CUDAQwen2Model {
         precondition(model.layers.count == layers.count && model.hiddenSize == hiddenSize, "adapters of another model")
         let device = kernels.device
         for (index, layer) in model.layers.enumerated() {
-            layers[index].qkv.adapters = try Self.uploadAdapters(of: [layer.q, layer.k, layer.v], to: device, storage: storage)
-            layers[index].o.adapters = try Self.uploadAdapters(of: [layer.o], to: device, storage: storage)
-            layers[index].gateUp.adapters = try Self.uploadAdapters(of: [layer.gate, layer.up], to: device, storage: storage)
-            layers[index].down.adapters = try Self.uploadAdapters(of: [layer.down], to: device, storage: storage)
+            layers[index].q.adapter = try Self.uploadAdapter(of: layer.q, to: device, storage: storage)
+            layers[index].k.adapter = try Self.uploadAdapter(of: layer.k, to: device, storage: storage)
+            layers[index].v.adapter = try Self.uploadAdapter(of: layer.v, to: device, storage: storage)
+            layers[index].o.adapter = try Self.uploadAdapter(of: layer.o, to: device, storage: storage)
+            layers[index].gate.adapter = try Self.uploadAdapter(of: layer.gate, to: device, storage: storage)
+            layers[index].up.adapter = try Self.uploadAdapter(of: layer.up, to: device, storage: storage)
+            layers[index].down.adapter = try Self.uploadAdapter(of: layer.down, to: device, storage: storage)
         }
         maxRank = model.layers.flatMap { layer in layer.projections.compactMap { $0.linear.adapter?.rank } }.max() ?? 0
         // The scratch is sized for the old ranks, and recorded steps captured the old buffers.
@@ -172,30 +151,21 @@ public final class CUDAQwen2Model {
         storage == .float32 ? try device.upload(Array(values)) : try device.upload(values.map(BFloat16.bits))
     }
 
-    /// A frozen matrix [out × in] in `storage` on the GPU.
+    /// A frozen matrix [out × in] in `storage` on the GPU: bf16 weights stored as bf16 are copied
+    /// as they are; other storage is decoded to float32 on the CPU (and rounded for bf16).
     static func upload(_ map: LinearMap, to device: CUDADevice, storage: CUDAKernelSource.Storage) throws -> DeviceBuffer {
-        let buffer = try device.allocate(bytes: storage.bytes * map.outFeatures * map.inFeatures)
-        try upload(map, into: buffer, storage: storage)
-        return buffer
-    }
-
-    /// Writes a frozen matrix [out × in] into `buffer` in `storage`: bf16 weights stored as bf16
-    /// are copied as they are; other storage is decoded to float32 on the CPU (and rounded for bf16).
-    static func upload(_ map: LinearMap, into buffer: DeviceBuffer, storage: CUDAKernelSource.Storage) throws {
-        let values: [Float]
         if let weight = map as? LinearWeight {
-            if weight.type == .bf16 && storage == .bfloat16 { return try buffer.copy(from: weight.tensor.bytes) }
-            values = weight.dequantized()
-        } else if let dense = map as? DenseMatrix<Float> {
-            values = Array(dense.weight.buffer)
-        } else {
-            throw InputError("CUDAQwen2Model: cannot read the weights of a \(type(of: map))")
+            if weight.type == .bf16 && storage == .bfloat16 {
+                let buffer = try device.allocate(bytes: weight.tensor.bytes.count)
+                try buffer.copy(from: weight.tensor.bytes)
+                return buffer
+            }
+            return try Self.upload(weight.dequantized(), to: device, storage: storage)
         }
-        if storage == .float32 {
-            try values.withUnsafeBytes { try buffer.copy(from: $0) }
-        } else {
-            try values.map(BFloat16.bits).withUnsafeBytes { try buffer.copy(from: $0) }
+        if let dense = map as? DenseMatrix<Float> {
+            return try Self.upload(dense.weight.buffer, to: device, storage: storage)
         }
+        throw InputError("CUDAQwen2Model: cannot read the weights of a \(type(of: map))")
     }
 
     /// Throws the failure of an earlier pass, if any.
@@ -212,7 +182,7 @@ public final class CUDAQwen2Model {
     /// `headRows` selected rows.
     struct Scratch {
         var rows: Int, headRows: Int
-        var ids, positions, x, normed, qkv, attention, gateUp, activated, residual, projected, update: DeviceBuffer
+        var ids, positions, x, normed, q, k, v, attention, gate, up, residual, projected, update: DeviceBuffer
         var picks, chosen, headNormed, headOutput, logits, greedy: DeviceBuffer
 
         init(rows: Int, headRows: Int, model m: CUDAQwen2Model) throws {
@@ -221,9 +191,10 @@ public final class CUDAQwen2Model {
             self.rows = rows; self.headRows = headRows
             ids = try device.allocate(bytes: 4 * rows); positions = try device.allocate(bytes: 4 * rows)
             x = try activations(rows, m.hiddenSize); normed = try activations(rows, m.hiddenSize)
-            qkv = try activations(rows, (m.heads + 2 * m.kvHeads) * m.headDim)
+            q = try activations(rows, m.heads * m.headDim)
+            k = try activations(rows, m.kvHeads * m.headDim); v = try activations(rows, m.kvHeads * m.headDim)
             attention = try activations(rows, m.heads * m.headDim)
-            gateUp = try activations(rows, 2 * m.intermediate); activated = try activations(rows, m.intermediate)
+            gate = try activations(rows, m.intermediate); up = try activations(rows, m.intermediate)
             residual = try activations(rows, m.hiddenSize)
             projected = try activations(rows, max(m.maxRank, 1))
             update = try activations(m.maxRank > 0 ? rows : 1, max(m.intermediate, m.hiddenSize, m.heads * m.headDim))
@@ -292,37 +263,27 @@ public final class CUDAQwen2Model {
         try kernels.embedding(ids: s.ids, table: embedding, into: s.x, tokens: rows, dim: hiddenSize, vocabulary: vocabulary)
         let attention = CausalAttention(batch: pass.batch, queryLength: pass.length, keyLength: cache.length + pass.length,
                                         queryHeads: heads, kvHeads: kvHeads, headDim: headDim, keyCapacity: cache.capacity)
-        // Each row of the fused q|k|v product: the queries, then the keys, then the values.
-        let qRow = heads * headDim, kvRow = kvHeads * headDim, qkvRow = qRow + 2 * kvRow, bytes = storage.bytes
-        let freshKeys = s.qkv.slice(offset: bytes * qRow, bytes: s.qkv.bytes - bytes * qRow)
-        let freshValues = s.qkv.slice(offset: bytes * (qRow + kvRow), bytes: s.qkv.bytes - bytes * (qRow + kvRow))
-        // Each residual addition runs fused with the norm after it; the first layer's input norm
-        // has no addition before it, and the last addition none after it (the final norm sees only
-        // the selected rows).
-        try kernels.rmsNorm(norm, x: s.x, weight: layers[0].inputNorm, into: s.normed, rows: rows)
+        let kvRow = kvHeads * headDim
         for (index, layer) in layers.enumerated() {
-            try project(layer.qkv, s.normed, rows: rows, into: s.qkv, pass: pass, scratch: s)
-            // Queries and keys are adjacent in each row: one rotation covers both.
-            try kernels.rotary(rotary, x: s.qkv, positions: s.positions, inverseFrequencies: inverseFrequencies, tokens: rows,
-                               heads: heads + kvHeads, rowStride: qkvRow)
+            try kernels.rmsNorm(norm, x: s.x, weight: layer.inputNorm, into: s.normed, rows: rows)
+            try project(layer.q, s.normed, rows: rows, into: s.q, pass: pass, scratch: s)
+            try project(layer.k, s.normed, rows: rows, into: s.k, pass: pass, scratch: s)
+            try project(layer.v, s.normed, rows: rows, into: s.v, pass: pass, scratch: s)
+            try kernels.rotary(rotary, x: s.q, positions: s.positions, inverseFrequencies: inverseFrequencies, tokens: rows, heads: heads)
+            try kernels.rotary(rotary, x: s.k, positions: s.positions, inverseFrequencies: inverseFrequencies, tokens: rows, heads: kvHeads)
             let (keys, values) = state.layers[index]
-            try kernels.appendToCache(freshKeys, cache: keys, batch: pass.batch, count: pass.length, capacity: cache.capacity, start: state.past,
-                                      row: kvRow, freshStride: qkvRow)
-            try kernels.appendToCache(freshValues, cache: values, batch: pass.batch, count: pass.length, capacity: cache.capacity, start: state.past,
-                                      row: kvRow, freshStride: qkvRow)
-            try kernels.attention(attention, q: s.qkv, k: keys, v: values, keyMask: state.mask, past: state.past, into: s.attention,
-                                  qStride: qkvRow)
+            try kernels.appendToCache(s.k, cache: keys, batch: pass.batch, count: pass.length, capacity: cache.capacity, start: state.past, row: kvRow)
+            try kernels.appendToCache(s.v, cache: values, batch: pass.batch, count: pass.length, capacity: cache.capacity, start: state.past, row: kvRow)
+            try kernels.attention(attention, q: s.q, k: keys, v: values, keyMask: state.mask, past: state.past, into: s.attention)
             // The residual additions take the rounded projection, as `residual + o_proj(…)` does.
             try project(layer.o, s.attention, rows: rows, into: s.residual, pass: pass, scratch: s)
-            try kernels.addRMSNorm(norm, x: s.x, residual: s.residual, weight: layer.postAttentionNorm, into: s.normed, rows: rows)
-            try project(layer.gateUp, s.normed, rows: rows, into: s.gateUp, pass: pass, scratch: s)
-            try kernels.swiGLU(gateUp: s.gateUp, into: s.activated, rows: rows, columns: intermediate)
-            try project(layer.down, s.activated, rows: rows, into: s.residual, pass: pass, scratch: s)
-            if index + 1 < layers.count {
-                try kernels.addRMSNorm(norm, x: s.x, residual: s.residual, weight: layers[index + 1].inputNorm, into: s.normed, rows: rows)
-            } else {
-                try kernels.add(s.x, s.residual, into: s.x, count: rows * hiddenSize)
-            }
+            try kernels.add(s.x, s.residual, into: s.x, count: rows * hiddenSize)
+            try kernels.rmsNorm(norm, x: s.x, weight: layer.postAttentionNorm, into: s.normed, rows: rows)
+            try project(layer.gate, s.normed, rows: rows, into: s.gate, pass: pass, scratch: s)
+            try project(layer.up, s.normed, rows: rows, into: s.up, pass: pass, scratch: s)
+            try kernels.swiGLU(gate: s.gate, up: s.up, into: s.gate, count: rows * intermediate)
+            try project(layer.down, s.gate, rows: rows, into: s.residual, pass: pass, scratch: s)
+            try kernels.add(s.x, s.residual, into: s.x, count: rows * hiddenSize)
         }
         // Only the selected rows reach the final norm and the (151,936-wide) head: the gather is
         // the embedding kernel with the residual stream as its table.
@@ -337,51 +298,16 @@ public final class CUDAQwen2Model {
         if storage == .bfloat16 { try kernels.bf16ToFloat32(s.headOutput, into: s.logits, count: count * vocabulary) }
     }
 
-    /// output = input · Wᵀ + bias, plus each part's adapter update when the pass uses adapters,
-    /// each operation rounded as PEFT's `result + lora_B(lora_A(x)) * scaling` rounds it.
+    /// output = input · Wᵀ + bias, plus the adapter's update when the pass uses adapters, each
+    /// operation rounded as PEFT's `result + lora_B(lora_A(x)) * scaling` rounds it.
     private func project(_ linear: Linear, _ input: DeviceBuffer, rows: Int, into output: DeviceBuffer, pass: ForwardPass,
                          scratch s: Scratch) throws {
         try blas.multiply(a: input, b: linear.weight, c: output, m: rows, n: linear.outFeatures, k: linear.inFeatures,
                           input: element, output: element, bias: linear.bias)
-        guard pass.useAdapter else { return }
-        for adapter in linear.adapters {
-            try blas.multiply(a: input, b: adapter.a, c: s.projected, m: rows, n: adapter.rank, k: linear.inFeatures, input: element, output: element)
-            try blas.multiply(a: s.projected, b: adapter.b, c: s.update, m: rows, n: adapter.columns, k: adapter.rank, input: element, output: element)
-            let offset = storage.bytes * adapter.column
-            try kernels.scaledAdd(output.slice(offset: offset, bytes: output.bytes - offset), update: s.update, scale: adapter.scale,
-                                  rows: rows, columns: adapter.columns, outStride: linear.outFeatures)
-        }
-    }
-
-    /// The frozen products of one pass of `rows` rows (every layer's q|k|v, o, gate|up and down,
-    /// and the head over `rows` rows) recorded as one graph and replayed `repeats` times: seconds
-    /// per replay and the bytes of weights each replay reads. Beside a decoding step's time it
-    /// says how much of the step is weight streaming and how close that comes to the memory
-    /// bandwidth.
-    public func timeFrozenProducts(rows: Int, repeats: Int) throws -> (seconds: Double, weightBytes: Int) {
-        let device = kernels.device, bytes = storage.bytes
-        let input = try device.allocate(bytes: bytes * rows * max(hiddenSize, intermediate))
-        let output = try device.allocate(bytes: bytes * rows * max(2 * intermediate, vocabulary, (heads + 2 * kvHeads) * headDim))
-        try device.synchronize()
-        var weightBytes = bytes * vocabulary * hiddenSize
-        let graph = try device.record {
-            for layer in layers {
-                for linear in [layer.qkv, layer.o, layer.gateUp, layer.down] {
-                    try blas.multiply(a: input, b: linear.weight, c: output, m: rows, n: linear.outFeatures, k: linear.inFeatures,
-                                      input: element, output: element, bias: linear.bias)
-                }
-            }
-            try blas.multiply(a: input, b: lmHead, c: output, m: rows, n: vocabulary, k: hiddenSize, input: element, output: element)
-        }
-        for layer in layers {
-            for linear in [layer.qkv, layer.o, layer.gateUp, layer.down] { weightBytes += bytes * linear.outFeatures * linear.inFeatures }
-        }
-        try device.launch(graph)
-        try device.synchronize()
-        let start = DispatchTime.now().uptimeNanoseconds
-        for _ in 0..<repeats { try device.launch(graph) }
-        try device.synchronize()
-        return (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(repeats), weightBytes)
+        guard pass.useAdapter, let adapter = linear.adapter else { return }
+        try blas.multiply(a: input, b: adapter.a, c: s.projected, m: rows, n: adapter.rank, k: linear.inFeatures, input: element, output: element)
+        try blas.multiply(a: s.projected, b: adapter.b, c: s.update, m: rows, n: linear.outFeatures, k: adapter.rank, input: element, output: element)
+        try kernels.scaledAdd(output, update: s.update, scale: adapter.scale, count: rows * linear.outFeatures)
     }
 
     /// The logits of the rows `rows` of one pass over `tokens` on a fresh cache: every position of

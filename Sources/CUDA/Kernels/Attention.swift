@@ -17,21 +17,18 @@ extension CUDAKernelSource {
     #define MAX_HEAD_DIM \(attentionMaxHeadDim)
     #define DIMS_PER_LANE (MAX_HEAD_DIM / 32)
 
-    // q: [batch × query_length] rows of q_stride elements, the first query_heads × head_dim of
-    // each the queries (a fused projection's row); out: [batch × query_length × query_heads ×
-    // head_dim]; k, v: [batch × key_capacity ×
+    // q, out: [batch × query_length × query_heads × head_dim]; k, v: [batch × key_capacity ×
     // kv_heads × head_dim], first key_length = *past + query_length positions used; key_mask:
     // [batch × key_capacity], nonzero for real keys, or null. Query t sees keys 0 … *past + t. A
     // query whose every visible key is masked (left padding) gets zeros, as on the CPU.
     extern "C" __global__ void __launch_bounds__(ATTENTION_WARPS * 32)
     causal_attention(const elem *q, const elem *k, const elem *v, const unsigned char *key_mask, elem *out,
                      const int *past, int query_length, int key_capacity, int query_heads, int kv_heads,
-                     int head_dim, float scale, int q_stride) {
+                     int head_dim, float scale) {
         const int t = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
         const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
         const int per_lane = head_dim / 32;
-        const long q_offset = ((long)b * query_length + t) * q_stride + (long)h * head_dim;
-        const long out_offset = (((long)b * query_length + t) * query_heads + h) * head_dim;
+        const long q_offset = (((long)b * query_length + t) * query_heads + h) * head_dim;
         const long kv_stride = (long)kv_heads * head_dim;
         const long kv_offset = (long)b * key_capacity * kv_stride + (long)(h / (query_heads / kv_heads)) * head_dim;
 
@@ -63,7 +60,7 @@ extension CUDAKernelSource {
         __syncthreads();
         float total_max = -INFINITY;
         for (int w = 0; w < ATTENTION_WARPS; w++) total_max = fmaxf(total_max, warp_max[w]);
-        elem *result = out + out_offset;
+        elem *result = out + q_offset;
         if (total_max == -INFINITY) {
             for (int d = threadIdx.x; d < head_dim; d += blockDim.x) result[d] = 0;
             return;
@@ -92,7 +89,7 @@ extension CUDAKernelSource {
     extern "C" __global__ void __launch_bounds__(ATTENTION_WARPS * 32)
     causal_attention_tiled(const elem *q, const elem *k, const elem *v, const unsigned char *key_mask, elem *out,
                            const int *past, int query_length, int key_capacity, int query_heads, int kv_heads,
-                           int head_dim, float scale, int q_stride) {
+                           int head_dim, float scale) {
         __shared__ float queries[TILE_QUERIES][TILED_MAX_HEAD_DIM];
         __shared__ float keys[TILE_KEYS][TILED_MAX_HEAD_DIM + 1];  // +1: lane j reads row j without bank conflicts
         __shared__ float values[TILE_KEYS][TILED_MAX_HEAD_DIM];
@@ -104,7 +101,7 @@ extension CUDAKernelSource {
 
         for (int i = threadIdx.x; i < TILE_QUERIES * head_dim; i += blockDim.x) {
             const int r = i / head_dim, d = i % head_dim, t = first + r;
-            queries[r][d] = t < query_length ? load(q[((long)b * query_length + t) * q_stride + (long)h * head_dim + d]) * scale : 0.0f;
+            queries[r][d] = t < query_length ? load(q[(((long)b * query_length + t) * query_heads + h) * head_dim + d]) * scale : 0.0f;
         }
         float running_max[QUERIES_PER_WARP], running_sum[QUERIES_PER_WARP], acc[QUERIES_PER_WARP][TILED_MAX_HEAD_DIM / 32];
         for (int qi = 0; qi < QUERIES_PER_WARP; qi++) {
@@ -156,16 +153,14 @@ extension CUDAKernelSource {
         }
     }
 
-    // cache[b][*start + t][:] = fresh[b][t][:]: fresh is [batch × count] rows of fresh_stride
-    // elements whose first row elements are copied (keys or values within a fused projection's
-    // row), cache is [batch × capacity × row]; n = batch · count · row.
-    extern "C" __global__ void kv_cache_append(const elem *fresh, elem *cache, int count, int capacity, const int *start, int row,
-                                               int fresh_stride, long n) {
+    // cache[b][*start + t][:] = fresh[b][t][:]: fresh is [batch × count × row], cache is
+    // [batch × capacity × row]; n = batch · count · row.
+    extern "C" __global__ void kv_cache_append(const elem *fresh, elem *cache, int count, int capacity, const int *start, int row, long n) {
         const long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
         if (i >= n) return;
         const long vector = i / row;
         const long b = vector / count, t = vector % count;
-        cache[(b * capacity + *start + t) * row + i % row] = fresh[vector * fresh_stride + i % row];
+        cache[(b * capacity + *start + t) * row + i % row] = fresh[i];
     }
     """)
 

@@ -8,27 +8,20 @@ extension CUDAKernelSource {
     }
 
     // out = silu(gate) * up, silu(g) = g / (1 + e^-g), rounded after the activation and after the
-    // product as `act_fn(gate_proj(x)) * up_proj(x)` is. gate_up: [rows × 2·columns], each row
-    // its gate then its up projection (one fused product); out: [rows × columns]; n = rows · columns.
-    extern "C" __global__ void swiglu(const elem *gate_up, elem *out, long columns, long n) {
+    // product as `act_fn(gate_proj(x)) * up_proj(x)` is.
+    extern "C" __global__ void swiglu(const elem *gate, const elem *up, elem *out, long n) {
         const long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
         if (i < n) {
-            const elem *row = gate_up + i / columns * 2 * columns + i % columns;
-            const float g = load(row[0]);
-            out[i] = store(load(store(g / (1.0f + expf(-g)))) * load(row[columns]));
+            const float g = load(gate[i]);
+            out[i] = store(load(store(g / (1.0f + expf(-g)))) * load(up[i]));
         }
     }
 
     // out = out + update * scale, rounded after the scaling and after the sum: a LoRA update as
-    // PEFT adds it (`result + lora_B(lora_A(x)) * scaling`). update: [rows × columns]; out: rows
-    // of out_stride elements, the update landing in the columns it starts at (one projection's
-    // part of a fused product); n = rows · columns.
-    extern "C" __global__ void scaled_add(elem *out, const elem *update, float scale, long columns, long out_stride, long n) {
+    // PEFT adds it (`result + lora_B(lora_A(x)) * scaling`).
+    extern "C" __global__ void scaled_add(elem *out, const elem *update, float scale, long n) {
         const long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
-        if (i < n) {
-            elem *target = out + i / columns * out_stride + i % columns;
-            *target = store(load(*target) + load(store(load(update[i]) * scale)));
-        }
+        if (i < n) out[i] = store(load(out[i]) + load(store(load(update[i]) * scale)));
     }
     """)
 }

@@ -5,18 +5,16 @@ extension CUDAKernelSource {
     /// table crosses from the host; cos and sin are rounded to the storage type and each product
     /// and sum rounded, as `q * cos + rotate_half(q) * sin` in the model's dtype is.
     public static let rotary = CUDAKernelSource(name: "rotary.cu", functions: ["rotary"], body: """
-    // x: tokens rows of row_stride elements, each starting with heads × head_dim to rotate (the
-    // queries and keys of a fused projection); element j of a head pairs with j + head_dim/2.
-    // One thread a pair.
+    // x: [tokens × heads × head_dim]; element j of a head pairs with j + head_dim/2. One thread a pair.
     extern "C" __global__ void rotary(elem *x, const int *positions, const float *inverse_frequencies,
-                                      int tokens, int heads, int head_dim, int row_stride) {
+                                      int tokens, int heads, int head_dim) {
         const int half = head_dim / 2;
         const long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
         if (i >= (long)tokens * heads * half) return;
         const int j = (int)(i % half);
         const long vector = i / half;
         const int token = (int)(vector / heads);
-        elem *v = x + (long)token * row_stride + (vector % heads) * head_dim;
+        elem *v = x + vector * head_dim;
         const float angle = (float)positions[token] * inverse_frequencies[j];
         const float c = load(store(cosf(angle))), s = load(store(sinf(angle)));
         const float x1 = load(v[j]), x2 = load(v[j + half]);

@@ -112,34 +112,23 @@ struct GPUChecks {
         try conversion(count: 1 << 20)
         try embedding(tokens: 37, dim: 896, vocabulary: 1000)
         try elementwise(count: 1 << 20)
-        try scaledAdd(rows: 37, columns: 896, offset: 0, stride: 896)
-        try scaledAdd(rows: 37, columns: 128, offset: 1024, stride: 1152)
+        try scaledAdd(count: 37 * 896)
         try cacheAppend(batch: 3, count: 5, capacity: 40, start: 17, row: 128)
-        try cacheAppend(batch: 2, count: 3, capacity: 16, start: 9, row: 128, extraColumns: 640)
         try rmsNorm(rows: 64, dim: 896)
         try rmsNorm(rows: 7, dim: 3584)
-        try addRMSNorm(rows: 5, dim: 3584)
         try rotary(tokens: 37, heads: 14, headDim: 64, firstPosition: 1000)
-        try rotary(tokens: 9, heads: 16, headDim: 64, firstPosition: 3, extraColumns: 128)
         try attention(CausalAttention(batch: 2, queryLength: 45, keyLength: 45, queryHeads: 14, kvHeads: 2, headDim: 64), padding: 7, label: "attention prefill")
         try attention(CausalAttention(batch: 1, queryLength: 130, keyLength: 130, queryHeads: 28, kvHeads: 4, headDim: 128), padding: 0, label: "attention prefill")
-        try attention(CausalAttention(batch: 2, queryLength: 300, keyLength: 300, queryHeads: 28, kvHeads: 4, headDim: 128), padding: 70,
-                      label: "attention prefill", extraColumns: 1024)
         try attention(CausalAttention(batch: 2, queryLength: 20, keyLength: 50, queryHeads: 14, kvHeads: 2, headDim: 64, keyCapacity: 64),
                       padding: 9, label: "attention after cache")
-        try attention(CausalAttention(batch: 2, queryLength: 90, keyLength: 200, queryHeads: 28, kvHeads: 4, headDim: 128, keyCapacity: 256),
-                      padding: 75, label: "attention after cache")
         try attention(CausalAttention(batch: 2, queryLength: 1, keyLength: 300, queryHeads: 14, kvHeads: 2, headDim: 64, keyCapacity: 512),
                       padding: 20, label: "attention decode")
-        try attention(CausalAttention(batch: 3, queryLength: 1, keyLength: 70, queryHeads: 28, kvHeads: 4, headDim: 128, keyCapacity: 80),
-                      padding: 11, label: "attention decode", extraColumns: 1024)
         try sampling(rows: 4, cols: 151_936)
         try gemm(m: 1024, n: 4864, k: 896, output: .float32)
         try gemm(m: 7, n: 896, k: 896, output: .bfloat16, bias: true)
         try gemm(m: 1, n: 4864, k: 896, output: .bfloat16, bias: true)
         try gemm(m: 1024, n: 896, k: 4864, output: .bfloat16)
         try gemm(m: gemmSize, n: gemmSize, k: gemmSize, output: .float32, timedRepeats: repeats)
-        try timeAttention(CausalAttention(batch: 8, queryLength: 512, keyLength: 512, queryHeads: 28, kvHeads: 4, headDim: 128), repeats: repeats)
     }
 
     // MARK: inputs and comparison
@@ -198,53 +187,34 @@ struct GPUChecks {
         // A float32 sum rounded to bfloat16 is what the kernel computes: exact agreement.
         let sums = zip(a.values, b.values).map { Self.value(BFloat16.bits(Float($0) + Float($1))) }
         record("residual_add", "\(count)", gpu: try download(out, count: count), reference: sums)
-        // The gate and up projections as one fused product's rows: 1024 columns of each.
-        let columns = 1024, rows = count / columns
-        var fused: [UInt16] = []
-        for r in 0..<rows {
-            let part = r * columns..<(r + 1) * columns
-            fused.append(contentsOf: a.bits[part])
-            fused.append(contentsOf: b.bits[part])
-        }
-        try kernels.swiGLU(gateUp: try gpu.upload(fused), into: out, rows: rows, columns: columns)
+        try kernels.swiGLU(gate: bufferA, up: bufferB, into: out, count: count)
         var expected = [Double](repeating: 0, count: count)
         SwiGLU.forward(gate: a.values, up: b.values, count: count, into: &expected)
-        record("swiglu", "\(rows)×\(columns) of fused gate|up", gpu: try download(out, count: count), reference: expected, relative: Self.bf16Tolerance)
+        record("swiglu", "\(count)", gpu: try download(out, count: count), reference: expected, relative: Self.bf16Tolerance)
     }
 
     /// out + update · scale with both roundings (a LoRA update as PEFT adds it): exact agreement.
-    /// The update lands in columns [offset, offset + columns) of rows `stride` wide, as one
-    /// projection's part of a fused product; the other columns stay as they were.
-    mutating func scaledAdd(rows: Int, columns: Int, offset: Int, stride: Int) throws {
-        let out = random(rows * stride, -4, 4), update = random(rows * columns, -4, 4)
+    mutating func scaledAdd(count: Int) throws {
+        let out = random(count, -4, 4), update = random(count, -4, 4)
         let scale: Float = 2.5
         let buffer = try gpu.upload(out.bits)
-        try kernels.scaledAdd(buffer.slice(offset: 2 * offset, bytes: 2 * (rows * stride - offset)), update: try gpu.upload(update.bits),
-                              scale: scale, rows: rows, columns: columns, outStride: stride)
-        var expected = out.values
-        for r in 0..<rows {
-            for c in 0..<columns {
-                let i = r * stride + offset + c
-                let scaled = Float(Self.value(BFloat16.bits(Float(update.values[r * columns + c]) * scale)))
-                expected[i] = Self.value(BFloat16.bits(Float(out.values[i]) + scaled))
-            }
+        try kernels.scaledAdd(buffer, update: try gpu.upload(update.bits), scale: scale, count: count)
+        let expected = out.values.indices.map { i in
+            Self.value(BFloat16.bits(Float(out.values[i]) + Float(Self.value(BFloat16.bits(Float(update.values[i]) * scale)))))
         }
-        record("scaled_add", "\(rows)×\(columns) at column \(offset) of \(stride), scale \(scale)", gpu: try download(buffer, count: rows * stride),
-               reference: expected)
+        record("scaled_add", "\(count), scale \(scale)", gpu: try download(buffer, count: count), reference: expected)
     }
 
-    /// With `extraColumns`, the fresh rows sit in wider rows (keys or values of a fused product).
-    mutating func cacheAppend(batch: Int, count: Int, capacity: Int, start: Int, row: Int, extraColumns: Int = 0) throws {
+    mutating func cacheAppend(batch: Int, count: Int, capacity: Int, start: Int, row: Int) throws {
         let cache = random(batch * capacity * row), fresh = random(batch * count * row)
         let buffer = try gpu.upload(cache.bits)
-        try kernels.appendToCache(try gpu.upload(widened(fresh.bits, rows: batch * count, by: extraColumns)), cache: buffer, batch: batch,
-                                  count: count, capacity: capacity, start: try gpu.upload([Int32(start)]), row: row, freshStride: row + extraColumns)
+        try kernels.appendToCache(try gpu.upload(fresh.bits), cache: buffer, batch: batch, count: count, capacity: capacity,
+                                  start: try gpu.upload([Int32(start)]), row: row)
         var expected = cache.values
         for b in 0..<batch {
             for i in 0..<count * row { expected[(b * capacity + start) * row + i] = fresh.values[b * count * row + i] }
         }
-        record("kv_cache_append", "b\(batch) +\(count) at \(start)/\(capacity) × \(row)" + (extraColumns > 0 ? " of \(row + extraColumns)" : ""),
-               gpu: try download(buffer, count: cache.bits.count),
+        record("kv_cache_append", "b\(batch) +\(count) at \(start)/\(capacity) × \(row)", gpu: try download(buffer, count: cache.bits.count),
                reference: expected)
     }
 
@@ -258,57 +228,22 @@ struct GPUChecks {
         record("rmsnorm", "\(rows)×\(dim)", gpu: try download(out, count: rows * dim), reference: expected, relative: Self.bf16Tolerance)
     }
 
-    /// With `extraColumns`, each token's heads start rows that are that much wider (the queries
-    /// and keys of a fused product, values after them); the extra columns must stay untouched.
-    /// The residual addition fused with the norm after it: the sum rounded (exactly as
-    /// residual_add) and the norm of that rounded row.
-    mutating func addRMSNorm(rows: Int, dim: Int) throws {
-        let x = random(rows * dim, -2, 2), residual = random(rows * dim, -2, 2), weight = random(dim, 0.5, 1.5)
-        let norm = RMSNorm(dim: dim, eps: 1e-6)
-        let stream = try gpu.upload(x.bits), out = try gpu.allocate(bytes: 2 * rows * dim)
-        try kernels.addRMSNorm(norm, x: stream, residual: try gpu.upload(residual.bits), weight: try gpu.upload(weight.bits), into: out, rows: rows)
-        let sums = zip(x.values, residual.values).map { Self.value(BFloat16.bits(Float($0) + Float($1))) }
-        record("add_rmsnorm (sum)", "\(rows)×\(dim)", gpu: try download(stream, count: rows * dim), reference: sums)
-        var expected = [Double](repeating: 0, count: rows * dim), rstd = [Double](repeating: 0, count: rows)
-        norm.forward(sums, weight: weight.values, rows: rows, into: &expected, rstd: &rstd)
-        record("add_rmsnorm (norm)", "\(rows)×\(dim)", gpu: try download(out, count: rows * dim), reference: expected, relative: Self.bf16Tolerance)
-    }
-
-    mutating func rotary(tokens: Int, heads: Int, headDim: Int, firstPosition: Int, extraColumns: Int = 0) throws {
+    mutating func rotary(tokens: Int, heads: Int, headDim: Int, firstPosition: Int) throws {
         let rope = RotaryEmbedding(headDim: headDim, theta: 1_000_000)
         let table: (cos: [Float], sin: [Float]) = rope.table(positions: Array(firstPosition..<firstPosition + tokens))
-        let x = random(tokens * heads * headDim, -2, 2), width = heads * headDim + extraColumns
-        let wide = widened(x.bits, rows: tokens, by: extraColumns)
-        let buffer = try gpu.upload(wide)
+        let x = random(tokens * heads * headDim, -2, 2)
+        let buffer = try gpu.upload(x.bits)
         let positions = (firstPosition..<firstPosition + tokens).map(Int32.init)
         try kernels.rotary(rope, x: buffer, positions: try gpu.upload(positions), inverseFrequencies: try gpu.upload(rope.inverseFrequencies),
-                           tokens: tokens, heads: heads, rowStride: width)
-        var rotated = x.values
-        rope.forward(&rotated, tokens: tokens, heads: heads, cos: table.cos.map(Double.init), sin: table.sin.map(Double.init))
-        var expected = wide.map(Self.value)
-        for t in 0..<tokens {
-            for i in 0..<heads * headDim { expected[t * width + i] = rotated[t * heads * headDim + i] }
-        }
-        record("rotary", "\(tokens)×\(heads)×\(headDim)" + (extraColumns > 0 ? " of \(width)" : "") + ", positions \(firstPosition)…",
-               gpu: try download(buffer, count: wide.count), reference: expected, relative: Self.bf16Tolerance)
+                           tokens: tokens, heads: heads)
+        var expected = x.values
+        rope.forward(&expected, tokens: tokens, heads: heads, cos: table.cos.map(Double.init), sin: table.sin.map(Double.init))
+        record("rotary", "\(tokens)×\(heads)×\(headDim), positions \(firstPosition)…", gpu: try download(buffer, count: x.bits.count),
+               reference: expected, relative: Self.bf16Tolerance)
     }
 
-    /// `rows` rows of `values`, each followed by `extra` random values: a part of a fused
-    /// product's rows.
-    mutating func widened(_ values: [UInt16], rows: Int, by extra: Int) -> [UInt16] {
-        guard extra > 0 else { return values }
-        let columns = values.count / rows
-        var wide: [UInt16] = []
-        for r in 0..<rows {
-            wide.append(contentsOf: values[r * columns..<(r + 1) * columns])
-            wide.append(contentsOf: random(extra).bits)
-        }
-        return wide
-    }
-
-    /// The last batch row is left-padded by `padding` keys. With `extraColumns`, each token's
-    /// queries start a wider row (a fused product's).
-    mutating func attention(_ shape: CausalAttention, padding: Int, label: String, extraColumns: Int = 0) throws {
+    /// The last batch row is left-padded by `padding` keys.
+    mutating func attention(_ shape: CausalAttention, padding: Int, label: String) throws {
         let qCount = shape.batch * shape.queryLength * shape.queryHeads * shape.headDim
         let kvCount = shape.batch * shape.keyCapacity * shape.kvHeads * shape.headDim
         let q = random(qCount), k = random(kvCount), v = random(kvCount)
@@ -320,36 +255,16 @@ struct GPUChecks {
         let capacityMask = (0..<shape.batch * shape.keyCapacity).map { i in
             i % shape.keyCapacity < shape.keyLength ? mask[i / shape.keyCapacity * shape.keyLength + i % shape.keyCapacity] : 0
         }
-        let wideQ = widened(q.bits, rows: shape.batch * shape.queryLength, by: extraColumns)
-        try kernels.attention(shape, q: try gpu.upload(wideQ), k: try gpu.upload(k.bits), v: try gpu.upload(v.bits),
+        try kernels.attention(shape, q: try gpu.upload(q.bits), k: try gpu.upload(k.bits), v: try gpu.upload(v.bits),
                               keyMask: padding > 0 ? try gpu.upload(capacityMask) : nil,
-                              past: try gpu.upload([Int32(shape.keyLength - shape.queryLength)]), into: out,
-                              qStride: shape.queryHeads * shape.headDim + extraColumns)
+                              past: try gpu.upload([Int32(shape.keyLength - shape.queryLength)]), into: out)
         var expected = [Double](repeating: 0, count: qCount), probs = [Double](repeating: 0, count: shape.probabilityCount)
         mask.withUnsafeBufferPointer { mask in
             shape.forward(q: q.values, k: k.values, v: v.values, keyMask: padding > 0 ? mask.baseAddress : nil, out: &expected, probs: &probs)
         }
         let describe = "b\(shape.batch) q\(shape.queryLength) k\(shape.keyLength)/\(shape.keyCapacity) h\(shape.queryHeads)/\(shape.kvHeads)×\(shape.headDim)"
-            + (padding > 0 ? " pad \(padding)" : "") + (extraColumns > 0 ? " q in rows +\(extraColumns)" : "")
+            + (padding > 0 ? " pad \(padding)" : "")
         record(label, describe, gpu: try download(out, count: qCount), reference: expected, relative: Self.bf16Tolerance)
-    }
-
-    /// A prompt pass's attention (the 7B model's heads at batch 8, say), timed: the causal half
-    /// of the score and value products counted as its FLOPs.
-    mutating func timeAttention(_ shape: CausalAttention, repeats: Int) throws {
-        let q = try gpu.upload(random(shape.batch * shape.queryLength * shape.queryHeads * shape.headDim).bits)
-        let kv = random(shape.batch * shape.keyCapacity * shape.kvHeads * shape.headDim).bits
-        let k = try gpu.upload(kv), v = try gpu.upload(kv), out = try gpu.allocate(bytes: 2 * shape.batch * shape.queryLength * shape.queryHeads * shape.headDim)
-        let past = try gpu.upload([Int32(0)])
-        for _ in 0..<3 { try kernels.attention(shape, q: q, k: k, v: v, keyMask: nil, past: past, into: out) }
-        try gpu.synchronize()
-        let start = DispatchTime.now().uptimeNanoseconds
-        for _ in 0..<repeats { try kernels.attention(shape, q: q, k: k, v: v, keyMask: nil, past: past, into: out) }
-        try gpu.synchronize()
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(repeats)
-        let flops = 2.0 * Double(shape.batch * shape.queryHeads * shape.headDim) * Double(shape.queryLength * (shape.queryLength + 1))
-        timings.append(String(format: "attention prefill b%d q%d h%d/%d×%d: %.1f TFLOP/s (%.3f ms, mean of %d)", shape.batch, shape.queryLength,
-                              shape.queryHeads, shape.kvHeads, shape.headDim, flops / seconds / 1e12, seconds * 1e3, repeats))
     }
 
     mutating func sampling(rows: Int, cols: Int) throws {

@@ -115,14 +115,6 @@ struct BenchGenerateCommand: ComputeCommand {
                                                       describing: "HF transformers bf16 (SDPA) on the same GPU, random weights of the same shapes")
         }
         table(ours, hf: hf, peerName: "HF bf16", llama: nil)
-        // How much of a decoding step streaming the weights takes, at what bandwidth.
-        for b in batch {
-            guard let mine = ours[b] else { continue }
-            let (seconds, weightBytes) = try model.timeFrozenProducts(rows: b, repeats: 20)
-            let step = Double(b) / mine.decode
-            print(String(format: "decode step, batch %d: %.2f ms, of which the frozen products %.2f ms (%.2f GB of weights at %.0f GB/s)",
-                         b, step * 1e3, seconds * 1e3, Double(weightBytes) / 1e9, Double(weightBytes) / seconds / 1e9))
-        }
         print("peak GPU memory: medtune " + CUDADevice.gibibytes(model.peakMemory)
               + (peerMemory.map { ", HF " + CUDADevice.gibibytes(Int($0)) } ?? ""))
         notes.forEach { print("peer: \($0)") }
