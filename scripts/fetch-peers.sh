@@ -2,10 +2,12 @@
 # Installs the programs that `medtune bench` measures medtune against, into an ignored cache folder
 # (.cache/peers, or $MEDTUNE_PEERS). Never needed to use medtune; only for its comparisons.
 #
-#   llama.cpp   llama-bench and llama-completion built from the llama.cpp sources vendored in the
-#               llama-cpp-python sdist (pinned version and SHA-256), for the CPU it is built on.
+#   llama.cpp   llama-bench, llama-completion and llama-perplexity built from the llama.cpp
+#               sources vendored in the llama-cpp-python sdist (pinned version and SHA-256), for
+#               the CPU it is built on.
 #               `medtune bench generate` finds llama-bench in .cache/peers/bin or on PATH; the
-#               merge and export-lora tests run llama-completion on medtune's GGUF files.
+#               merge and export-lora tests run llama-completion on medtune's GGUF files, and
+#               the perplexity test runs llama-perplexity beside `medtune perplexity`.
 #   python      a virtualenv with torch (CPU), transformers, peft and gguf at pinned versions,
 #               the HF peer of `bench generate`, `bench train` and `bench score`.
 #
@@ -38,7 +40,7 @@ apt_install() {
 }
 
 fetch_llama_cpp() {
-  local targets=(llama-bench llama-completion) missing=()
+  local targets=(llama-bench llama-completion llama-perplexity) missing=()
   for target in "${targets[@]}"; do [[ -x "$PEERS/bin/$target" ]] || missing+=("$target"); done
   if (( ${#missing[@]} == 0 )); then say "llama.cpp tools present: $PEERS/bin"; return; fi
   apt_install cmake g++

@@ -14,6 +14,7 @@ struct Medtune: ParsableCommand {
             PlotCommand.self,
             CompareCommand.self,
             ScoreCommand.self,
+            PerplexityCommand.self,
             GenerateCommand.self,
             DownloadCommand.self,
             InspectCommand.self,

@@ -22,11 +22,10 @@ final class LlamaCppParityTests: XCTestCase {
     static let newTokens = 32, minimumMargin = 0.05
 
     func llamaCompletion() throws -> String {
-        let installed = TestPaths.repository.appendingPathComponent(".cache/peers/bin/llama-completion").path
-        guard FileManager.default.isExecutableFile(atPath: installed) else {
+        guard let program = ExternalProgram.llamaTool("llama-completion") else {
             throw XCTSkip("llama-completion not built (scripts/fetch-peers.sh llama.cpp)")
         }
-        return installed
+        return program
     }
 
     func baseAndAdapter() throws -> (base: String, adapter: String) {
