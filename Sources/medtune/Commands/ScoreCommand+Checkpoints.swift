@@ -20,7 +20,7 @@ extension ScoreCommand {
         let prompts = try chosen.map { try choice.render($0.fields, questionField: questionField) }
         let scorer = try scorer()
         // The validation loss the run logged at each step (step 0: the base, before training).
-        let metricsPath = URL(fileURLWithPath: run).appendingPathComponent("metrics.jsonl").path
+        let metricsPath = RunFolder(path: run).metricsFile
         let logged = FileManager.default.fileExists(atPath: metricsPath) ? try MetricsLog.read(metricsPath) : []
         var validationLoss: [Int: Double] = [:]
         for record in logged { if let loss = record.valLoss { validationLoss[record.step] = loss } }

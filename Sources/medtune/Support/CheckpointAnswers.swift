@@ -2,6 +2,7 @@ import CUDATransformer
 import Foundation
 import Generator
 import MedtuneCore
+import Trainer
 import Transformer
 
 /// A run's base model (step 0) and each of its checkpoints answering the same prompts, from one
@@ -15,20 +16,10 @@ struct CheckpointAnswers {
         var generations: [TextGeneration]
     }
 
-    /// A run's `checkpoint-N` folders that hold an adapter, by step.
-    static func checkpoints(in run: String) throws -> [(name: String, step: Int, path: String)] {
-        let folder = URL(fileURLWithPath: run)
-        let names: [String]
-        do { names = try FileManager.default.contentsOfDirectory(atPath: run) } catch {
-            throw InputError(file: run, "cannot read the run folder (\(SystemError.reason(of: error)))")
-        }
-        let found = names.compactMap { name -> (String, Int, String)? in
-            guard name.hasPrefix("checkpoint-"), let step = Int(name.dropFirst("checkpoint-".count)), step > 0 else { return nil }
-            let path = folder.appendingPathComponent(name).path
-            guard FileManager.default.fileExists(atPath: path + "/adapter_config.json") else { return nil }
-            return (name, step, path)
-        }.sorted { $0.1 < $1.1 }
-        guard !found.isEmpty else { throw InputError(file: run, "no checkpoint-N folder with an adapter (adapter_config.json) in the run") }
+    /// A run's step checkpoints, oldest first (`RunFolder.checkpoints`); none is an error.
+    static func checkpoints(in run: String) throws -> [(step: Int, path: String)] {
+        let found = RunFolder(path: run).checkpoints
+        guard !found.isEmpty else { throw InputError(file: run, "no checkpoint-N folder in the run") }
         return found
     }
 
@@ -55,7 +46,8 @@ struct CheckpointAnswers {
         for checkpoint in checkpoints {
             _ = try PEFTAdapter.load(checkpoint.path, into: session.model)
             try (decoding as? CUDAQwen2Model)?.reloadAdapters(from: session.model)
-            models.append(Model(name: checkpoint.name, step: checkpoint.step, generations: try answers(checkpoint.name, useAdapter: true)))
+            let name = URL(fileURLWithPath: checkpoint.path).lastPathComponent
+            models.append(Model(name: name, step: checkpoint.step, generations: try answers(name, useAdapter: true)))
         }
         return models
     }
