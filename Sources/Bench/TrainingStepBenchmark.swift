@@ -105,10 +105,10 @@ public enum TrainingStepBenchmark {
         public var gflops: Double { flopsPerStep / best / 1e9 }
     }
 
-    /// Attaches LoRA as `config` says and times `steps` training steps after `warmUp` untimed
-    /// ones, each over one micro-batch of `batch` × `length` random tokens.
+    /// Attaches LoRA as `config` says and times `steps` training steps on `device` after `warmUp`
+    /// untimed ones, each over one micro-batch of `batch` × `length` random tokens.
     public static func run(model: Qwen2Model<Float>, config: TrainingConfig, batch: Int, length: Int,
-                           steps: Int, warmUp: Int = 1) throws -> Result {
+                           steps: Int, warmUp: Int = 1, device: TrainingDevice = .cpu) throws -> Result {
         var config = config
         config.microBatchSize = batch
         config.gradientAccumulationSteps = 1
@@ -120,8 +120,9 @@ public enum TrainingStepBenchmark {
                             maxLength: length)
         }
         let data = TrainingData(train: examples, format: .text(field: "text"))
-        LoRASetup.attach(to: model, config: config)
-        let trainer = try LoRATrainer(model: model, data: data, config: config, padID: 0)
+        let trainable = try device.makeModel(model)
+        LoRASetup.attach(to: trainable, config: config)
+        let trainer = try LoRATrainer(model: trainable, data: data, config: config, padID: 0)
         var seconds: [Double] = []
         for index in 0..<(warmUp + steps) {
             let start = DispatchTime.now().uptimeNanoseconds

@@ -42,6 +42,10 @@ typedef medtune_cu_result (*medtune_cuMemAlloc_fn)(medtune_cu_deviceptr *pointer
 typedef medtune_cu_result (*medtune_cuMemFree_fn)(medtune_cu_deviceptr pointer);
 typedef medtune_cu_result (*medtune_cuMemcpyHtoD_fn)(medtune_cu_deviceptr destination, const void *source, size_t bytes);
 typedef medtune_cu_result (*medtune_cuMemcpyDtoH_fn)(void *destination, medtune_cu_deviceptr source, size_t bytes);
+typedef medtune_cu_result (*medtune_cuMemcpyDtoDAsync_fn)(medtune_cu_deviceptr destination, medtune_cu_deviceptr source, size_t bytes,
+                                                           medtune_cu_stream stream);
+typedef medtune_cu_result (*medtune_cuMemsetD8Async_fn)(medtune_cu_deviceptr destination, unsigned char value, size_t count,
+                                                        medtune_cu_stream stream);
 typedef medtune_cu_result (*medtune_cuModuleLoadData_fn)(medtune_cu_module *module, const void *image);
 typedef medtune_cu_result (*medtune_cuModuleUnload_fn)(medtune_cu_module module);
 typedef medtune_cu_result (*medtune_cuModuleGetFunction_fn)(medtune_cu_function *function, medtune_cu_module module, const char *name);

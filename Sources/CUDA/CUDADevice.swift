@@ -77,6 +77,20 @@ public final class CUDADevice {
         return buffer
     }
 
+    /// Copies `bytes` bytes between device buffers, in order with the launches on the stream.
+    public func copy(_ source: DeviceBuffer, to destination: DeviceBuffer, bytes: Int) throws {
+        precondition(bytes <= source.bytes && bytes <= destination.bytes, "copy of \(bytes) bytes between buffers of \(source.bytes) and \(destination.bytes)")
+        guard bytes > 0 else { return }
+        try driver.check(driver.copyDeviceToDevice(destination.address, source.address, bytes, stream), "cuMemcpyDtoDAsync")
+    }
+
+    /// Sets the first `bytes` bytes of `buffer` to zero, in order with the launches on the stream.
+    public func zero(_ buffer: DeviceBuffer, bytes: Int) throws {
+        precondition(bytes <= buffer.bytes, "zeroing \(bytes) bytes of a \(buffer.bytes)-byte buffer")
+        guard bytes > 0 else { return }
+        try driver.check(driver.setBytes(buffer.address, 0, bytes, stream), "cuMemsetD8Async")
+    }
+
     /// Records the launches and products `work` makes on the device's stream, without running
     /// them, as a graph that `launch(_:)` replays with the same arguments. Copies between host and
     /// device cannot be recorded: make them before or after.

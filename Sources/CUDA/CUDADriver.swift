@@ -26,6 +26,8 @@ public final class CUDADriver: @unchecked Sendable {
     let memoryFree: medtune_cuMemFree_fn
     let copyHostToDevice: medtune_cuMemcpyHtoD_fn
     let copyDeviceToHost: medtune_cuMemcpyDtoH_fn
+    let copyDeviceToDevice: medtune_cuMemcpyDtoDAsync_fn
+    let setBytes: medtune_cuMemsetD8Async_fn
     let moduleLoadData: medtune_cuModuleLoadData_fn
     let moduleUnload: medtune_cuModuleUnload_fn
     let moduleGetFunction: medtune_cuModuleGetFunction_fn
@@ -67,6 +69,8 @@ public final class CUDADriver: @unchecked Sendable {
         memoryFree = try library.symbol("cuMemFree_v2", as: medtune_cuMemFree_fn.self)
         copyHostToDevice = try library.symbol("cuMemcpyHtoD_v2", as: medtune_cuMemcpyHtoD_fn.self)
         copyDeviceToHost = try library.symbol("cuMemcpyDtoH_v2", as: medtune_cuMemcpyDtoH_fn.self)
+        copyDeviceToDevice = try library.symbol("cuMemcpyDtoDAsync_v2", as: medtune_cuMemcpyDtoDAsync_fn.self)
+        setBytes = try library.symbol("cuMemsetD8Async_v2", as: medtune_cuMemsetD8Async_fn.self)
         moduleLoadData = try library.symbol("cuModuleLoadData", as: medtune_cuModuleLoadData_fn.self)
         moduleUnload = try library.symbol("cuModuleUnload", as: medtune_cuModuleUnload_fn.self)
         moduleGetFunction = try library.symbol("cuModuleGetFunction", as: medtune_cuModuleGetFunction_fn.self)

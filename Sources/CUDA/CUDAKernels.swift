@@ -82,11 +82,20 @@ public final class CUDAKernels {
                           [.buffer(ids), .buffer(table), .buffer(out), .int(dim), .int(vocabulary)])
     }
 
-    /// As `RMSNorm.forward`, without the saved reciprocal RMS (inference keeps none).
-    public func rmsNorm(_ norm: RMSNorm, x: DeviceBuffer, weight: DeviceBuffer, into y: DeviceBuffer, rows: Int) throws {
+    /// out[ids[t]] = rows[t] for int32 ids of `count` distinct rows of `dim`: `embedding`'s inverse.
+    public func scatterRows(_ rows: DeviceBuffer, ids: DeviceBuffer, into out: DeviceBuffer, count: Int, dim: Int) throws {
+        guard count > 0 else { return }
+        try device.launch(function("rows_scatter"), grid: (count, 1, 1), block: (Self.rowThreads, 1, 1),
+                          [.buffer(ids), .buffer(rows), .buffer(out), .int(dim)])
+    }
+
+    /// As `RMSNorm.forward`; `rstd` (float32 [rows]) receives the reciprocal RMS of each row when
+    /// given (training keeps it, inference does not).
+    public func rmsNorm(_ norm: RMSNorm, x: DeviceBuffer, weight: DeviceBuffer, into y: DeviceBuffer, rows: Int,
+                        rstd: DeviceBuffer? = nil) throws {
         guard rows > 0 else { return }
         try device.launch(function("rmsnorm"), grid: (rows, 1, 1), block: (Self.rowThreads, 1, 1),
-                          [.buffer(x), .buffer(weight), .buffer(y), .int(norm.dim), .float32(Float(norm.eps))])
+                          [.buffer(x), .buffer(weight), .buffer(y), rstd.map { .buffer($0) } ?? .null, .int(norm.dim), .float32(Float(norm.eps))])
     }
 
     /// As `RotaryEmbedding.forward`, in place on x[tokens × heads × headDim]: positions are int32
@@ -102,9 +111,10 @@ public final class CUDAKernels {
 
     /// As `CausalAttention.forward` (same layouts and shape), without saved probabilities; the
     /// keys before the pass's own number `past` (int32 in device memory: shape.keyLength −
-    /// shape.queryLength), and keyMask is uint8 [batch × keyCapacity] or nil.
+    /// shape.queryLength), and keyMask is uint8 [batch × keyCapacity] or nil. `logSumExp`
+    /// (float32 [batch × queryLength × queryHeads]) receives what `attentionBackward` needs.
     public func attention(_ shape: CausalAttention, q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, keyMask: DeviceBuffer?,
-                          past: DeviceBuffer, into out: DeviceBuffer) throws {
+                          past: DeviceBuffer, into out: DeviceBuffer, logSumExp: DeviceBuffer? = nil) throws {
         guard shape.headDim % 32 == 0, shape.headDim <= CUDAKernelSource.attentionMaxHeadDim else {
             throw InputError("CUDA attention needs a head dimension that is a multiple of 32 up to \(CUDAKernelSource.attentionMaxHeadDim), not \(shape.headDim)")
         }
@@ -116,9 +126,82 @@ public final class CUDAKernels {
         try device.launch(function(tiled ? "causal_attention_tiled" : "causal_attention"),
                           grid: ((shape.queryLength + perBlock - 1) / perBlock, shape.queryHeads, shape.batch),
                           block: (CUDAKernelSource.attentionThreads, 1, 1),
-                          [.buffer(q), .buffer(k), .buffer(v), keyMask.map { .buffer($0) } ?? .null, .buffer(out), .buffer(past),
+                          [.buffer(q), .buffer(k), .buffer(v), keyMask.map { .buffer($0) } ?? .null, .buffer(out),
+                           logSumExp.map { .buffer($0) } ?? .null, .buffer(past),
                            .int(shape.queryLength), .int(shape.keyCapacity), .int(shape.queryHeads),
                            .int(shape.kvHeads), .int(shape.headDim), .float32(1 / Float(shape.headDim).squareRoot())])
+    }
+
+    // MARK: Training
+
+    /// dx += the gradient of `rmsNorm` given dy, with the `rstd` its forward kept.
+    public func rmsNormBackward(_ norm: RMSNorm, dy: DeviceBuffer, x: DeviceBuffer, weight: DeviceBuffer, rstd: DeviceBuffer,
+                                dx: DeviceBuffer, rows: Int) throws {
+        guard rows > 0 else { return }
+        try device.launch(function("rmsnorm_backward"), grid: (rows, 1, 1), block: (Self.rowThreads, 1, 1),
+                          [.buffer(dy), .buffer(x), .buffer(weight), .buffer(rstd), .buffer(dx), .int(norm.dim)])
+    }
+
+    /// Given d = ∂loss/∂swiGLU(gate, up), replaces gate and up by their gradients.
+    public func swiGLUBackward(_ d: DeviceBuffer, gate: DeviceBuffer, up: DeviceBuffer, count: Int) throws {
+        try elementwise("swiglu_backward", count: count, [.buffer(d), .buffer(gate), .buffer(up)])
+    }
+
+    /// The gradient of `rotary`, in place (`RotaryEmbedding.backward`).
+    public func rotaryBackward(_ rope: RotaryEmbedding, dx: DeviceBuffer, positions: DeviceBuffer, inverseFrequencies: DeviceBuffer,
+                               tokens: Int, heads: Int) throws {
+        let pairs = tokens * heads * rope.headDim / 2
+        guard pairs > 0 else { return }
+        try device.launch(function("rotary_backward"), grid: ((pairs + Self.elementThreads - 1) / Self.elementThreads, 1, 1),
+                          block: (Self.elementThreads, 1, 1),
+                          [.buffer(dx), .buffer(positions), .buffer(inverseFrequencies), .int(tokens), .int(heads), .int(rope.headDim)])
+    }
+
+    /// The gradients of a training pass's attention (shape.queryLength == keyLength ==
+    /// keyCapacity), from its inputs, output `out` and log-sum-exp, given dOut; `delta` is float32
+    /// scratch of [batch × length × queryHeads].
+    public func attentionBackward(_ shape: CausalAttention, q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, out: DeviceBuffer,
+                                  dOut: DeviceBuffer, logSumExp: DeviceBuffer, delta: DeviceBuffer, keyMask: DeviceBuffer?,
+                                  dq: DeviceBuffer, dk: DeviceBuffer, dv: DeviceBuffer) throws {
+        precondition(shape.queryLength == shape.keyLength && shape.keyCapacity == shape.keyLength, "a training pass attends to itself")
+        guard shape.headDim % 32 == 0, shape.headDim <= CUDAKernelSource.attentionBackwardMaxHeadDim else {
+            throw InputError("CUDA training attention needs a head dimension that is a multiple of 32 up to \(CUDAKernelSource.attentionBackwardMaxHeadDim), not \(shape.headDim)")
+        }
+        let length = shape.queryLength, vectors = shape.batch * length * shape.queryHeads
+        guard vectors > 0 else { return }
+        let warps = CUDAKernelSource.attentionBackwardWarps
+        try device.launch(function("attention_backward_delta"), grid: ((vectors + warps - 1) / warps, 1, 1), block: (warps * 32, 1, 1),
+                          [.buffer(out), .buffer(dOut), .buffer(delta), .int(shape.headDim), .int64(Int64(vectors))])
+        let common: [KernelArgument] = [.buffer(q), .buffer(k), .buffer(v), .buffer(dOut), .buffer(logSumExp), .buffer(delta),
+                                        keyMask.map { .buffer($0) } ?? .null]
+        let sizes: [KernelArgument] = [.int(length), .int(shape.queryHeads), .int(shape.kvHeads), .int(shape.headDim),
+                                       .float32(1 / Float(shape.headDim).squareRoot())]
+        let blocks = (length + warps - 1) / warps
+        try device.launch(function("attention_backward_dq"), grid: (blocks, shape.queryHeads, shape.batch), block: (warps * 32, 1, 1),
+                          common + [.buffer(dq)] + sizes)
+        try device.launch(function("attention_backward_dkdv"), grid: (blocks, shape.kvHeads, shape.batch), block: (warps * 32, 1, 1),
+                          common + [.buffer(dk), .buffer(dv)] + sizes)
+    }
+
+    /// losses[r] (float32) = the cross-entropy of float32 logits row r against labels[r] (int32;
+    /// CrossEntropy.ignoreIndex counts nothing), and grad (storage type, may be the logits in
+    /// float32 storage) = gradScale · ∂loss/∂logits.
+    public func crossEntropy(logits: DeviceBuffer, labels: DeviceBuffer, losses: DeviceBuffer, grad: DeviceBuffer,
+                             rows: Int, vocabulary: Int, gradScale: Float) throws {
+        guard rows > 0 else { return }
+        try device.launch(function("cross_entropy_rows"), grid: (rows, 1, 1), block: (Self.rowThreads, 1, 1),
+                          [.buffer(logits), .buffer(labels), .buffer(losses), .buffer(grad), .int(vocabulary), .float32(gradScale)])
+    }
+
+    /// y = dropout(x) (y += with `accumulate`) with MedtuneCore's `Dropout` mask of (probability,
+    /// seed): the same elements are kept on the GPU as on the CPU.
+    public func dropout(_ x: DeviceBuffer, into y: DeviceBuffer, count: Int, probability: Double, seed: UInt64, accumulate: Bool) throws {
+        precondition(probability >= 0 && probability < 1, "dropout probability must be in [0, 1)")
+        // u = bits · 2⁻⁵³ is exact, so u ≥ p exactly when bits ≥ ⌈p · 2⁵³⌉ (p · 2⁵³ is exact too).
+        let threshold = UInt64((probability * 9_007_199_254_740_992).rounded(.up))
+        try elementwise("lora_dropout", count: count,
+                        [.buffer(x), .buffer(y), .int64(Int64(bitPattern: seed)), .int64(Int64(bitPattern: threshold)),
+                         .float32(Float(1 / (1 - probability))), .int(accumulate ? 1 : 0)])
     }
 
     /// out[r] (int32) = argmax of float32 logits row r.

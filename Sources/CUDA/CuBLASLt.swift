@@ -98,6 +98,8 @@ public final class CuBLASLt: @unchecked Sendable {
         var input, output: Element
         /// Whether the product adds a bias in its epilogue (a different kernel choice).
         var bias: Bool
+        /// Whether A is stored [k×m] and B [k×n] (row-major) rather than A [m×k] and B [n×k].
+        var transposeA: Bool, transposeB: Bool
     }
 
     public final class Session {
@@ -123,15 +125,22 @@ public final class CuBLASLt: @unchecked Sendable {
         /// float32 (float32 inputs are multiplied in full float32, never TF32): activations times
         /// a weight stored as PyTorch's Linear stores it ([out × in]).
         ///
+        /// The backward products read their operands the other way round: `transposeA` takes A
+        /// stored [k×m] (C = Aᵀ·…, a weight gradient summed over rows), and `transposeB: false`
+        /// takes B stored [k×n] (C = …·B, an input gradient through a weight [out × in]).
+        ///
         /// `alpha` scales the product and `accumulate` adds it to C instead of overwriting it
         /// (one rounding of the sum); `bias` [n], of the output's type, is added to every row
         /// before that one rounding, as PyTorch's `F.linear` adds it.
         ///
-        /// cuBLASLt is column-major, where row-major C is Cᵀ[n×m] = B·Aᵀ: B is read as the
-        /// column-major k×n matrix transposed, A as the column-major k×m matrix as it is.
+        /// cuBLASLt is column-major, where row-major C is Cᵀ[n×m] = op(B)ᵀ·op(A)ᵀ, and a row-major
+        /// matrix read column-major is its transpose: B [n×k] is read as k×n and transposed,
+        /// B [k×n] as n×k as it is; A [m×k] as k×m as it is, A [k×m] as m×k and transposed.
         public func multiply(a: DeviceBuffer, b: DeviceBuffer, c: DeviceBuffer, m: Int, n: Int, k: Int, input: Element = .bfloat16,
-                             output: Element, bias: DeviceBuffer? = nil, alpha: Float = 1, accumulate: Bool = false) throws {
-            let plan = try self.plan(Shape(m: m, n: n, k: k, input: input, output: output, bias: bias != nil))
+                             output: Element, bias: DeviceBuffer? = nil, alpha: Float = 1, accumulate: Bool = false,
+                             transposeA: Bool = false, transposeB: Bool = true) throws {
+            let plan = try self.plan(Shape(m: m, n: n, k: k, input: input, output: output, bias: bias != nil,
+                                           transposeA: transposeA, transposeB: transposeB))
             if let bias {
                 var address = bias.address
                 try library.check(library.descSetAttribute(plan.desc, Int32(MEDTUNE_CUBLASLT_MATMUL_DESC_BIAS_POINTER), &address, 8),
@@ -150,15 +159,19 @@ public final class CuBLASLt: @unchecked Sendable {
             if let plan = plans[shape] { return plan }
             let lib = library, plan = Plan(library: lib)
             try lib.check(lib.descCreate(&plan.desc, Int32(MEDTUNE_CUBLAS_COMPUTE_32F), Int32(MEDTUNE_CUDA_R_32F)), "cublasLtMatmulDescCreate")
-            var transposed = Int32(MEDTUNE_CUBLAS_OP_T), plain = Int32(MEDTUNE_CUBLAS_OP_N)
-            try lib.check(lib.descSetAttribute(plan.desc, Int32(MEDTUNE_CUBLASLT_MATMUL_DESC_TRANSA), &transposed, 4), "cublasLtMatmulDescSetAttribute(TRANSA)")
-            try lib.check(lib.descSetAttribute(plan.desc, Int32(MEDTUNE_CUBLASLT_MATMUL_DESC_TRANSB), &plain, 4), "cublasLtMatmulDescSetAttribute(TRANSB)")
+            // cuBLASLt's first operand is B, its second A.
+            var first = Int32(shape.transposeB ? MEDTUNE_CUBLAS_OP_T : MEDTUNE_CUBLAS_OP_N)
+            var second = Int32(shape.transposeA ? MEDTUNE_CUBLAS_OP_T : MEDTUNE_CUBLAS_OP_N)
+            try lib.check(lib.descSetAttribute(plan.desc, Int32(MEDTUNE_CUBLASLT_MATMUL_DESC_TRANSA), &first, 4), "cublasLtMatmulDescSetAttribute(TRANSA)")
+            try lib.check(lib.descSetAttribute(plan.desc, Int32(MEDTUNE_CUBLASLT_MATMUL_DESC_TRANSB), &second, 4), "cublasLtMatmulDescSetAttribute(TRANSB)")
             if shape.bias {
                 var epilogue = UInt32(MEDTUNE_CUBLASLT_EPILOGUE_BIAS)
                 try lib.check(lib.descSetAttribute(plan.desc, Int32(MEDTUNE_CUBLASLT_MATMUL_DESC_EPILOGUE), &epilogue, 4),
                               "cublasLtMatmulDescSetAttribute(EPILOGUE)")
             }
-            for (type, rows, cols) in [(shape.input, shape.k, shape.n), (shape.input, shape.k, shape.m), (shape.output, shape.n, shape.m)] {
+            let bStored = shape.transposeB ? (shape.k, shape.n) : (shape.n, shape.k)
+            let aStored = shape.transposeA ? (shape.m, shape.k) : (shape.k, shape.m)
+            for (type, rows, cols) in [(shape.input, bStored.0, bStored.1), (shape.input, aStored.0, aStored.1), (shape.output, shape.n, shape.m)] {
                 var layout: medtune_cublaslt_layout?
                 try lib.check(lib.layoutCreate(&layout, type.dataType, UInt64(rows), UInt64(cols), Int64(rows)), "cublasLtMatrixLayoutCreate")
                 plan.layouts.append(layout)

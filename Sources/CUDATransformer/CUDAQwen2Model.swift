@@ -298,16 +298,33 @@ public final class CUDAQwen2Model {
         if storage == .bfloat16 { try kernels.bf16ToFloat32(s.headOutput, into: s.logits, count: count * vocabulary) }
     }
 
-    /// output = input · Wᵀ + bias, plus the adapter's update when the pass uses adapters, each
-    /// operation rounded as PEFT's `result + lora_B(lora_A(x)) * scaling` rounds it.
+    /// output = input · Wᵀ + bias, plus the adapter's update when the pass uses adapters.
     private func project(_ linear: Linear, _ input: DeviceBuffer, rows: Int, into output: DeviceBuffer, pass: ForwardPass,
                          scratch s: Scratch) throws {
+        let adapter = pass.useAdapter ? linear.adapter.map { AdapterProduct(a: $0.a, b: $0.b, rank: $0.rank, scale: $0.scale, input: input) } : nil
+        try project(linear, input, rows: rows, into: output, adapter: adapter, projected: s.projected, update: s.update)
+    }
+
+    /// An adapter's matrices and the input of its product: the projection's own input, or in
+    /// training its dropped-out copy.
+    struct AdapterProduct {
+        var a: DeviceBuffer, b: DeviceBuffer
+        var rank: Int
+        var scale: Float
+        var input: DeviceBuffer
+    }
+
+    /// output = input · Wᵀ + bias, plus scale · (x·Aᵀ)·Bᵀ when an adapter is given, each operation
+    /// rounded as PEFT's `result + lora_B(lora_A(x)) * scaling` rounds it. `projected` [rows ×
+    /// rank] receives x·Aᵀ (training keeps it); `update` [rows × out] is scratch.
+    func project(_ linear: Linear, _ input: DeviceBuffer, rows: Int, into output: DeviceBuffer, adapter: AdapterProduct? = nil,
+                 projected: DeviceBuffer? = nil, update: DeviceBuffer? = nil) throws {
         try blas.multiply(a: input, b: linear.weight, c: output, m: rows, n: linear.outFeatures, k: linear.inFeatures,
                           input: element, output: element, bias: linear.bias)
-        guard pass.useAdapter, let adapter = linear.adapter else { return }
-        try blas.multiply(a: input, b: adapter.a, c: s.projected, m: rows, n: adapter.rank, k: linear.inFeatures, input: element, output: element)
-        try blas.multiply(a: s.projected, b: adapter.b, c: s.update, m: rows, n: linear.outFeatures, k: adapter.rank, input: element, output: element)
-        try kernels.scaledAdd(output, update: s.update, scale: adapter.scale, count: rows * linear.outFeatures)
+        guard let adapter, let projected, let update else { return }
+        try blas.multiply(a: adapter.input, b: adapter.a, c: projected, m: rows, n: adapter.rank, k: linear.inFeatures, input: element, output: element)
+        try blas.multiply(a: projected, b: adapter.b, c: update, m: rows, n: linear.outFeatures, k: adapter.rank, input: element, output: element)
+        try kernels.scaledAdd(output, update: update, scale: adapter.scale, count: rows * linear.outFeatures)
     }
 
     /// The logits of the rows `rows` of one pass over `tokens` on a fresh cache: every position of

@@ -19,6 +19,8 @@ enum HFTrainerKeys {
         case job
         /// Expressible only at its default; the reason says why another value is not.
         case onlyDefault(reason: String)
+        /// Decided by the launch: accelerate or torchrun places each process on its own GPU.
+        case launcher
     }
 
     static func carrier(of key: TrainingConfig.CodingKeys) -> Carrier {
@@ -32,6 +34,8 @@ enum HFTrainerKeys {
              .warmupSteps, .warmupRatio, .maxGradNorm, .gradientCheckpointing, .matmulPrecision, .loggingSteps, .evalSteps,
              .saveSteps, .keepCheckpoints:
             return .job
+        case .device, .deviceName:
+            return .launcher
         case .earlyStoppingPatience:
             return .onlyDefault(reason: "HF's EarlyStoppingCallback needs load_best_model_at_end, which ends the run on the best adapter instead of the last one as medtune does")
         }

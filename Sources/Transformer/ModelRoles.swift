@@ -36,7 +36,7 @@ public struct ForwardPass: Sendable {
     public var rows: Int { batch * length }
 
     /// The seed of one adapter's dropout mask, so that every mask is distinct and reproducible.
-    func dropoutSeed(_ site: AdapterSite) -> UInt64? {
+    public func dropoutSeed(_ site: AdapterSite) -> UInt64? {
         dropoutSeed.map { $0 &+ UInt64(site.layer * 16 + site.projection.ordinal) &* 0x9E37_79B9_7F4A_7C15 }
     }
 }
@@ -65,9 +65,10 @@ public protocol TrainableModel<Element>: LoRAModel {
     /// The summed cross-entropy of the labelled tokens and their count; gradScale · ∂loss/∂(LoRA
     /// parameters) is added to each adapter's gradA and gradB. Labels are aligned with tokens
     /// (label i should follow token i; CrossEntropy.ignoreIndex where nothing is counted).
-    func lossAndGradients(tokens: [Int32], labels: [Int32], pass: ForwardPass, gradScale: Element) -> (loss: Double, count: Int)
+    /// A backend on another device throws what failed there (out of memory, say).
+    func lossAndGradients(tokens: [Int32], labels: [Int32], pass: ForwardPass, gradScale: Element) throws -> (loss: Double, count: Int)
     /// The same loss without gradients (validation).
-    func loss(tokens: [Int32], labels: [Int32], pass: ForwardPass) -> (loss: Double, count: Int)
+    func loss(tokens: [Int32], labels: [Int32], pass: ForwardPass) throws -> (loss: Double, count: Int)
 }
 
 /// The inference role: a prompt pass and then one token per sequence and step, against a KV

@@ -20,10 +20,12 @@ extension CUDAKernelSource {
     // q, out: [batch × query_length × query_heads × head_dim]; k, v: [batch × key_capacity ×
     // kv_heads × head_dim], first key_length = *past + query_length positions used; key_mask:
     // [batch × key_capacity], nonzero for real keys, or null. Query t sees keys 0 … *past + t. A
-    // query whose every visible key is masked (left padding) gets zeros, as on the CPU.
+    // query whose every visible key is masked (left padding) gets zeros, as on the CPU. lse, when
+    // not null, receives each query's log-sum-exp of its scaled scores (float32 [batch ×
+    // query_length × query_heads]; −∞ for a query that sees no key): the training forward keeps it.
     extern "C" __global__ void __launch_bounds__(ATTENTION_WARPS * 32)
     causal_attention(const elem *q, const elem *k, const elem *v, const unsigned char *key_mask, elem *out,
-                     const int *past, int query_length, int key_capacity, int query_heads, int kv_heads,
+                     float *lse, const int *past, int query_length, int key_capacity, int query_heads, int kv_heads,
                      int head_dim, float scale) {
         const int t = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
         const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -63,10 +65,12 @@ extension CUDAKernelSource {
         elem *result = out + q_offset;
         if (total_max == -INFINITY) {
             for (int d = threadIdx.x; d < head_dim; d += blockDim.x) result[d] = 0;
+            if (lse && threadIdx.x == 0) lse[q_offset / head_dim] = -INFINITY;
             return;
         }
         float total_sum = 0.0f;
         for (int w = 0; w < ATTENTION_WARPS; w++) total_sum += warp_sum[w] * expf(warp_max[w] - total_max);
+        if (lse && threadIdx.x == 0) lse[q_offset / head_dim] = total_max + logf(total_sum);
         for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
             float o = 0.0f;
             for (int w = 0; w < ATTENTION_WARPS; w++) o += warp_acc[w][d] * expf(warp_max[w] - total_max);
@@ -80,7 +84,9 @@ extension CUDAKernelSource {
     // warp owns QUERIES_PER_WARP queries; lane j scores key j of the tile against a query read by
     // broadcast, the tile's softmax weights are merged into a running (max, sum) per query, and
     // each lane accumulates the weighted values of its dimensions lane, lane + 32, … Head
-    // dimensions up to TILED_MAX_HEAD_DIM (the shared tiles are sized for it).
+    // dimensions up to TILED_MAX_HEAD_DIM (the shared tiles are sized for it). Training passes
+    // `lse` (float32 [batch × query_length × query_heads], else null) to keep each query's log-sum-exp
+    // of its scaled scores, from which the backward pass recomputes the probabilities.
     #define TILE_KEYS 32
     #define QUERIES_PER_WARP 2
     #define TILE_QUERIES (ATTENTION_WARPS * QUERIES_PER_WARP)
@@ -88,7 +94,7 @@ extension CUDAKernelSource {
 
     extern "C" __global__ void __launch_bounds__(ATTENTION_WARPS * 32)
     causal_attention_tiled(const elem *q, const elem *k, const elem *v, const unsigned char *key_mask, elem *out,
-                           const int *past, int query_length, int key_capacity, int query_heads, int kv_heads,
+                           float *lse, const int *past, int query_length, int key_capacity, int query_heads, int kv_heads,
                            int head_dim, float scale) {
         __shared__ float queries[TILE_QUERIES][TILED_MAX_HEAD_DIM];
         __shared__ float keys[TILE_KEYS][TILED_MAX_HEAD_DIM + 1];  // +1: lane j reads row j without bank conflicts
@@ -150,6 +156,7 @@ extension CUDAKernelSource {
             elem *result = out + (((long)b * query_length + t) * query_heads + h) * head_dim;
             const bool none = running_max[qi] == -INFINITY;
             for (int i = 0; i < per_lane; i++) result[lane + 32 * i] = store(none ? 0.0f : acc[qi][i] / running_sum[qi]);
+            if (lse && lane == 0) lse[((long)b * query_length + t) * query_heads + h] = none ? -INFINITY : running_max[qi] + logf(running_sum[qi]);
         }
     }
 

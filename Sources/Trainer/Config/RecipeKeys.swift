@@ -123,6 +123,10 @@ extension TrainingConfig {
         },
         .gradientCheckpointing: RecipeKey(\.gradientCheckpointing, "Recompute each layer during backward instead of keeping its activations."),
         .matmulPrecision: RecipeKey(\.matmulPrecision, "Products with the frozen weights in float32, or in bfloat16 (entries rounded to bf16, sums in float32; needs AVX-512 BF16, about 1.6x the speed of float32 sgemm); auto: bfloat16 where the CPU has it. The run's config.yaml records the one used."),
+        .device: RecipeKey(\.device, "Where the run computes: cpu, cuda or cuda:N (an NVIDIA GPU: bfloat16 weights and activations, float32 with matmul_precision float32), or auto (GPU 0 when one works, else the CPU). The run's config.yaml records the one used; a resumed run may move to another.", text: true, resumable: true) { config in
+            (try? DeviceChoice(parsing: config.device)) == nil ? "expected auto, cpu, cuda or cuda:N, got '\(config.device)'" : nil
+        },
+        .deviceName: RecipeKey(\.deviceName, "Recorded by the run: the GPU it started on (a recipe's value is replaced).", text: true, resumable: true),
         .loggingSteps: RecipeKey(\.loggingSteps, "Log the mean training loss every this many steps.", resumable: true) { atLeast($0.loggingSteps, 1) },
         .evalSteps: RecipeKey(\.evalSteps, "Compute the validation loss every this many steps and at the end (0: only at the end).", resumable: true) {
             notNegative($0.evalSteps)

@@ -65,6 +65,8 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var maxGradNorm = 1.0
     public var gradientCheckpointing = false
     public var matmulPrecision = MatmulPrecision.auto
+    public var device = "auto"
+    public var deviceName: String?
 
     // Outputs
     public var loggingSteps = 20
@@ -179,6 +181,8 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         case maxGradNorm = "max_grad_norm"
         case gradientCheckpointing = "gradient_checkpointing"
         case matmulPrecision = "matmul_precision"
+        case device
+        case deviceName = "device_name"
         case loggingSteps = "logging_steps"
         case evalSteps = "eval_steps"
         case earlyStoppingPatience = "early_stopping_patience"

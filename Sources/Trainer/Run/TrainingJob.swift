@@ -32,14 +32,18 @@ public struct ModelTokenizer: TrainingTokenizer {
 public struct TrainingJob {
     public let config: TrainingConfig
     public let mode: RunFolder.Mode
+    public let device: TrainingDevice
 
-    /// The job computes in, and its run records, the matrix precision this machine runs for
-    /// `matmul_precision` (auto becomes float32 or bfloat16); bfloat16 on a CPU without it is an
-    /// error here, before anything is read.
-    public init(config: TrainingConfig, mode: RunFolder.Mode) throws {
+    /// The job computes in, and its run records, the device and the matrix precision it runs:
+    /// `device` as opened, and on the CPU the precision this machine runs for `matmul_precision`
+    /// (auto becomes float32 or bfloat16; bfloat16 on a CPU without it is an error here, before
+    /// anything is read).
+    public init(config: TrainingConfig, mode: RunFolder.Mode, device: TrainingDevice = .cpu) throws {
         var resolved = config
-        resolved.matmulPrecision = .init(try config.matmulPrecision.resolved())
-        self.config = resolved; self.mode = mode
+        resolved.matmulPrecision = .init(try device.precision ?? config.matmulPrecision.resolved())
+        resolved.device = device.name
+        resolved.deviceName = device.gpuName
+        self.config = resolved; self.mode = mode; self.device = device
     }
 
 
@@ -58,6 +62,7 @@ public struct TrainingJob {
         }
         config.loggingSteps = requested.loggingSteps; config.evalSteps = requested.evalSteps
         config.saveSteps = requested.saveSteps; config.keepCheckpoints = requested.keepCheckpoints
+        config.device = requested.device
         return config
     }
 
@@ -71,18 +76,19 @@ public struct TrainingJob {
         let data = try TrainingData.load(config.data, config: config, tokenizer: tokenizer)
         observer?.note("data: \(data.summary)")
 
-        let model = try Qwen2Model<Float>.load(path: config.model).model
+        let loaded = try Qwen2Model<Float>.load(path: config.model).model
         let highest = (data.train + data.validation).lazy.flatMap(\.tokens).max() ?? 0
-        guard Int(highest) < model.vocabulary else {
-            throw InputError(file: tokenizerPath, "the tokenizer produces id \(highest), beyond the model's vocabulary of \(model.vocabulary)")
+        guard Int(highest) < loaded.vocabulary else {
+            throw InputError(file: tokenizerPath, "the tokenizer produces id \(highest), beyond the model's vocabulary of \(loaded.vocabulary)")
         }
-        try Self.checkAdapterSize(config, model: model)
+        try Self.checkAdapterSize(config, model: loaded)
+        let model = try device.makeModel(loaded)
 
         // Resuming changes nothing but interrupted checkpoint writes, so it claims the folder first.
         let resumed = mode == .resume ? try folder.begin(.resume) : nil
         let trainer = try prepareTrainer(model: model, data: data, config: config, padID: tokenizer.eosTokenID, folder: folder, observer: observer)
         let trainable = trainer.parameters.reduce(0) { $0 + $1.value.count }
-        observer?.note("model: \(config.model), \(model.layers.count) layers, matrix products in \(trainer.matrixPrecision.rawValue); LoRA r \(config.loraR) on \(config.targetModules.joined(separator: ", ")): \(trainable) trainable parameters")
+        observer?.note("model: \(config.model), \(loaded.layers.count) layers, on \(device.name)\(device.gpuName.map { " (\($0))" } ?? ""), matrix products in \(trainer.matrixPrecision.rawValue); LoRA r \(config.loraR) on \(config.targetModules.joined(separator: ", ")): \(trainable) trainable parameters")
 
         let start = try resumed ?? folder.begin(mode)
         let metrics: MetricsLog
@@ -107,7 +113,7 @@ public struct TrainingJob {
 
     /// The trainer, resumed from the newest checkpoint that reads back (an unreadable one is
     /// skipped with a warning), or from the start when the run stopped before its first one.
-    private func prepareTrainer(model: Qwen2Model<Float>, data: TrainingData, config: TrainingConfig, padID: Int32,
+    private func prepareTrainer(model: any TrainableModel<Float>, data: TrainingData, config: TrainingConfig, padID: Int32,
                                 folder: RunFolder, observer: TrainingObserver?) throws -> LoRATrainer<Float> {
         guard mode == .resume else { return try LoRATrainer.prepare(model: model, data: data, config: config, padID: padID) }
         let checkpoints = folder.checkpoints

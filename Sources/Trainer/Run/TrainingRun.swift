@@ -76,7 +76,7 @@ public final class TrainingRun<T: Scalar> {
     public func run() throws -> TrainingOutcome {
         observer?.started(totalSteps: trainer.totalSteps, at: trainer.progress.step)
         // The untrained model's validation loss, the baseline of the curve (not a candidate for best).
-        if trainer.progress.step == 0, !metrics.records.contains(where: { $0.step == 0 }), let baseline = trainer.validationLoss() {
+        if trainer.progress.step == 0, !metrics.records.contains(where: { $0.step == 0 }), let baseline = try trainer.validationLoss() {
             let entry = MetricsRecord(step: 0, epoch: 0, valLoss: baseline)
             try metrics.append(entry)
             observer?.logged(entry)
@@ -89,11 +89,12 @@ public final class TrainingRun<T: Scalar> {
             let result: StepResult
             do {
                 result = try trainer.step()
-            } catch let error as NonFiniteError {
-                // Nothing of the failed step was applied, so the current state is the last good
-                // one, unless the adapters themselves went bad (saveCheckpoint checks).
+            } catch {
+                // A non-finite step, or a device that failed during it (out of GPU memory): nothing
+                // of the step was applied, so the current state is the last good one, unless the
+                // adapters themselves went bad (saveCheckpoint checks).
                 let path = savedStep == trainer.progress.step ? folder.checkpoints.last?.path : try? saveCheckpoint()
-                throw TrainingStopped(cause: error.description, checkpoint: path ?? folder.checkpoints.last?.path)
+                throw TrainingStopped(cause: "\(error)", checkpoint: path ?? folder.checkpoints.last?.path)
             }
             observer?.stepped(result, totalSteps: trainer.totalSteps)
             if let warning = divergence.observe(loss: result.loss, step: result.step) { observer?.note(warning) }
@@ -121,7 +122,7 @@ public final class TrainingRun<T: Scalar> {
             intervalSeconds = 0
         }
         var improved = false, stopEarly = false
-        if (config.evalSteps > 0 && step % config.evalSteps == 0) || last, let validation = trainer.validationLoss() {
+        if (config.evalSteps > 0 && step % config.evalSteps == 0) || last, let validation = try trainer.validationLoss() {
             var withValidation = entry ?? MetricsRecord(step: step, epoch: trainer.epoch)
             withValidation.valLoss = validation
             if trainer.progress.bestValidationLoss.map({ validation < $0 }) ?? true {

@@ -118,7 +118,7 @@ public final class LoRATrainer<T: Scalar> {
         var lossSum = 0.0
         for batch in batches {
             let seed = progress.rng.next()
-            let result = model.lossAndGradients(tokens: batch.tokens, labels: batch.labels,
+            let result = try model.lossAndGradients(tokens: batch.tokens, labels: batch.labels,
                                                 pass: batch.pass(dropoutSeed: config.loraDropout > 0 ? seed : nil, matrixPrecision: matrixPrecision),
                                                 gradScale: T(1 / Double(labelTotal)))
             lossSum += result.loss
@@ -137,12 +137,12 @@ public final class LoRATrainer<T: Scalar> {
     }
 
     /// Mean loss per trained token over the validation examples (nil without a validation split).
-    public func validationLoss() -> Double? {
+    public func validationLoss() throws -> Double? {
         guard !data.validation.isEmpty else { return nil }
         var sum = 0.0, count = 0
         for start in stride(from: 0, to: data.validation.count, by: config.microBatchSize) {
             let batch = MicroBatch(Array(data.validation[start..<min(start + config.microBatchSize, data.validation.count)]), padID: padID)
-            let result = model.loss(tokens: batch.tokens, labels: batch.labels, pass: batch.pass(dropoutSeed: nil, matrixPrecision: matrixPrecision))
+            let result = try model.loss(tokens: batch.tokens, labels: batch.labels, pass: batch.pass(dropoutSeed: nil, matrixPrecision: matrixPrecision))
             sum += result.loss
             count += result.count
         }

@@ -27,6 +27,9 @@ struct BenchGPUCommand: ComputeCommand {
     @Flag(help: "Also compare the GPU Qwen2 model with the CPU one (random weights, greedy generation, with and without LoRA).")
     var modelCheck = false
 
+    @Flag(help: "Also compare a GPU training pass with the CPU one (random weights and adapters: loss and every LoRA gradient, checkpointing, bfloat16, AdamW steps).")
+    var trainCheck = false
+
     @Option(help: ArgumentHelp("Compare the GPU model with HF transformers: a folder written by scripts/peers/hf_gpu_reference.py (model/, adapter/, reference.json).",
                                valueName: "folder"))
     var reference: String?
@@ -73,12 +76,20 @@ struct BenchGPUCommand: ComputeCommand {
         let failed = checks.rows.filter { !$0.passed }.count
         guard failed == 0 else { throw SystemError("bench gpu: \(failed) of \(checks.rows.count) checks failed") }
         print("all \(checks.rows.count) checks passed")
-        guard modelCheck else { return }
-        print(String(repeating: "-", count: 100))
-        var model = GPUModelCheck(kernels: kernels, blas: session)
-        try model.run()
-        guard model.failures.isEmpty else { throw SystemError("bench gpu --model-check: " + model.failures.joined(separator: "; ")) }
-        print("model check passed")
+        if modelCheck {
+            print(String(repeating: "-", count: 100))
+            var model = GPUModelCheck(kernels: kernels, blas: session)
+            try model.run()
+            guard model.failures.isEmpty else { throw SystemError("bench gpu --model-check: " + model.failures.joined(separator: "; ")) }
+            print("model check passed")
+        }
+        if trainCheck {
+            print(String(repeating: "-", count: 100))
+            var training = GPUTrainingCheck(device: gpu, nvrtc: nvrtc, cache: cache, blas: session)
+            try training.run()
+            guard training.failures.isEmpty else { throw SystemError("bench gpu --train-check: " + training.failures.joined(separator: "; ")) }
+            print("training check passed")
+        }
     }
 
 }
@@ -128,6 +139,10 @@ struct GPUChecks {
         try gemm(m: 7, n: 896, k: 896, output: .bfloat16, bias: true)
         try gemm(m: 1, n: 4864, k: 896, output: .bfloat16, bias: true)
         try gemm(m: 1024, n: 896, k: 4864, output: .bfloat16)
+        // The backward products: an input gradient through a weight (B not transposed) and a
+        // LoRA weight gradient summed over rows (A transposed).
+        try gemm(m: 1024, n: 896, k: 4864, output: .bfloat16, transposeB: false)
+        try gemm(m: 16, n: 896, k: 1024, output: .float32, transposeA: true, transposeB: false)
         try gemm(m: gemmSize, n: gemmSize, k: gemmSize, output: .float32, timedRepeats: repeats)
     }
 
@@ -291,13 +306,16 @@ struct GPUChecks {
                reference: probabilities, relative: 1e-4)
     }
 
-    /// C = A·Bᵀ through cuBLASLt, checked on sampled entries against a float64 dot product of the
-    /// same bfloat16 inputs; with `timedRepeats`, also timed.
-    mutating func gemm(m: Int, n: Int, k: Int, output: CuBLASLt.Element, bias: Bool = false, timedRepeats: Int? = nil) throws {
+    /// C = op(A)·op(B) through cuBLASLt (A [m×k] or, transposed, [k×m]; B [n×k] transposed, or
+    /// [k×n]), checked on sampled entries against a float64 dot product of the same bfloat16
+    /// inputs; with `timedRepeats`, also timed.
+    mutating func gemm(m: Int, n: Int, k: Int, output: CuBLASLt.Element, bias: Bool = false, transposeA: Bool = false, transposeB: Bool = true,
+                       timedRepeats: Int? = nil) throws {
         let a = random(m * k), b = random(n * k), biasValues = random(n, -4, 4)
         let bufferA = try gpu.upload(a.bits), bufferB = try gpu.upload(b.bits)
         let c = try gpu.allocate(bytes: (output == .float32 ? 4 : 2) * m * n)
-        try session.multiply(a: bufferA, b: bufferB, c: c, m: m, n: n, k: k, output: output, bias: bias ? try gpu.upload(biasValues.bits) : nil)
+        try session.multiply(a: bufferA, b: bufferB, c: c, m: m, n: n, k: k, output: output, bias: bias ? try gpu.upload(biasValues.bits) : nil,
+                             transposeA: transposeA, transposeB: transposeB)
         try gpu.synchronize()
         let samples = (0..<512).map { _ in (Int(rng.next() % UInt64(m)), Int(rng.next() % UInt64(n))) }
         var result: [Double] = [], expected: [Double] = []
@@ -309,7 +327,7 @@ struct GPUChecks {
         for (i, j) in samples {
             var dot = bias ? biasValues.values[j] : 0, magnitude = 0.0
             for p in 0..<k {
-                let term = a.values[i * k + p] * b.values[j * k + p]
+                let term = a.values[transposeA ? p * m + i : i * k + p] * b.values[transposeB ? j * k + p : p * n + j]
                 dot += term
                 magnitude += abs(term)
             }
@@ -317,7 +335,8 @@ struct GPUChecks {
             result.append(values[i * n + j])
             bound = max(bound, 1e-4 * magnitude + (output == .bfloat16 ? Self.bf16Tolerance * abs(dot) : 0))
         }
-        record("cublasLt bf16 GEMM", "\(m)×\(k) · (\(n)×\(k))ᵀ\(bias ? " + bias" : "") → \(output == .float32 ? "f32" : "bf16"), 512 samples",
+        let operands = (transposeA ? "(\(k)×\(m))ᵀ" : "\(m)×\(k)") + " · " + (transposeB ? "(\(n)×\(k))ᵀ" : "\(k)×\(n)")
+        record("cublasLt bf16 GEMM", operands + "\(bias ? " + bias" : "") → \(output == .float32 ? "f32" : "bf16"), 512 samples",
                gpu: result, reference: expected, absolute: bound)
         guard let timedRepeats else { return }
         for _ in 0..<3 { try session.multiply(a: bufferA, b: bufferB, c: c, m: m, n: n, k: k, output: output) }

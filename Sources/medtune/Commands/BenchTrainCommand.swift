@@ -1,5 +1,6 @@
 import ArgumentParser
 import Bench
+import Dispatch
 import Foundation
 import MedtuneCore
 import ModelFiles
@@ -24,7 +25,7 @@ struct BenchTrainCommand: ComputeCommand {
 
     @Option(help: ArgumentHelp("A GGUF file or HF folder to train instead of the random model.", valueName: "PATH"))
     var model: String?
-    @Option(help: "The random model's shapes: 0.5b (Qwen2.5-0.5B) or 7b (DeepSeek-R1-Distill-Qwen-7B; no peer).")
+    @Option(help: "The random model's shapes: 0.5b (Qwen2.5-0.5B) or 7b (DeepSeek-R1-Distill-Qwen-7B; no peer on the CPU).")
     var shape: RandomShape = .halfB
     @Option(help: "How the random model stores its frozen matrices: f32, f16 or bf16.")
     var storage: FloatStorage = .f32
@@ -49,6 +50,8 @@ struct BenchTrainCommand: ComputeCommand {
     var threads = Parallel.threads
     @Flag(help: "Skip the HF transformers + PEFT peer.")
     var noPeer = false
+    @Option(help: "Where medtune trains: cpu, or cuda[:N] (bfloat16 weights and activations; the random model's frozen matrices are bf16, and the peer runs on the same GPU).")
+    var device = "cpu"
 
     func validate() throws {
         guard batch >= 1, length >= 2 else { throw ValidationError("--batch must be at least 1 and --length at least 2") }
@@ -67,6 +70,12 @@ struct BenchTrainCommand: ComputeCommand {
         config.model = model ?? "random"
         config.data = "random"
         try config.validate(source: "--targets")
+        let choice = try DeviceChoice(parsing: device)
+        if choice != .cpu {
+            guard model == nil else { throw ValidationError("bench train --device cuda measures a random model: leave out --model") }
+            guard let gpu = try DeviceOptions.openGPU(choice, storage: .bfloat16) else { throw ValidationError("--device \(device): no GPU found") }
+            return try runOnGPU(gpu, config: config)
+        }
 
         let loaded: Qwen2Model<Float>
         if let model {
@@ -108,6 +117,71 @@ struct BenchTrainCommand: ComputeCommand {
         print(String(format: "peak resident memory: medtune %.0f MB", memory.peak / 1e6)
               + peer.runs.map { ", HF+PEFT \($0.dtype) " + String(format: "%.0f MB", $0.peakBytes / 1e6) }.joined())
         peer.notes.forEach { print("peer: \($0)") }
+    }
+
+    /// The step on a GPU beside HF + PEFT on the same GPU: tokens/s, TFLOP/s against a cuBLASLt
+    /// bf16 GEMM timed in this process, peak GPU memory, and the tutorial job's projected time.
+    private func runOnGPU(_ gpu: DeviceOptions.GPU, config: TrainingConfig) throws {
+        var config = config
+        config.matmulPrecision = .bfloat16
+        let info = gpu.kernels.device.info
+        let loaded = try TrainingStepBenchmark.randomModel(shape.shape, storage: .bf16)
+        print("model: random Qwen2, bf16 (\(shape.shape.summary)) on \(info.name)")
+        print("step: micro-batch \(batch) × \(length) tokens, LoRA r \(rank) on \(config.targetModules.joined(separator: ", ")), AdamW, clipping"
+              + (checkpointing ? ", activation checkpointing" : ""))
+        let gemm = try Self.gemmRate(gpu)
+        let trainingDevice = TrainingDevice.cuda(gpu, name: device)
+        let ours = try TrainingStepBenchmark.run(model: loaded, config: config, batch: batch, length: length, steps: steps,
+                                                 warmUp: warmUpSteps, device: trainingDevice)
+        let peak = Double(trainingDevice.memory?().peak ?? 0)
+        var peer: (seconds: Double, peak: Double)?, note = "peer skipped"
+        if !noPeer {
+            let (json, unavailable) = try PythonPeer.withTemporaryFolder { folder in
+                try PythonPeer(script: "hf_peft_train_cuda.py").run(
+                    arguments: ["--shape", shape.rawValue, "--batch", String(batch), "--length", String(length), "--rank", String(rank),
+                                "--targets", targets, "--steps", String(steps), "--warm-up", String(warmUpSteps)] + (checkpointing ? ["--checkpointing"] : []),
+                    in: folder)
+            }
+            if let result = json as? [String: Double], let seconds = result["seconds"], let bytes = result["peak_bytes"] {
+                peer = (seconds, bytes)
+                note = "HF transformers + PEFT bf16 (SDPA) on the same GPU, same shapes, random tokens, best of \(steps) steps"
+            } else {
+                note = "HF transformers + PEFT not run (\(unavailable ?? "no output"))"
+            }
+        }
+        print(String(repeating: "-", count: 78))
+        print(String(format: "cuBLASLt bf16 GEMM 8192³ in this process: %.0f TFLOP/s; matrix work per step: %.2f TFLOP", gemm, ours.flopsPerStep / 1e12))
+        print(tableCell("", 22) + tableCell("step s", 10) + tableCell("tok/s", 10) + tableCell("TFLOP/s", 10) + tableCell("of GEMM", 10)
+              + tableCell("peak GiB", 10) + "tutorial job (2.3 M tokens)")
+        func row(_ label: String, seconds: Double, peakBytes: Double) {
+            let rate = Double(batch * length) / seconds, tflops = ours.flopsPerStep / seconds / 1e12
+            print(tableCell(label, 22) + tableCell(String(format: "%.3f", seconds), 10) + tableCell(String(format: "%.0f", rate), 10)
+                  + tableCell(String(format: "%.0f", tflops), 10) + tableCell(String(format: "%.0f%%", 100 * tflops / gemm), 10)
+                  + tableCell(String(format: "%.1f", peakBytes / Double(1 << 30)), 10) + String(format: "%.1f min", 2.3e6 / rate / 60))
+        }
+        row("medtune cuda bf16", seconds: ours.best, peakBytes: peak)
+        if let peer {
+            row("HF+PEFT cuda bf16", seconds: peer.seconds, peakBytes: peer.peak)
+            print(String(format: "medtune ÷ peer: %.2f× the tokens/s, %.2f× the peak GPU memory", peer.seconds / ours.best, peak / peer.peak))
+        }
+        print("peer: \(note)")
+    }
+
+    /// TFLOP/s of a bf16 GEMM of 8192³ through cuBLASLt on `gpu` (mean of 20 after 3 warm-ups).
+    static func gemmRate(_ gpu: DeviceOptions.GPU) throws -> Double {
+        let size = 8192, device = gpu.kernels.device
+        let a = try device.allocate(bytes: 2 * size * size), b = try device.allocate(bytes: 2 * size * size)
+        let c = try device.allocate(bytes: 2 * size * size)
+        try device.zero(a, bytes: a.bytes)
+        try device.zero(b, bytes: b.bytes)
+        func multiply() throws { try gpu.blas.multiply(a: a, b: b, c: c, m: size, n: size, k: size, output: .bfloat16) }
+        for _ in 0..<3 { try multiply() }
+        try device.synchronize()
+        let start = DispatchTime.now().uptimeNanoseconds, repeats = 20
+        for _ in 0..<repeats { try multiply() }
+        try device.synchronize()
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(repeats)
+        return 2 * pow(Double(size), 3) / seconds / 1e12
     }
 
     enum RandomShape: String, ExpressibleByArgument, CaseIterable {

@@ -73,16 +73,7 @@ struct GPUModelCheck {
         let baseRun = try compare("base", cpu: cpu, gpu: base, prompts, useAdapter: false)
 
         // Random non-zero adapters on q, v and down of every layer.
-        let targets: [Projection] = [.q, .v, .down]
-        cpu.attach(cpu.sites.filter { targets.contains($0.projection) }.map { site -> (site: AdapterSite, adapter: LoRAAdapter<Float>) in
-            let (inFeatures, outFeatures) = cpu.features(site)
-            func random(_ dims: [Int], _ bound: Float) -> Tensor<Float> {
-                Tensor(dims, (0..<dims.reduce(1, *)).map { _ in (rng.nextFloat() * 2 - 1) * bound })
-            }
-            let rank = 8
-            return (site, LoRAAdapter(a: random([rank, inFeatures], 1 / Float(inFeatures).squareRoot()),
-                                      b: random([outFeatures, rank], 0.5 / Float(rank).squareRoot()), alpha: 16))
-        })
+        Self.attachRandomAdapters(to: cpu, targets: [.q, .v, .down], rng: &rng)
         let tuned = try CUDAQwen2Model(cpu, kernels: kernels, blas: blas)
         let tunedRun = try compare("LoRA q/v/down", cpu: cpu, gpu: tuned, prompts, useAdapter: true)
         let moved = zip(baseRun.logits, tunedRun.logits).map { Self.maxDifference($0.buffer, $1.buffer) }.max() ?? 0
@@ -95,6 +86,20 @@ struct GPUModelCheck {
         let identical = off.logits.count == baseRun.logits.count && zip(off.logits, baseRun.logits).allSatisfy { $0.array == $1.array }
         print("adapter off on the GPU vs a GPU model never given one: " + (identical ? "bit-identical" : "DIFFERENT"))
         if !identical { failures.append("adapter-off logits differ from the base model's") }
+    }
+
+    /// Attaches adapters of rank 8 whose A and B are both random (PEFT starts B at zero), so
+    /// that they change the model's output and every one of their gradients is non-zero.
+    static func attachRandomAdapters(to model: Qwen2Model<Float>, targets: [Projection], dropout: Double = 0, rng: inout SplitMix64) {
+        model.attach(model.sites.filter { targets.contains($0.projection) }.map { site -> (site: AdapterSite, adapter: LoRAAdapter<Float>) in
+            let (inFeatures, outFeatures) = model.features(site)
+            func random(_ dims: [Int], _ bound: Float) -> Tensor<Float> {
+                Tensor(dims, (0..<dims.reduce(1, *)).map { _ in (rng.nextFloat() * 2 - 1) * bound })
+            }
+            let rank = 8
+            return (site, LoRAAdapter(a: random([rank, inFeatures], 1 / Float(inFeatures).squareRoot()),
+                                      b: random([outFeatures, rank], 0.5 / Float(rank).squareRoot()), alpha: 16, dropout: dropout))
+        })
     }
 
     /// Generates on both backends, the GPU once freely and once fed the CPU's tokens; records the

@@ -40,21 +40,28 @@ struct TrainCommand: ComputeCommand {
         if resume && overwrite { throw InputError(at: "--resume", "--resume and --overwrite exclude each other") }
         let overrides = try ConfigOverride.parse(self.overrides)
         let resolved = try RecipeInput.resolve(config: config, overrides: overrides)
-        var job = try TrainingJob(config: resolved, mode: resume ? .resume : overwrite ? .overwrite : .fresh)
+        let job: TrainingJob
         if resume {
             let saved = RunFolder(path: resolved.resolvedOutputDir).configFile
             guard let text = FileManager.default.contents(atPath: saved) else { throw InputError(file: saved, "no run to resume here") }
+            let savedConfig = try TrainingConfig.resolve(yaml: String(decoding: text, as: UTF8.self), source: saved)
+            // Explicit settings are checked against the run's, each resolved on the device they ask for.
             let explicit = config != nil || !overrides.isEmpty
-            let kept = try TrainingJob.resumedConfig(saved: TrainingConfig.resolve(yaml: String(decoding: text, as: UTF8.self), source: saved),
-                                                     requested: explicit ? job.config : nil, folder: resolved.resolvedOutputDir)
-            job = try TrainingJob(config: kept, mode: .resume)
+            let source = explicit ? resolved : savedConfig
+            let device = try TrainingDevice.open(source.device, matmulPrecision: source.matmulPrecision)
+            let requested = explicit ? try TrainingJob(config: resolved, mode: .resume, device: device).config : nil
+            let kept = try TrainingJob.resumedConfig(saved: savedConfig, requested: requested, folder: resolved.resolvedOutputDir)
+            job = try TrainingJob(config: kept, mode: .resume, device: device)
+        } else {
+            let device = try TrainingDevice.open(resolved.device, matmulPrecision: resolved.matmulPrecision)
+            job = try TrainingJob(config: resolved, mode: overwrite ? .overwrite : .fresh, device: device)
         }
 
         let signals = StopSignals()
         signals.install { number in
             print("\n\(StopSignals.name(number)): stopping after this step to write a checkpoint (Ctrl-C again quits at once)")
         }
-        let outcome = try job.run(observer: ConsoleProgress(), stop: signals)
+        let outcome = try job.run(observer: ConsoleProgress(memory: job.device.memory), stop: signals)
         let folder = resolved.resolvedOutputDir
         switch outcome {
         case .finished(let step):

@@ -14,8 +14,13 @@ final class ConsoleProgress: TrainingObserver {
     private var lastLoss: Double?
     private var barShown = false
 
-    init(interactive: Bool = isatty(STDOUT_FILENO) != 0, write: @escaping (String) -> Void = { print($0, terminator: ""); fflush(stdout) }) {
+    /// Device memory in use, shown beside the rate on a GPU.
+    let memory: (() -> (inUse: Int, peak: Int))?
+
+    init(interactive: Bool = isatty(STDOUT_FILENO) != 0, memory: (() -> (inUse: Int, peak: Int))? = nil,
+         write: @escaping (String) -> Void = { print($0, terminator: ""); fflush(stdout) }) {
         self.interactive = interactive
+        self.memory = memory
         self.write = write
     }
 
@@ -36,7 +41,9 @@ final class ConsoleProgress: TrainingObserver {
         let width = 24, filled = Int(Double(width) * Double(result.step) / Double(max(totalSteps, 1)))
         let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
         let line = "step \(result.step)/\(totalSteps) \(bar) loss \(Self.number(result.loss)) · "
-            + String(format: "%.0f tok/s · %@ left", Double(tokens) / max(elapsed, 1e-9), Self.duration(left))
+            + String(format: "%.0f tok/s · ", Double(tokens) / max(elapsed, 1e-9))
+            + (memory.map { String(format: "GPU %.1f GiB · ", Double($0().inUse) / Double(1 << 30)) } ?? "")
+            + "\(Self.duration(left)) left"
         write("\r\u{1B}[2K" + line)
         barShown = true
     }

@@ -1,5 +1,3 @@
-import MedtuneCore
-
 /// Where a command computes, as `--device` spells it: `auto`, `cpu`, `cuda` (GPU 0) or `cuda:N`.
 public enum DeviceChoice: Equatable, Sendable, CustomStringConvertible {
     /// A usable GPU if there is one, else the CPU.
