@@ -99,14 +99,16 @@ public final class CUDAKernels {
     }
 
     /// As `RotaryEmbedding.forward`, in place on x[tokens × heads × headDim]: positions are int32
-    /// [tokens], inverseFrequencies `rope.inverseFrequencies` as float32.
+    /// [tokens], inverseFrequencies `rope.inverseFrequencies` as float32. `inverse` rotates back,
+    /// as `RotaryEmbedding.backward` does to a gradient.
     public func rotary(_ rope: RotaryEmbedding, x: DeviceBuffer, positions: DeviceBuffer, inverseFrequencies: DeviceBuffer,
-                       tokens: Int, heads: Int) throws {
+                       tokens: Int, heads: Int, inverse: Bool = false) throws {
         let pairs = tokens * heads * rope.headDim / 2
         guard pairs > 0 else { return }
         try device.launch(function("rotary"), grid: ((pairs + Self.elementThreads - 1) / Self.elementThreads, 1, 1),
                           block: (Self.elementThreads, 1, 1),
-                          [.buffer(x), .buffer(positions), .buffer(inverseFrequencies), .int(tokens), .int(heads), .int(rope.headDim)])
+                          [.buffer(x), .buffer(positions), .buffer(inverseFrequencies), .int(tokens), .int(heads), .int(rope.headDim),
+                           .float32(inverse ? -1 : 1)])
     }
 
     /// As `CausalAttention.forward` (same layouts and shape), without saved probabilities; the
@@ -145,16 +147,6 @@ public final class CUDAKernels {
     /// Given d = ∂loss/∂swiGLU(gate, up), replaces gate and up by their gradients.
     public func swiGLUBackward(_ d: DeviceBuffer, gate: DeviceBuffer, up: DeviceBuffer, count: Int) throws {
         try elementwise("swiglu_backward", count: count, [.buffer(d), .buffer(gate), .buffer(up)])
-    }
-
-    /// The gradient of `rotary`, in place (`RotaryEmbedding.backward`).
-    public func rotaryBackward(_ rope: RotaryEmbedding, dx: DeviceBuffer, positions: DeviceBuffer, inverseFrequencies: DeviceBuffer,
-                               tokens: Int, heads: Int) throws {
-        let pairs = tokens * heads * rope.headDim / 2
-        guard pairs > 0 else { return }
-        try device.launch(function("rotary_backward"), grid: ((pairs + Self.elementThreads - 1) / Self.elementThreads, 1, 1),
-                          block: (Self.elementThreads, 1, 1),
-                          [.buffer(dx), .buffer(positions), .buffer(inverseFrequencies), .int(tokens), .int(heads), .int(rope.headDim)])
     }
 
     /// The gradients of a training pass's attention (shape.queryLength == keyLength ==

@@ -344,8 +344,9 @@ public final class CUDAQwen2Trainer {
         try kernels.attentionBackward(attentionShape(pass), q: a.q, k: a.k, v: a.v, out: a.attention, dOut: s.dAttention,
                                       logSumExp: a.logSumExp, delta: s.delta, keyMask: pass.keyMask == nil ? nil : s.mask,
                                       dq: s.dq, dk: s.dk, dv: s.dv)
-        try kernels.rotaryBackward(m.rotary, dx: s.dq, positions: s.positions, inverseFrequencies: m.inverseFrequencies, tokens: rows, heads: m.heads)
-        try kernels.rotaryBackward(m.rotary, dx: s.dk, positions: s.positions, inverseFrequencies: m.inverseFrequencies, tokens: rows, heads: m.kvHeads)
+        try kernels.rotary(m.rotary, x: s.dq, positions: s.positions, inverseFrequencies: m.inverseFrequencies, tokens: rows, heads: m.heads, inverse: true)
+        try kernels.rotary(m.rotary, x: s.dk, positions: s.positions, inverseFrequencies: m.inverseFrequencies, tokens: rows, heads: m.kvHeads,
+                           inverse: true)
         try back(layer.q, .q, dy: s.dq, input: a.norm1, dx: s.dNorm, accumulate: false)
         try back(layer.k, .k, dy: s.dk, input: a.norm1, dx: s.dNorm, accumulate: true)
         try back(layer.v, .v, dy: s.dv, input: a.norm1, dx: s.dNorm, accumulate: true)

@@ -129,6 +129,17 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(tutorial.loggingSteps, 20)
         XCTAssertEqual(tutorial.maxLength, 512)
     }
+
+    func testADeviceThatIsNotOneIsRefusedByKey() {
+        var config = TrainingConfig()
+        config.model = "m.gguf"; config.data = "d.jsonl"
+        config.device = "gpu"
+        XCTAssertThrowsError(try config.validate(source: "recipe.yaml")) { error in
+            XCTAssertEqual("\(error)", "recipe.yaml: key device: expected auto, cpu, cuda or cuda:N, got 'gpu'")
+        }
+        config.device = "cuda:1"
+        XCTAssertNoThrow(try config.validate(source: "recipe.yaml"))
+    }
 }
 
 final class ResumeConfigTests: XCTestCase {

@@ -6,6 +6,7 @@ real_stdout, sys.stdout = sys.stdout, sys.stderr  # keep library chatter off the
 import torch
 import transformers
 from transformers import AutoModelForCausalLM, Qwen2Config
+from qwen2_shapes import SHAPES
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--shape", choices=["7b", "0.5b"], required=True)
@@ -14,12 +15,6 @@ parser.add_argument("--new-tokens", type=int, default=128)
 parser.add_argument("--batch", default="1,8")
 args = parser.parse_args()
 
-SHAPES = {  # DeepSeek-R1-Distill-Qwen-7B and Qwen2.5-0.5B
-    "7b": dict(num_hidden_layers=28, hidden_size=3584, num_attention_heads=28, num_key_value_heads=4,
-               intermediate_size=18944, vocab_size=152064, tie_word_embeddings=False, max_position_embeddings=131072),
-    "0.5b": dict(num_hidden_layers=24, hidden_size=896, num_attention_heads=14, num_key_value_heads=2,
-                 intermediate_size=4864, vocab_size=151936, tie_word_embeddings=True, max_position_embeddings=32768),
-}
 device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 cuda = device.type == "cuda"
 def sync():
@@ -30,7 +25,7 @@ def timed(work):
     return time.perf_counter() - start
 
 torch.manual_seed(0)
-config = Qwen2Config(**SHAPES[args.shape], rope_theta=1e6, rms_norm_eps=1e-6, use_sliding_window=False)
+config = Qwen2Config(**SHAPES[args.shape], max_position_embeddings=32768, rms_norm_eps=1e-6, use_sliding_window=False)
 # Created directly on the device: initialising 7B parameters on the CPU first would take minutes.
 with device:
     model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16, attn_implementation="sdpa")

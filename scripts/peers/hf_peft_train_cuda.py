@@ -9,6 +9,7 @@ real_stdout, sys.stdout = sys.stdout, sys.stderr  # keep library chatter off the
 import torch
 from transformers import AutoModelForCausalLM, Qwen2Config
 from peft import LoraConfig, get_peft_model
+from qwen2_shapes import SHAPES
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--shape", choices=["7b", "0.5b"], required=True)
@@ -21,12 +22,6 @@ parser.add_argument("--warm-up", type=int, default=1)
 parser.add_argument("--checkpointing", action="store_true")
 args = parser.parse_args()
 
-SHAPES = {  # DeepSeek-R1-Distill-Qwen-7B and Qwen2.5-0.5B
-    "7b": dict(num_hidden_layers=28, hidden_size=3584, num_attention_heads=28, num_key_value_heads=4,
-               intermediate_size=18944, vocab_size=152064, tie_word_embeddings=False, rope_theta=1e4),
-    "0.5b": dict(num_hidden_layers=24, hidden_size=896, num_attention_heads=14, num_key_value_heads=2,
-                 intermediate_size=4864, vocab_size=151936, tie_word_embeddings=True, rope_theta=1e6),
-}
 if not torch.cuda.is_available():
     sys.exit("no CUDA GPU for the peer")
 device = torch.device("cuda")

@@ -6,6 +6,7 @@
 import argparse, json, os
 import torch
 from transformers import Qwen2Config, Qwen2ForCausalLM
+from qwen2_shapes import SHAPES
 
 parser = argparse.ArgumentParser()
 parser.add_argument("out_dir")
@@ -13,17 +14,9 @@ parser.add_argument("--shape", choices=["toy", "0.5b", "7b"], required=True)
 parser.add_argument("--seed", type=int, default=0)
 args = parser.parse_args()
 
-SHAPES = {
-    "toy": dict(num_hidden_layers=2, hidden_size=256, num_attention_heads=4, num_key_value_heads=2, head_dim=64,
-                intermediate_size=512, vocab_size=2048, tie_word_embeddings=False),
-    "0.5b": dict(num_hidden_layers=24, hidden_size=896, num_attention_heads=14, num_key_value_heads=2, head_dim=64,
-                 intermediate_size=4864, vocab_size=151936, tie_word_embeddings=True),
-    "7b": dict(num_hidden_layers=28, hidden_size=3584, num_attention_heads=28, num_key_value_heads=4, head_dim=128,
-               intermediate_size=18944, vocab_size=152064, tie_word_embeddings=False),
-}
 EOS = 256
 torch.manual_seed(args.seed)
-config = Qwen2Config(**SHAPES[args.shape], max_position_embeddings=32768, rope_theta=1e6, rms_norm_eps=1e-6,
+config = Qwen2Config(**SHAPES[args.shape], max_position_embeddings=32768, rms_norm_eps=1e-6,
                      use_sliding_window=False, bos_token_id=None, eos_token_id=EOS, pad_token_id=EOS)
 with torch.device("cuda" if torch.cuda.is_available() else "cpu"):
     model = Qwen2ForCausalLM(config).to(torch.bfloat16)

@@ -60,10 +60,17 @@ struct GPUModelCheck {
         return (results.map(\.ids), probe.logits)
     }
 
-    mutating func run() throws {
+    /// The checks' model: three layers of Qwen2 of head dimension 64, untied (bf16 weights, so
+    /// that both backends read the same values).
+    static var smallShape: TrainingStepBenchmark.Shape {
         var shape = TrainingStepBenchmark.Shape.qwen25HalfB
         (shape.vocabulary, shape.hidden, shape.layers, shape.heads, shape.kvHeads, shape.intermediate) = (2048, 512, 3, 8, 2, 1408)
         shape.tiedEmbeddings = false
+        return shape
+    }
+
+    mutating func run() throws {
+        let shape = Self.smallShape
         let cpu = try TrainingStepBenchmark.randomModel(shape, storage: .bf16, seed: 7)
         var rng = SplitMix64(seed: 11)
         let prompts = [11, 5, 8].map { length in (0..<length).map { _ in Int32(1 + rng.next() % UInt64(shape.vocabulary - 1)) } }

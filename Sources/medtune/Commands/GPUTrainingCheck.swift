@@ -30,9 +30,7 @@ struct GPUTrainingCheck {
     typealias Gradients = (loss: Double, grads: [(name: String, values: [Float])])
 
     mutating func run() throws {
-        var shape = TrainingStepBenchmark.Shape.qwen25HalfB
-        (shape.vocabulary, shape.hidden, shape.layers, shape.heads, shape.kvHeads, shape.intermediate) = (2048, 512, 3, 8, 2, 1408)
-        shape.tiedEmbeddings = false
+        let shape = GPUModelCheck.smallShape
         let cpu = try TrainingStepBenchmark.randomModel(shape, storage: .bf16, seed: 7)
         var rng = SplitMix64(seed: 13)
         GPUModelCheck.attachRandomAdapters(to: cpu, targets: Projection.allCases, dropout: 0.1, rng: &rng)
