@@ -8,10 +8,13 @@
 #     (float32: logits within 1e-3 and identical greedy ids, base and with a PEFT adapter;
 #     bfloat16: teacher-forced agreement and NLL);
 #  4. training on the GPU (bench gpu --train-check: the loss and every LoRA gradient against the CPU
-#     path, checkpointing, bfloat16, AdamW curves), then `medtune train --device cuda` on a random
+#     path, checkpointing, bfloat16, AdamW curves; --train-reference: against PEFT on the same GPU,
+#     float32 gradients and SGD steps, bfloat16 loss and AdamW curves, from
+#     scripts/peers/hf_peft_train_reference.py), then `medtune train --device cuda` on a random
 #     Qwen2 made by scripts/peers/hf_random_qwen2.py over data/medical_demo.jsonl: a run stopped by
 #     Ctrl-C after step 3 and resumed ends with the adapter of an uninterrupted run, byte for byte;
-#     in float32, a GPU checkpoint resumed on the CPU ends with the GPU run's losses (1e-3).
+#     in float32, a GPU checkpoint resumed on the CPU ends with the GPU run's losses (1e-3), and
+#     the adapter trained on the GPU, loaded by PEFT, gives medtune's logits (--reference).
 # Exits non-zero when no GPU is usable or any check fails. Needs python3 with torch (CUDA),
 # transformers and peft for stage 3 ($MEDTUNE_PYTHON names another interpreter).
 #   scripts/gpu-check.sh [path/to/medtune] [--device cuda:N]
@@ -45,6 +48,13 @@ for shape in toy 0.5b; do
     failed+=("hf_gpu_reference.py $shape")
   fi
 done
+echo
+echo "== HF transformers + PEFT training reference (float32 gradients and SGD steps, bfloat16 loss and AdamW steps)"
+if "$PYTHON" "$ROOT/scripts/peers/hf_peft_train_reference.py" "$WORK/train-reference" >/dev/null; then
+  "$BIN" bench gpu --train-reference "$WORK/train-reference" "$@" || failed+=("training reference")
+else
+  failed+=("hf_peft_train_reference.py")
+fi
 echo
 echo "== medtune train on the GPU: resume, and a GPU checkpoint resumed on the CPU"
 if "$PYTHON" "$ROOT/scripts/peers/hf_random_qwen2.py" "$WORK/train-model" --shape toy >/dev/null; then
@@ -89,6 +99,12 @@ worst = max(abs(x - y) / abs(x) for x, y in zip(a, b))
 print(f"largest relative difference {worst:.1e} over {len(a)} steps (tolerance 1e-3)")
 sys.exit(0 if len(a) == len(b) == 6 and worst <= 1e-3 else 1)
 PY
+    echo "== the adapter trained on the GPU, loaded by PEFT: HF transformers against medtune (bench gpu --reference)"
+    if "$PYTHON" "$ROOT/scripts/peers/hf_gpu_reference.py" "$WORK/trained" --model "$WORK/train-model" --adapter "$WORK/exact" >/dev/null; then
+      "$BIN" bench gpu --reference "$WORK/trained" "$@" || failed+=("reference of the GPU-trained adapter")
+    else
+      failed+=("hf_gpu_reference.py on the GPU-trained adapter")
+    fi
   else
     cat "$WORK/exact.log"; failed+=("train --device cuda --matmul-precision float32")
   fi

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Bench
 import CUDA
+import CUDATransformer
 import Dispatch
 import Foundation
 import MedtuneCore
@@ -34,12 +35,30 @@ struct BenchGPUCommand: ComputeCommand {
                                valueName: "folder"))
     var reference: String?
 
+    @Option(help: ArgumentHelp("Compare training with HF transformers + PEFT: a folder written by scripts/peers/hf_peft_train_reference.py (the CPU path too; with --device cpu, the CPU path alone).",
+                               valueName: "folder"))
+    var trainReference: String?
+
     func validate() throws {
         guard gemmSize > 0, repeats > 0 else { throw ValidationError("--gemm-size and --repeats must be positive") }
     }
 
     func run() throws {
         let choice = try DeviceChoice(parsing: device)
+        if let trainReference {
+            var backends: [GPUTrainingReferenceCheck.Backend] = [("CPU float32", true, { $0 })]
+            if choice != .cpu {
+                for storage in CUDAKernelSource.Storage.allCases.reversed() {
+                    guard let gpu = try DeviceOptions.openGPU(choice, storage: storage) else { throw ValidationError("--device \(device): no GPU found") }
+                    backends.append(("GPU \(storage.rawValue)", storage == .float32, { try CUDAQwen2Trainer($0, kernels: gpu.kernels, blas: gpu.blas) }))
+                }
+            }
+            var check = GPUTrainingReferenceCheck(folder: URL(fileURLWithPath: trainReference))
+            try check.run(backends: backends)
+            guard check.failures.isEmpty else { throw SystemError("bench gpu --train-reference: " + check.failures.joined(separator: "; ")) }
+            print("training reference check passed")
+            return
+        }
         guard case .cuda(let ordinal) = choice else {
             throw ValidationError("bench gpu checks a GPU: --device cuda or cuda:N")
         }
