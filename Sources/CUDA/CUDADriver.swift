@@ -70,7 +70,7 @@ public final class CUDADriver: @unchecked Sendable {
         copyHostToDevice = try library.symbol("cuMemcpyHtoD_v2", as: medtune_cuMemcpyHtoD_fn.self)
         copyDeviceToHost = try library.symbol("cuMemcpyDtoH_v2", as: medtune_cuMemcpyDtoH_fn.self)
         copyDeviceToDevice = try library.symbol("cuMemcpyDtoDAsync_v2", as: medtune_cuMemcpyDtoDAsync_fn.self)
-        setBytes = try library.symbol("cuMemsetD8Async_v2", as: medtune_cuMemsetD8Async_fn.self)
+        setBytes = try library.symbol("cuMemsetD8Async", as: medtune_cuMemsetD8Async_fn.self)
         moduleLoadData = try library.symbol("cuModuleLoadData", as: medtune_cuModuleLoadData_fn.self)
         moduleUnload = try library.symbol("cuModuleUnload", as: medtune_cuModuleUnload_fn.self)
         moduleGetFunction = try library.symbol("cuModuleGetFunction", as: medtune_cuModuleGetFunction_fn.self)

@@ -15,8 +15,9 @@ import Transformer
 ///   and with the adapter; and the adapter switched off bit-identical to a model never given one.
 /// - bfloat16: teacher-forced over each prompt and its greedy continuation, the top-1 token agrees
 ///   with HF bf16 at ≥ 99% of the positions and the mean NLL is within 1e-2. Positions where HF's
-///   own two largest bf16 logits are equal have no top-1 to agree with (argmax takes the lower
-///   index of a tie): they are counted apart and left out of the share.
+///   own two largest bf16 logits are at most one bf16 step apart have no top-1 to agree with (HF's
+///   order there comes from its kernels' rounding, or from argmax taking the lower index of a
+///   tie): they are counted apart and left out of the share.
 struct GPUReferenceCheck {
     let folder: URL
     let device: DeviceChoice
@@ -45,6 +46,11 @@ struct GPUReferenceCheck {
     }
 
     static let variants = ["base", "lora"]
+
+    /// The spacing of bfloat16 values (8 significant bits) around `value`.
+    static func bfloat16Step(_ value: Double) -> Double {
+        value == 0 ? 0 : pow(2, (log2(abs(value))).rounded(.down) - 7)
+    }
 
     init(folder: URL, device: DeviceChoice) {
         self.folder = folder
@@ -98,17 +104,24 @@ struct GPUReferenceCheck {
         for variant in Self.variants {
             guard let expected = reference.bfloat16[variant] else { throw InputError(file: file.path, "no bfloat16.\(variant)") }
             var agreeing = 0, decided = 0, positions = 0, ours = 0.0, theirs = 0.0
+            var disagreements: [String] = []
             for (s, sequence) in expected.sequences.enumerated() {
                 let rows = Array(0..<sequence.count - 1)
                 let logits = try model.logits(sequence, pass: ForwardPass(batch: 1, length: sequence.count, useAdapter: variant == "lora"), rows: rows)
                 for t in rows {
                     let row = logits.buffer[t * model.vocabulary..<(t + 1) * model.vocabulary]
                     let top = GPUModelCheck.argmax(row) - t * model.vocabulary
-                    if expected.top2_margin[s][t] > 0 {
-                        decided += 1
-                        agreeing += top == Int(expected.top1[s][t]) ? 1 : 0
-                    }
                     let peak = row.max()!
+                    // HF's two largest bf16 logits one bf16 step apart or less were ordered by
+                    // rounding alone (its kernels' summation order): no top-1 to agree with.
+                    if expected.top2_margin[s][t] > Self.bfloat16Step(Double(peak)) {
+                        decided += 1
+                        if top == Int(expected.top1[s][t]) {
+                            agreeing += 1
+                        } else {
+                            disagreements.append(String(format: "%.3g", expected.top2_margin[s][t]))
+                        }
+                    }
                     let logSum = Double(peak) + log(row.reduce(0.0) { $0 + exp(Double($1 - peak)) })
                     ours += logSum - Double(row[t * model.vocabulary + Int(sequence[t + 1])])
                     theirs += expected.nll[s][t]
@@ -116,7 +129,8 @@ struct GPUReferenceCheck {
                 }
             }
             let share = Double(agreeing) / Double(max(decided, 1))
-            report("bfloat16 \(variant): top-1 agreement with HF bf16 (\(agreeing)/\(decided); \(positions - decided) tied at HF)", share,
+            report("bfloat16 \(variant): top-1 agreement with HF bf16 (\(agreeing)/\(decided); \(positions - decided) within one bf16 step at HF"
+                   + (disagreements.isEmpty ? ")" : "; HF margins where not: \(disagreements.joined(separator: ", ")))"), share,
                    bound: Self.agreement, passed: share >= Self.agreement)
             let gap = abs(ours - theirs) / Double(max(positions, 1))
             report("bfloat16 \(variant): |mean NLL − HF bf16's| (" + String(format: "%.4f vs %.4f", ours / Double(positions), theirs / Double(positions)) + ")",
