@@ -131,10 +131,12 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
             }
         }
 
-        public init(_ precision: MatrixPrecision) {
+        /// The setting that names `precision`; nil for q8, which is for inference only.
+        public init?(_ precision: MatrixPrecision) {
             switch precision {
             case .float32: self = .float32
             case .bfloat16: self = .bfloat16
+            case .q8: return nil
             }
         }
     }

@@ -42,7 +42,7 @@ struct BenchTrainCommand: ComputeCommand {
     var warmUpSteps = 1
     @Option(help: ArgumentHelp("Precision of medtune's frozen-weight products: float32 or bfloat16 (repeatable; default: every one this CPU has).",
                                valueName: "precision"))
-    var precision: [MatrixPrecision] = MatrixPrecision.allCases.filter(\.isSupported)
+    var precision: [MatrixPrecision] = MatrixPrecision.allCases.filter { $0.isSupported && TrainingConfig.MatmulPrecision($0) != nil }
     @Flag(help: "Recompute layers in backward (activation checkpointing).")
     var checkpointing = false
     @Option(help: "Threads for the peer (medtune uses every core).")
@@ -53,6 +53,9 @@ struct BenchTrainCommand: ComputeCommand {
     func validate() throws {
         guard batch >= 1, length >= 2 else { throw ValidationError("--batch must be at least 1 and --length at least 2") }
         guard steps >= 1, warmUpSteps >= 0 else { throw ValidationError("--steps must be at least 1 and --warm-up-steps at least 0") }
+        guard precision.allSatisfy({ TrainingConfig.MatmulPrecision($0) != nil }) else {
+            throw ValidationError("--precision: training computes in float32 or bfloat16 (q8 is for inference)")
+        }
         guard !precision.isEmpty, precision.allSatisfy(\.isSupported) else {
             throw ValidationError("bfloat16 products need a CPU with AVX-512 BF16, which this one lacks")
         }
@@ -80,7 +83,7 @@ struct BenchTrainCommand: ComputeCommand {
               + (checkpointing ? ", activation checkpointing" : ""))
         let sgemm = GEMMProbe.gflops(m: 1024, n: 4864, k: 896)
         let ours = try precision.map { precision in
-            config.matmulPrecision = .init(precision)
+            config.matmulPrecision = TrainingConfig.MatmulPrecision(precision) ?? .float32 // validated: never q8
             return (precision, try TrainingStepBenchmark.run(model: loaded, config: config, batch: batch, length: length,
                                                              steps: steps, warmUp: warmUpSteps))
         }

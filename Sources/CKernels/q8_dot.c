@@ -1,0 +1,315 @@
+// Integer dot products of GGML block-quantized weight rows with 8-bit activation rows (see
+// CKernels.h). The block layouts are those of ggml-common.h; every kernel computes, per weight
+// block, the exact integer sum of (weight quant · activation value) for each group that shares a
+// weight scale, subtracts the format's offset through the activation sums, and scales the block
+// in float32 by the weight scale(s) times the activation block scale.
+//
+// Weight quants enter the vector products unsigned (vpmaddubsw and vpdpbusd multiply unsigned
+// by signed bytes): the 4-, 5- and 6-bit formats store them so, with the offset (8, 16, 32) or
+// the K formats' mins subtracted through the activation sums, exactly, in int32; Q8_0's signed
+// quants multiply as their magnitudes with the activations' signs flipped where they are negative.
+#include "CKernels.h"
+
+#include <math.h>
+#include <string.h>
+
+enum { GGML_Q4_0 = 2, GGML_Q5_0 = 6, GGML_Q8_0 = 8, GGML_Q4_K = 12, GGML_Q5_K = 13, GGML_Q6_K = 14 };
+
+int medtune_q8_block_size(int ggml_type) {
+    switch (ggml_type) {
+    case GGML_Q4_0: case GGML_Q5_0: case GGML_Q8_0: return 32;
+    case GGML_Q4_K: case GGML_Q5_K: case GGML_Q6_K: return 256;
+    default: return 0;
+    }
+}
+
+void medtune_q8_quantize(const float *x, ptrdiff_t n, int block, int8_t *values, float *scales, int16_t *sums) {
+    for (ptrdiff_t b = 0; b < n / block; b++) {
+        const float *xb = x + b * block;
+        int8_t *q = values + b * block;
+        float amax = 0, poison = 0;
+        for (int i = 0; i < block; i++) {
+            amax = fmaxf(amax, fabsf(xb[i]));
+            poison += xb[i] * 0.0f; // NaN when the block holds a NaN or an infinity
+        }
+        const float inverse = amax > 0 ? 127.0f / amax : 0.0f;
+        scales[b] = amax / 127.0f + poison;
+        for (int i = 0; i < block; i++) {
+            // fminf/fmaxf map NaN to a bound, so the conversion is always defined.
+            q[i] = (int8_t)(int)rintf(fminf(127.0f, fmaxf(-127.0f, xb[i] * inverse)));
+        }
+    }
+    for (ptrdiff_t g = 0; g < n / 16; g++) {
+        int sum = 0;
+        for (int i = 0; i < 16; i++) sum += values[16 * g + i];
+        sums[g] = (int16_t)sum;
+    }
+}
+
+// MARK: Block fields
+
+/// The float value of the IEEE half at `p` (little-endian).
+static float half_at(const uint8_t *p) {
+    const uint32_t h = (uint32_t)p[0] | (uint32_t)p[1] << 8;
+    const uint32_t sign = (h & 0x8000u) << 16, exponent = (h >> 10) & 0x1F, mantissa = h & 0x3FF;
+    uint32_t bits;
+    if (exponent == 0x1F) {
+        bits = sign | 0x7F800000u | mantissa << 13;
+    } else if (exponent != 0) {
+        bits = sign | (exponent + 112) << 23 | mantissa << 13;
+    } else {
+        // Zero or subnormal: mantissa · 2⁻²⁴, exact in float32.
+        const float magnitude = (float)mantissa * 0x1p-24f;
+        memcpy(&bits, &magnitude, sizeof bits);
+        bits |= sign;
+    }
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+static uint32_t le32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/// The eight 6-bit scales and mins of a Q4_K/Q5_K block from its 12 packed bytes (ggml's
+/// `get_scale_min_k4`, four sub-blocks per 32-bit word): sub-blocks 0–3 keep six bits of bytes
+/// 0–3 (scales) and 4–7 (mins); 4–7 join a nibble of bytes 8–11 with the top two bits of those.
+static void unpack_scales_mins(const uint8_t *packed, uint8_t scales[8], uint8_t mins[8]) {
+    const uint32_t w0 = le32(packed), w1 = le32(packed + 4), w2 = le32(packed + 8);
+    const uint32_t words[4] = {
+        w0 & 0x3F3F3F3Fu, (w2 & 0x0F0F0F0Fu) | ((w0 >> 6) & 0x03030303u) << 4,
+        w1 & 0x3F3F3F3Fu, ((w2 >> 4) & 0x0F0F0F0Fu) | ((w1 >> 6) & 0x03030303u) << 4,
+    };
+    for (int i = 0; i < 4; i++) {
+        scales[i] = (uint8_t)(words[0] >> 8 * i); scales[i + 4] = (uint8_t)(words[1] >> 8 * i);
+        mins[i] = (uint8_t)(words[2] >> 8 * i); mins[i + 4] = (uint8_t)(words[3] >> 8 * i);
+    }
+}
+
+// MARK: Portable kernels
+
+/// Σ q[i]·a[i] over `count` values.
+static int32_t integer_dot(const uint8_t *q, const int8_t *a, int count) {
+    int32_t sum = 0;
+    for (int i = 0; i < count; i++) sum += (int32_t)q[i] * a[i];
+    return sum;
+}
+
+/// The unsigned quants of a 32-element block in element order, and the offset they carry.
+static int unpack32(int type, const uint8_t *block, uint8_t q[32]) {
+    switch (type) {
+    case GGML_Q4_0:
+        for (int j = 0; j < 16; j++) { q[j] = block[2 + j] & 15; q[j + 16] = block[2 + j] >> 4; }
+        return 8;
+    case GGML_Q5_0: {
+        const uint32_t high = le32(block + 2);
+        for (int j = 0; j < 16; j++) {
+            q[j] = (uint8_t)((block[6 + j] & 15) | ((high >> j) & 1) << 4);
+            q[j + 16] = (uint8_t)((block[6 + j] >> 4) | ((high >> (j + 16)) & 1) << 4);
+        }
+        return 16;
+    }
+    default: // GGML_Q8_0: signed; shifted by 128 here, the offset taking it back.
+        for (int j = 0; j < 32; j++) q[j] = block[2 + j] ^ 0x80;
+        return 128;
+    }
+}
+
+static float scalar_dot32(int type, int block_bytes, const uint8_t *row, const medtune_q8_row *x, ptrdiff_t blocks) {
+    float sum = 0;
+    for (ptrdiff_t b = 0; b < blocks; b++) {
+        const uint8_t *block = row + b * block_bytes;
+        uint8_t q[32];
+        const int offset = unpack32(type, block, q);
+        const int32_t dot = integer_dot(q, x->values + 32 * b, 32) - offset * (x->sums[2 * b] + x->sums[2 * b + 1]);
+        sum += half_at(block) * x->scales[b] * (float)dot;
+    }
+    return sum;
+}
+
+/// The unsigned quants of a K block in element order.
+static void unpack_k(int type, const uint8_t *block, uint8_t q[256]) {
+    switch (type) {
+    case GGML_Q4_K:
+    case GGML_Q5_K: {
+        const uint8_t *nibbles = block + (type == GGML_Q4_K ? 16 : 48), *high = block + 16;
+        for (int pair = 0; pair < 4; pair++) {
+            for (int l = 0; l < 32; l++) {
+                const uint8_t byte = nibbles[32 * pair + l];
+                q[64 * pair + l] = byte & 15;
+                q[64 * pair + 32 + l] = byte >> 4;
+                if (type == GGML_Q5_K) {
+                    q[64 * pair + l] |= ((high[l] >> (2 * pair)) & 1) << 4;
+                    q[64 * pair + 32 + l] |= ((high[l] >> (2 * pair + 1)) & 1) << 4;
+                }
+            }
+        }
+        break;
+    }
+    default: // GGML_Q6_K: 128 bytes of low nibbles, 64 of 2-bit high parts, per half of 128.
+        for (int half = 0; half < 2; half++) {
+            const uint8_t *low = block + 64 * half, *high = block + 128 + 32 * half;
+            uint8_t *out = q + 128 * half;
+            for (int l = 0; l < 32; l++) {
+                out[l] = (uint8_t)((low[l] & 15) | (high[l] & 3) << 4);
+                out[l + 32] = (uint8_t)((low[l + 32] & 15) | ((high[l] >> 2) & 3) << 4);
+                out[l + 64] = (uint8_t)((low[l] >> 4) | ((high[l] >> 4) & 3) << 4);
+                out[l + 96] = (uint8_t)((low[l + 32] >> 4) | ((high[l] >> 6) & 3) << 4);
+            }
+        }
+    }
+}
+
+static float scalar_dot_k(int type, int block_bytes, const uint8_t *row, const medtune_q8_row *x, ptrdiff_t blocks) {
+    float sum = 0;
+    for (ptrdiff_t b = 0; b < blocks; b++) {
+        const uint8_t *block = row + b * block_bytes;
+        const int8_t *a = x->values + 256 * b;
+        const int16_t *sums = x->sums + 16 * b;
+        uint8_t q[256];
+        unpack_k(type, block, q);
+        if (type == GGML_Q6_K) {
+            // value = d · scale[g] · (q − 32) for the sixteen groups g of sixteen.
+            const int8_t *scales = (const int8_t *)(block + 192);
+            int32_t dot = 0;
+            for (int g = 0; g < 16; g++) dot += scales[g] * (integer_dot(q + 16 * g, a + 16 * g, 16) - 32 * sums[g]);
+            sum += half_at(block + 208) * x->scales[b] * (float)dot;
+        } else {
+            // value = d · scale[s] · q − dmin · min[s] for the eight sub-blocks s of 32.
+            uint8_t scales[8], mins[8];
+            unpack_scales_mins(block + 4, scales, mins);
+            int32_t dot = 0, offset = 0;
+            for (int s = 0; s < 8; s++) {
+                dot += scales[s] * integer_dot(q + 32 * s, a + 32 * s, 32);
+                offset += mins[s] * (sums[2 * s] + sums[2 * s + 1]);
+            }
+            sum += x->scales[b] * (half_at(block) * (float)dot - half_at(block + 2) * (float)offset);
+        }
+    }
+    return sum;
+}
+
+static float scalar_dot(int type, const uint8_t *row, const medtune_q8_row *x, ptrdiff_t n) {
+    switch (type) {
+    case GGML_Q4_0: return scalar_dot32(type, 18, row, x, n / 32);
+    case GGML_Q5_0: return scalar_dot32(type, 22, row, x, n / 32);
+    case GGML_Q8_0: return scalar_dot32(type, 34, row, x, n / 32);
+    case GGML_Q4_K: return scalar_dot_k(type, 144, row, x, n / 256);
+    case GGML_Q5_K: return scalar_dot_k(type, 176, row, x, n / 256);
+    default: return scalar_dot_k(type, 210, row, x, n / 256);
+    }
+}
+
+/// A kernel for one weight type: Σ w·x over a row of `blocks` blocks.
+typedef float (*row_dot)(const uint8_t *row, const medtune_q8_row *x, ptrdiff_t blocks);
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+
+#define INLINE inline __attribute__((always_inline))
+
+// The vector kernels, written once over two primitives and compiled per instruction set:
+// PAIRS_DOT(u, s): the eight int32 sums of four adjacent u8·s8 products of 32 bytes;
+// SCALED_ADD(acc, u, s, scales): acc + the eight sums of four u8·s8 products, each pair's sum
+// first multiplied by its 16-bit lane of `scales`; FIFTH_BITS(bits): byte i is 16 where bit i
+// of `bits` is set.
+
+#define Q8_TARGET __attribute__((target("avx2,fma,f16c")))
+#define Q8_NAME(name) name##_avx2
+static INLINE Q8_TARGET __m256i pairs_dot_avx2(__m256i u, __m256i s) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+static INLINE Q8_TARGET __m256i scaled_add_avx2(__m256i acc, __m256i u, __m256i s, __m256i scales) {
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), scales));
+}
+static INLINE Q8_TARGET __m256i fifth_bits_avx2(uint32_t bits) {
+    // Byte i takes byte i / 8 of `bits`, keeps bit i % 8, and becomes 16 where it is set.
+    const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits),
+                                               _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
+                                                                 0x0101010101010101, 0));
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(16));
+}
+#define PAIRS_DOT pairs_dot_avx2
+#define SCALED_ADD scaled_add_avx2
+#define FIFTH_BITS fifth_bits_avx2
+#include "q8_vector_kernels.h"
+#undef Q8_TARGET
+#undef Q8_NAME
+#undef PAIRS_DOT
+#undef SCALED_ADD
+#undef FIFTH_BITS
+
+#define Q8_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
+#define Q8_NAME(name) name##_vnni
+static INLINE Q8_TARGET __m256i pairs_dot_vnni(__m256i u, __m256i s) {
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
+}
+static INLINE Q8_TARGET __m256i scaled_add_vnni(__m256i acc, __m256i u, __m256i s, __m256i scales) {
+    return _mm256_dpwssd_epi32(acc, _mm256_maddubs_epi16(u, s), scales);
+}
+static INLINE Q8_TARGET __m256i fifth_bits_vnni(uint32_t bits) {
+    return _mm256_maskz_mov_epi8((__mmask32)bits, _mm256_set1_epi8(16));
+}
+#define PAIRS_DOT pairs_dot_vnni
+#define SCALED_ADD scaled_add_vnni
+#define FIFTH_BITS fifth_bits_vnni
+#include "q8_vector_kernels.h"
+
+static int detect_kernel(void) {
+    unsigned eax, ebx, ecx, edx;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return MEDTUNE_Q8_SCALAR;
+    const unsigned fma = 1u << 12, f16c = 1u << 29;
+    if (!(ecx & bit_OSXSAVE) || (ecx & (fma | f16c)) != (fma | f16c)) return MEDTUNE_Q8_SCALAR;
+    unsigned xcr0Low, xcr0High;
+    __asm__("xgetbv" : "=a"(xcr0Low), "=d"(xcr0High) : "c"(0));
+    // The OS saves SSE and AVX state (XCR0 bits 1–2); AVX-512 also needs opmask and ZMM (5–7).
+    if ((xcr0Low & 0x6) != 0x6 || !__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) || !(ebx & bit_AVX2)) {
+        return MEDTUNE_Q8_SCALAR;
+    }
+    const unsigned avx512 = bit_AVX512F | bit_AVX512BW | bit_AVX512VL;
+    const unsigned vnni = 1u << 11; // CPUID.7.0:ECX.AVX512_VNNI
+    if ((xcr0Low & 0xE6) == 0xE6 && (ebx & avx512) == avx512 && (ecx & vnni)) return MEDTUNE_Q8_AVX512_VNNI;
+    return MEDTUNE_Q8_AVX2;
+}
+
+int medtune_q8_best_kernel(void) {
+    static int best = -1; // computed once; every thread computes the same value
+    if (best < 0) best = detect_kernel();
+    return best;
+}
+
+static row_dot vector_kernel(int kernel, int type) {
+    const int vnni = kernel == MEDTUNE_Q8_AVX512_VNNI;
+    switch (type) {
+    case GGML_Q4_0: return vnni ? dot_q4_0_vnni : dot_q4_0_avx2;
+    case GGML_Q5_0: return vnni ? dot_q5_0_vnni : dot_q5_0_avx2;
+    case GGML_Q8_0: return vnni ? dot_q8_0_vnni : dot_q8_0_avx2;
+    case GGML_Q4_K: return vnni ? dot_q4_K_vnni : dot_q4_K_avx2;
+    case GGML_Q5_K: return vnni ? dot_q5_K_vnni : dot_q5_K_avx2;
+    default: return vnni ? dot_q6_K_vnni : dot_q6_K_avx2;
+    }
+}
+
+#else
+
+int medtune_q8_best_kernel(void) { return MEDTUNE_Q8_SCALAR; }
+
+static row_dot vector_kernel(int kernel, int type) { (void)kernel; (void)type; return 0; }
+
+#endif
+
+void medtune_q8_dots(int kernel, int ggml_type, const void *weights, ptrdiff_t row_bytes, ptrdiff_t rows, ptrdiff_t n,
+                     medtune_q8_row x, float *y, int accumulate) {
+    const int block = medtune_q8_block_size(ggml_type);
+    if (block == 0) return;
+    const uint8_t *base = weights;
+    const row_dot dot = kernel == MEDTUNE_Q8_SCALAR ? 0 : vector_kernel(kernel, ggml_type);
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        const uint8_t *row = base + r * row_bytes;
+        const float value = dot ? dot(row, &x, n / block) : scalar_dot(ggml_type, row, &x, n);
+        y[r] = accumulate ? y[r] + value : value;
+    }
+}
