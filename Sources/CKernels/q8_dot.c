@@ -209,54 +209,178 @@ typedef float (*row_dot)(const uint8_t *row, const medtune_q8_row *x, ptrdiff_t 
 #include <immintrin.h>
 
 #define INLINE inline __attribute__((always_inline))
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+#define VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
 
-// The vector kernels, written once over two primitives and compiled per instruction set:
-// PAIRS_DOT(u, s): the eight int32 sums of four adjacent u8·s8 products of 32 bytes;
-// SCALED_ADD(acc, u, s, scales): acc + the eight sums of four u8·s8 products, each pair's sum
-// first multiplied by its 16-bit lane of `scales`; FIFTH_BITS(bits): byte i is 16 where bit i
-// of `bits` is set.
+// MARK: AVX2: 32 elements per vector
 
-#define Q8_TARGET __attribute__((target("avx2,fma,f16c")))
-#define Q8_NAME(name) name##_avx2
-static INLINE Q8_TARGET __m256i pairs_dot_avx2(__m256i u, __m256i s) {
+/// The eight int32 sums of four adjacent u8·s8 products of 32 bytes.
+static INLINE AVX2 __m256i pairs_dot(__m256i u, __m256i s) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
 }
-static INLINE Q8_TARGET __m256i scaled_add_avx2(__m256i acc, __m256i u, __m256i s, __m256i scales) {
-    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), scales));
-}
-static INLINE Q8_TARGET __m256i fifth_bits_avx2(uint32_t bits) {
-    // Byte i takes byte i / 8 of `bits`, keeps bit i % 8, and becomes 16 where it is set.
+
+/// Byte i is 16 where bit i of `bits` is set: byte i takes byte i / 8 of `bits` and keeps bit i % 8.
+static INLINE AVX2 __m256i fifth_bits(uint32_t bits) {
     const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits),
                                                _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
                                                                  0x0101010101010101, 0));
     const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
     return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(16));
 }
-#define PAIRS_DOT pairs_dot_avx2
+
+/// acc + the eight sums of four u8·s8 products, each pair's sum first multiplied by its 16-bit
+/// lane of `scales` (the K formats' sub-block scales).
+static INLINE AVX2 __m256i scaled_add_avx2(__m256i acc, __m256i u, __m256i s, __m256i scales) {
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), scales));
+}
+#define Q8_TARGET AVX2
+#define Q8_NAME(name) name##_avx2
 #define SCALED_ADD scaled_add_avx2
-#define FIFTH_BITS fifth_bits_avx2
 #include "q8_vector_kernels.h"
 #undef Q8_TARGET
 #undef Q8_NAME
-#undef PAIRS_DOT
 #undef SCALED_ADD
-#undef FIFTH_BITS
 
-#define Q8_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
-#define Q8_NAME(name) name##_vnni
-static INLINE Q8_TARGET __m256i pairs_dot_vnni(__m256i u, __m256i s) {
-    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
+/// Sixteen 4-bit values as 32 bytes in element order: low nibbles (elements 0–15), then high.
+static INLINE AVX2 __m256i nibbles16(const uint8_t *p) {
+    const __m128i bytes = _mm_loadu_si128((const __m128i *)p);
+    const __m128i low = _mm_set1_epi8(15);
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(bytes, 4), low), _mm_and_si128(bytes, low));
 }
-static INLINE Q8_TARGET __m256i scaled_add_vnni(__m256i acc, __m256i u, __m256i s, __m256i scales) {
+
+/// A 32-element block's integer dot with the activations `a` (before the offset): its quants
+/// unsigned in element order, times a. Q8_0's signed quants multiply as |w| times a with w's
+/// sign, so that no pair sum can saturate vpmaddubsw's 16 bits.
+static INLINE AVX2 __m256i q4_0_dot_avx2(const uint8_t *block, __m256i a) {
+    return pairs_dot(nibbles16(block + 2), a);
+}
+
+static INLINE AVX2 __m256i q5_0_dot_avx2(const uint8_t *block, __m256i a) {
+    uint32_t high;
+    memcpy(&high, block + 2, sizeof high);
+    return pairs_dot(_mm256_or_si256(nibbles16(block + 6), fifth_bits(high)), a);
+}
+
+static INLINE AVX2 __m256i q8_0_dot_avx2(const uint8_t *block, __m256i a) {
+    const __m256i w = _mm256_loadu_si256((const __m256i *)(block + 2));
+    return pairs_dot(_mm256_abs_epi8(w), _mm256_sign_epi8(a, w));
+}
+
+/// Rows of 32-element blocks (f16 scale first): each block's integer dot, less `offset` times the
+/// block's activation sum (in lane 0), converted and accumulated with the two scales' product.
+/// The offset is Q4_0's 8 and Q5_0's 16; Q8_0's quants are signed and have none.
+/// Two accumulators take alternate blocks, so consecutive blocks do not wait on each other.
+static INLINE AVX2 float dot32_avx2(const uint8_t *row, const medtune_q8_row *x, ptrdiff_t blocks, int block_bytes,
+                                             __m256i (*block_dot)(const uint8_t *, __m256i), int offset) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    for (ptrdiff_t b = 0; b < blocks; b++) {
+        const uint8_t *block = row + b * block_bytes;
+        const __m256i a = _mm256_loadu_si256((const __m256i *)(x->values + 32 * b));
+        const int correction = offset * (x->sums[2 * b] + x->sums[2 * b + 1]);
+        const __m256i dot = _mm256_sub_epi32(block_dot(block, a), _mm256_setr_epi32(correction, 0, 0, 0, 0, 0, 0, 0));
+        const __m256 scaled = _mm256_mul_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(half_avx2(block) * x->scales[b]));
+        if (b & 1) acc1 = _mm256_add_ps(acc1, scaled); else acc0 = _mm256_add_ps(acc0, scaled);
+    }
+    return sum8_avx2(_mm256_add_ps(acc0, acc1));
+}
+
+static AVX2 float dot_q4_0_avx2(const uint8_t *row, const medtune_q8_row *x, ptrdiff_t blocks) {
+    return dot32_avx2(row, x, blocks, 18, q4_0_dot_avx2, 8);
+}
+
+static AVX2 float dot_q5_0_avx2(const uint8_t *row, const medtune_q8_row *x, ptrdiff_t blocks) {
+    return dot32_avx2(row, x, blocks, 22, q5_0_dot_avx2, 16);
+}
+
+static AVX2 float dot_q8_0_avx2(const uint8_t *row, const medtune_q8_row *x, ptrdiff_t blocks) {
+    return dot32_avx2(row, x, blocks, 34, q8_0_dot_avx2, 0);
+}
+
+// MARK: AVX-512 VNNI: 64 elements per vector
+
+/// The K formats as on AVX2, the scaled pair sums added by one instruction (vpdpwssd).
+static INLINE VNNI __m256i scaled_add_vnni(__m256i acc, __m256i u, __m256i s, __m256i scales) {
     return _mm256_dpwssd_epi32(acc, _mm256_maddubs_epi16(u, s), scales);
 }
-static INLINE Q8_TARGET __m256i fifth_bits_vnni(uint32_t bits) {
-    return _mm256_maskz_mov_epi8((__mmask32)bits, _mm256_set1_epi8(16));
-}
-#define PAIRS_DOT pairs_dot_vnni
+#define Q8_TARGET VNNI
+#define Q8_NAME(name) name##_vnni
 #define SCALED_ADD scaled_add_vnni
-#define FIFTH_BITS fifth_bits_vnni
 #include "q8_vector_kernels.h"
+
+/// Two consecutive 32-element blocks of 4-bit values (16 bytes at each of `first` and `second`),
+/// each 16 bytes in two 128-bit lanes, the second copy shifted down by a nibble: the quants in
+/// element order once `high_bits` has masked each byte to its low nibble (and added any fifth bit).
+static INLINE VNNI __m512i nibble_pair(const uint8_t *first, const uint8_t *second, __m512i high_bits) {
+    const __m256i both = _mm256_loadu2_m128i((const __m128i *)second, (const __m128i *)first);
+    const __m512i doubled = _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 1, 0, 1, 2, 3, 2, 3), _mm512_castsi256_si512(both));
+    const __m512i shifted = _mm512_mask_srli_epi16(doubled, 0xFF00FF00u, doubled, 4);
+    // (shifted & 15) | high_bits in one instruction (truth table 0xF8 of A | (B & C)).
+    return _mm512_ternarylogic_epi32(high_bits, shifted, _mm512_set1_epi8(15), 0xF8);
+}
+
+static INLINE VNNI __m512i q4_0_pair(const uint8_t *first, const uint8_t *second) {
+    return nibble_pair(first + 2, second + 2, _mm512_setzero_si512());
+}
+
+static INLINE VNNI __m512i q5_0_pair(const uint8_t *first, const uint8_t *second) {
+    const uint64_t high = le32(first + 2) | (uint64_t)le32(second + 2) << 32;
+    return nibble_pair(first + 6, second + 6, _mm512_maskz_mov_epi8(high, _mm512_set1_epi8(16)));
+}
+
+/// Q8_0's signed quants shifted by 128 (an exclusive or), which the offset takes back.
+static INLINE VNNI __m512i q8_0_pair(const uint8_t *first, const uint8_t *second) {
+    const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(first + 2))),
+                                            _mm256_loadu_si256((const __m256i *)(second + 2)), 1);
+    return _mm512_xor_si512(both, _mm512_set1_epi8((char)0x80));
+}
+
+/// Blocks `b` and `b + 1` of a row of 32-element blocks (f16 scale first), or block b alone when
+/// not `both`, added to `acc`: lanes 0–7 sum the first block's products, 8–15 the second's, each
+/// less `offset` times its activations (a second vpdpbusd), then converted and scaled by each
+/// block's two scales' product. A block alone pairs with itself, the activations' second half
+/// masked off and its copy's scale zero.
+static INLINE VNNI __m512 pair32_vnni(__m512 acc, const uint8_t *row, const medtune_q8_row *x, ptrdiff_t b, int both, int block_bytes,
+                                      __m512i (*pair)(const uint8_t *, const uint8_t *), uint8_t offset) {
+    const uint8_t *first = row + b * block_bytes, *second = both ? first + block_bytes : first;
+    const __m512i a = _mm512_maskz_loadu_epi8(both ? ~0ull : 0xFFFFFFFFull, x->values + 32 * b);
+    const __m512i zero = _mm512_setzero_si512();
+    const __m512i dot = _mm512_sub_epi32(_mm512_dpbusd_epi32(zero, pair(first, second), a),
+                                         _mm512_dpbusd_epi32(zero, _mm512_set1_epi8((char)offset), a));
+    uint16_t d0, d1;
+    memcpy(&d0, first, 2);
+    memcpy(&d1, second, 2);
+    const __m128 weightScales = _mm_cvtph_ps(_mm_cvtsi32_si128((int)(d0 | (uint32_t)d1 << 16)));
+    const __m128 inputScales = both ? _mm_castpd_ps(_mm_load_sd((const double *)(x->scales + b))) : _mm_load_ss(x->scales + b);
+    const __m512i halves = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const __m512 scales = _mm512_permutexvar_ps(halves, _mm512_castps128_ps512(_mm_mul_ps(weightScales, inputScales)));
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scales, acc);
+}
+
+/// Rows of 32-element blocks, two blocks per vector and two vectors per step into separate
+/// accumulators, so that consecutive steps do not wait on each other's additions.
+static INLINE VNNI float dot32_vnni(const uint8_t *row, const medtune_q8_row *x, ptrdiff_t blocks, int block_bytes,
+                                    __m512i (*pair)(const uint8_t *, const uint8_t *), uint8_t offset) {
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    ptrdiff_t b = 0;
+    for (; b + 4 <= blocks; b += 4) {
+        acc0 = pair32_vnni(acc0, row, x, b, 1, block_bytes, pair, offset);
+        acc1 = pair32_vnni(acc1, row, x, b + 2, 1, block_bytes, pair, offset);
+    }
+    for (; b < blocks; b += 2) acc0 = pair32_vnni(acc0, row, x, b, b + 1 < blocks, block_bytes, pair, offset);
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+static VNNI float dot_q4_0_vnni(const uint8_t *row, const medtune_q8_row *x, ptrdiff_t blocks) {
+    return dot32_vnni(row, x, blocks, 18, q4_0_pair, 8);
+}
+
+static VNNI float dot_q5_0_vnni(const uint8_t *row, const medtune_q8_row *x, ptrdiff_t blocks) {
+    return dot32_vnni(row, x, blocks, 22, q5_0_pair, 16);
+}
+
+static VNNI float dot_q8_0_vnni(const uint8_t *row, const medtune_q8_row *x, ptrdiff_t blocks) {
+    return dot32_vnni(row, x, blocks, 34, q8_0_pair, 128);
+}
 
 static int detect_kernel(void) {
     unsigned eax, ebx, ecx, edx;

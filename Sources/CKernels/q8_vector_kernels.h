@@ -1,6 +1,6 @@
-// The vector kernels of q8_dot.c, included once per instruction set with Q8_TARGET, Q8_NAME,
-// PAIRS_DOT, SCALED_ADD and FIFTH_BITS defined (see there). Each returns Σ w·x over a row of
-// `blocks` weight blocks. No include guard: it is meant to be compiled twice.
+// The K-format vector kernels of q8_dot.c, included once per instruction set with Q8_TARGET,
+// Q8_NAME and SCALED_ADD defined (see there). Each returns Σ w·x over a row of `blocks` weight
+// blocks. No include guard: it is meant to be compiled twice.
 
 static INLINE Q8_TARGET float Q8_NAME(sum8)(__m256 v) {
     const __m128 four = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -12,60 +12,6 @@ static INLINE Q8_TARGET float Q8_NAME(half)(const uint8_t *p) {
     uint16_t bits;
     memcpy(&bits, p, sizeof bits);
     return _cvtsh_ss(bits);
-}
-
-/// Sixteen 4-bit values as 32 bytes in element order: low nibbles (elements 0–15), then high.
-static INLINE Q8_TARGET __m256i Q8_NAME(nibbles16)(const uint8_t *p) {
-    const __m128i bytes = _mm_loadu_si128((const __m128i *)p);
-    const __m128i low = _mm_set1_epi8(15);
-    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(bytes, 4), low), _mm_and_si128(bytes, low));
-}
-
-/// A 32-element block's integer dot with the activations `a` (before the offset): its quants
-/// unsigned in element order, times a. Q8_0's signed quants multiply as |w| times a with w's
-/// sign, so that no pair sum can saturate vpmaddubsw's 16 bits.
-static INLINE Q8_TARGET __m256i Q8_NAME(q4_0_dot)(const uint8_t *block, __m256i a) {
-    return PAIRS_DOT(Q8_NAME(nibbles16)(block + 2), a);
-}
-
-static INLINE Q8_TARGET __m256i Q8_NAME(q5_0_dot)(const uint8_t *block, __m256i a) {
-    uint32_t high;
-    memcpy(&high, block + 2, sizeof high);
-    return PAIRS_DOT(_mm256_or_si256(Q8_NAME(nibbles16)(block + 6), FIFTH_BITS(high)), a);
-}
-
-static INLINE Q8_TARGET __m256i Q8_NAME(q8_0_dot)(const uint8_t *block, __m256i a) {
-    const __m256i w = _mm256_loadu_si256((const __m256i *)(block + 2));
-    return PAIRS_DOT(_mm256_abs_epi8(w), _mm256_sign_epi8(a, w));
-}
-
-/// Rows of 32-element blocks (f16 scale first): each block's integer dot, less `offset` times the
-/// block's activation sum (in lane 0), converted and accumulated with the two scales' product.
-/// The offset is Q4_0's 8 and Q5_0's 16; Q8_0's quants are signed and have none.
-/// Two accumulators take alternate blocks, so consecutive blocks do not wait on each other.
-static INLINE Q8_TARGET float Q8_NAME(dot32)(const uint8_t *row, const medtune_q8_row *x, ptrdiff_t blocks, int block_bytes,
-                                             __m256i (*block_dot)(const uint8_t *, __m256i), int offset) {
-    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-    for (ptrdiff_t b = 0; b < blocks; b++) {
-        const uint8_t *block = row + b * block_bytes;
-        const __m256i a = _mm256_loadu_si256((const __m256i *)(x->values + 32 * b));
-        const int correction = offset * (x->sums[2 * b] + x->sums[2 * b + 1]);
-        const __m256i dot = _mm256_sub_epi32(block_dot(block, a), _mm256_setr_epi32(correction, 0, 0, 0, 0, 0, 0, 0));
-        acc[b & 1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(Q8_NAME(half)(block) * x->scales[b]), acc[b & 1]);
-    }
-    return Q8_NAME(sum8)(_mm256_add_ps(acc[0], acc[1]));
-}
-
-static Q8_TARGET float Q8_NAME(dot_q4_0)(const uint8_t *row, const medtune_q8_row *x, ptrdiff_t blocks) {
-    return Q8_NAME(dot32)(row, x, blocks, 18, Q8_NAME(q4_0_dot), 8);
-}
-
-static Q8_TARGET float Q8_NAME(dot_q5_0)(const uint8_t *row, const medtune_q8_row *x, ptrdiff_t blocks) {
-    return Q8_NAME(dot32)(row, x, blocks, 22, Q8_NAME(q5_0_dot), 16);
-}
-
-static Q8_TARGET float Q8_NAME(dot_q8_0)(const uint8_t *row, const medtune_q8_row *x, ptrdiff_t blocks) {
-    return Q8_NAME(dot32)(row, x, blocks, 34, Q8_NAME(q8_0_dot), 0);
 }
 
 /// Q4_K and Q5_K: eight sub-blocks of 32 with 6-bit scales and mins; the quants of sub-blocks

@@ -33,6 +33,13 @@ extension LinearMap {
     public func rowSplitProduct(of x: UnsafePointer<Float>, rows: Int, precision: MatrixPrecision) -> RowSplitProduct? { nil }
 }
 
+extension LinearMap {
+    /// The float32 row-split product (the default precision).
+    public func rowSplitProduct(of x: UnsafePointer<Float>, rows: Int) -> RowSplitProduct? {
+        rowSplitProduct(of: x, rows: rows, precision: .float32)
+    }
+}
+
 
 /// A dense W held in the working precision.
 public struct DenseMatrix<Element: Scalar>: LinearMap, @unchecked Sendable {

@@ -38,7 +38,7 @@ public struct TrainingJob {
     /// error here, before anything is read.
     public init(config: TrainingConfig, mode: RunFolder.Mode) throws {
         var resolved = config
-        resolved.matmulPrecision = try config.matmulPrecision.resolved() == .bfloat16 ? .bfloat16 : .float32
+        resolved.matmulPrecision = .init(try config.matmulPrecision.resolved())
         self.config = resolved; self.mode = mode
     }
 

@@ -42,7 +42,7 @@ struct BenchTrainCommand: ComputeCommand {
     var warmUpSteps = 1
     @Option(help: ArgumentHelp("Precision of medtune's frozen-weight products: float32 or bfloat16 (repeatable; default: every one this CPU has).",
                                valueName: "precision"))
-    var precision: [MatrixPrecision] = MatrixPrecision.allCases.filter { $0.isSupported && TrainingConfig.MatmulPrecision($0) != nil }
+    var precision: [MatrixPrecision] = [.float32, .bfloat16].filter(\.isSupported)
     @Flag(help: "Recompute layers in backward (activation checkpointing).")
     var checkpointing = false
     @Option(help: "Threads for the peer (medtune uses every core).")
@@ -53,7 +53,7 @@ struct BenchTrainCommand: ComputeCommand {
     func validate() throws {
         guard batch >= 1, length >= 2 else { throw ValidationError("--batch must be at least 1 and --length at least 2") }
         guard steps >= 1, warmUpSteps >= 0 else { throw ValidationError("--steps must be at least 1 and --warm-up-steps at least 0") }
-        guard precision.allSatisfy({ TrainingConfig.MatmulPrecision($0) != nil }) else {
+        guard !precision.contains(.q8) else {
             throw ValidationError("--precision: training computes in float32 or bfloat16 (q8 is for inference)")
         }
         guard !precision.isEmpty, precision.allSatisfy(\.isSupported) else {
@@ -83,7 +83,7 @@ struct BenchTrainCommand: ComputeCommand {
               + (checkpointing ? ", activation checkpointing" : ""))
         let sgemm = GEMMProbe.gflops(m: 1024, n: 4864, k: 896)
         let ours = try precision.map { precision in
-            config.matmulPrecision = TrainingConfig.MatmulPrecision(precision) ?? .float32 // validated: never q8
+            config.matmulPrecision = .init(precision)
             return (precision, try TrainingStepBenchmark.run(model: loaded, config: config, batch: batch, length: length,
                                                              steps: steps, warmUp: warmUpSteps))
         }
