@@ -168,7 +168,6 @@ struct ModelSession {
         return ids
     }
 
-    /// A generator over `model` (a GPU copy, say), else over the session's CPU model.
     /// A generator of this session's model, or of `model` (its copy on a GPU, which computes in
     /// its own precision); `precision` is that of the CPU model's products.
     func textGenerator(stopStrings: [String], model: (any DecodingModel<Float>)? = nil, precision: MatrixPrecision = .float32) -> TextGenerator {
