@@ -30,7 +30,8 @@ let package = Package(
         .systemLibrary(name: "CCUDA", path: "Sources/CCUDA"),
 
         // Hand-written C kernels for instructions Swift cannot reach (bfloat16 dot products on
-        // AVX-512 BF16), compiled for every x86-64 and chosen at run time.
+        // AVX-512 BF16, 8-bit integer dot products on AVX-512 VNNI and AVX2), compiled for every
+        // x86-64 and chosen at run time.
         .target(name: "CKernels", path: "Sources/CKernels",
                 cSettings: [.unsafeFlags(["-O3"], .when(configuration: .release))]),
 
@@ -39,7 +40,7 @@ let package = Package(
         // Data records (JSON / JSONL) and the {Field} template engine, for training, compare and score.
         .target(name: "Records", dependencies: ["MedtuneCore"], swiftSettings: numeric),
         // Model files: safetensors, GGUF, quantized weights, model configs.
-        .target(name: "ModelFiles", dependencies: ["MedtuneCore"], swiftSettings: numeric),
+        .target(name: "ModelFiles", dependencies: ["MedtuneCore", "CKernels"], swiftSettings: numeric),
         // Byte-level BPE and WordPiece tokenizers.
         .target(name: "Tokenizers", dependencies: ["MedtuneCore", "ModelFiles"], swiftSettings: numeric),
         // Qwen2-style transformer with switchable LoRA adapters.

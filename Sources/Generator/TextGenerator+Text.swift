@@ -21,11 +21,14 @@ public struct TextGenerator {
     public var endOfSequence: Set<Int32>
     public var stopStrings: [String]
     public var contextLength: Int
+    /// Precision of the products with frozen weights (`ForwardPass.matrixPrecision`).
+    public var matrixPrecision: MatrixPrecision
 
     public init(model: any DecodingModel<Float>, tokenizer: BPETokenizer, endOfSequence: Set<Int32>, stopStrings: [String] = [],
-                contextLength: Int) {
+                contextLength: Int, matrixPrecision: MatrixPrecision = .float32) {
         self.model = model; self.tokenizer = tokenizer; self.endOfSequence = endOfSequence
         self.stopStrings = stopStrings.filter { !$0.isEmpty }; self.contextLength = contextLength
+        self.matrixPrecision = matrixPrecision
     }
 
     /// Token ids of a prompt; empty prompts and prompts that leave no room in the context are refused.
@@ -70,7 +73,7 @@ public struct TextGenerator {
     /// The token generation of `generate`, on the model's own type (opened from the existential).
     private func tokens<Model: DecodingModel<Float>>(of model: Model, prompts: [[Int32]], options: SamplingOptions, useAdapter: Bool,
                                                     topLogprobs: Int, padID: Int32, onToken: (Int, Int32) -> Bool) -> [Generation] {
-        TokenGenerator(model: model, endOfSequence: endOfSequence, padID: padID)
+        TokenGenerator(model: model, endOfSequence: endOfSequence, padID: padID, matrixPrecision: matrixPrecision)
             .generate(prompts: prompts, options: options, useAdapter: useAdapter, topLogprobs: topLogprobs, onToken: onToken)
     }
 }

@@ -26,9 +26,11 @@ public struct TokenGenerator<Model: DecodingModel> {
     public let model: Model
     public var endOfSequence: Set<Int32>
     public var padID: Int32
+    /// Precision of the products with frozen weights (`ForwardPass.matrixPrecision`).
+    public var matrixPrecision: MatrixPrecision
 
-    public init(model: Model, endOfSequence: Set<Int32>, padID: Int32) {
-        self.model = model; self.endOfSequence = endOfSequence; self.padID = padID
+    public init(model: Model, endOfSequence: Set<Int32>, padID: Int32, matrixPrecision: MatrixPrecision = .float32) {
+        self.model = model; self.endOfSequence = endOfSequence; self.padID = padID; self.matrixPrecision = matrixPrecision
     }
 
     /// Generates a continuation of each prompt.
@@ -58,7 +60,8 @@ public struct TokenGenerator<Model: DecodingModel> {
         // Plain greedy decoding needs only each row's argmax, which the model can pick where its
         // logits are (a GPU copies back one id per sequence); anything else reads whole rows.
         let greedyOnModel = options.isGreedy && options.repetitionPenalty == 1 && topLogprobs == 0
-        var pass = ForwardPass(batch: batch, length: longest, positions: positions, keyMask: mask, useAdapter: useAdapter)
+        var pass = ForwardPass(batch: batch, length: longest, positions: positions, keyMask: mask, useAdapter: useAdapter,
+                               matrixPrecision: matrixPrecision)
         var logits: Tensor<Model.Element>?, picks: [Int32] = []
         if greedyOnModel { picks = model.prefillGreedy(tokens, pass: pass, cache: cache) } else { logits = model.prefill(tokens, pass: pass, cache: cache) }
         var row = [Float](repeating: 0, count: greedyOnModel ? 0 : model.vocabulary)
@@ -93,7 +96,8 @@ public struct TokenGenerator<Model: DecodingModel> {
             mask = zip(0..<batch, mask.chunked(mask.count / batch)).flatMap { $1 + [1] }
             positions = nextPositions
             for b in 0..<batch { nextPositions[b] += 1 }
-            pass = ForwardPass(batch: batch, length: 1, positions: positions, keyMask: mask, useAdapter: useAdapter)
+            pass = ForwardPass(batch: batch, length: 1, positions: positions, keyMask: mask, useAdapter: useAdapter,
+                               matrixPrecision: matrixPrecision)
             if greedyOnModel { picks = model.decodeGreedy(chosen, pass: pass, cache: cache) } else { logits = model.decode(chosen, pass: pass, cache: cache) }
         }
         return results

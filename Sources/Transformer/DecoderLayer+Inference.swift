@@ -113,14 +113,14 @@ extension DecoderLayer where T == Float {
     /// splits its product by rows (`SharedInputProducts`).
     private func project(_ targets: [(linear: LoRALinear<Float>, output: UnsafeMutablePointer<Float>)],
                          _ input: UnsafePointer<Float>, rows: Int, pass: ForwardPass) {
-        SharedInputProducts.compute(targets.map { ($0.linear.base, $0.output) }, of: input, rows: rows)
+        SharedInputProducts.compute(targets.map { ($0.linear.base, $0.output) }, of: input, rows: rows, precision: pass.matrixPrecision)
         for (linear, y) in targets { _ = linear.addBiasAndAdapter(input, rows: rows, into: y, useAdapter: pass.useAdapter) }
     }
 
     /// x += linear(input): the residual addition made by the product itself.
     private func projectAdding(_ linear: LoRALinear<Float>, _ input: UnsafePointer<Float>, rows: Int, pass: ForwardPass,
                                into x: UnsafeMutablePointer<Float>) {
-        SharedInputProducts.compute([(linear.base, x)], of: input, rows: rows, accumulate: true)
+        SharedInputProducts.compute([(linear.base, x)], of: input, rows: rows, accumulate: true, precision: pass.matrixPrecision)
         _ = linear.addBiasAndAdapter(input, rows: rows, into: x, useAdapter: pass.useAdapter)
     }
 
@@ -131,7 +131,8 @@ extension DecoderLayer where T == Float {
         let gateOut = Tensor<Float>([rows, intermediate]), upOut = Tensor<Float>([rows, intermediate])
         let g = gateOut.pointer, u = upOut.pointer
         let plain = [gate, up].allSatisfy { $0.bias == nil && !(pass.useAdapter && $0.adapter != nil) }
-        let fused = plain && SharedInputProducts.paired(gate.base, up.base, of: input, rows: rows, into: g, u) { columns in
+        let fused = plain && SharedInputProducts.paired(gate.base, up.base, of: input, rows: rows, into: g, u,
+                                                        precision: pass.matrixPrecision) { columns in
             for r in 0..<rows {
                 let offset = r * intermediate + columns.lowerBound
                 SwiGLU.forwardFloat(gate: g + offset, up: u + offset, count: columns.count, into: h + offset)

@@ -28,16 +28,18 @@ public struct Perplexity: Sendable {
     /// Chunks available in `tokenCount` tokens (llama-perplexity asks for at least two).
     public func chunks(in tokenCount: Int) -> Int { tokenCount / context }
 
-    /// Runs the first `limit` chunks (all when nil); `progress(chunk, running perplexity)` after each.
+    /// Runs the first `limit` chunks (all when nil), the products with frozen weights in
+    /// `precision`; `progress(chunk, running perplexity)` after each.
     public func measure(_ model: Qwen2Model<Float>, tokens: [Int32], limit: Int? = nil, useAdapter: Bool = true,
-                        progress: (Int, Double) -> Void = { _, _ in }) -> Result {
+                        precision: MatrixPrecision = .float32, progress: (Int, Double) -> Void = { _, _ in }) -> Result {
         let total = min(chunks(in: tokens.count), limit ?? .max), first = context / 2
         var nll = 0.0, squares = 0.0, count = 0
         for chunk in 0..<total {
             var ids = Array(tokens[(chunk * context)..<((chunk + 1) * context)])
             if let bos { ids[0] = bos }
             let rows = Array(first..<(context - 1))
-            let logits = model.logits(tokens: ids, pass: ForwardPass(batch: 1, length: context, useAdapter: useAdapter), rows: rows)
+            let logits = model.logits(tokens: ids, pass: ForwardPass(batch: 1, length: context, useAdapter: useAdapter, matrixPrecision: precision),
+                                      rows: rows)
             let vocabulary = model.vocabulary, values = logits.buffer
             for (r, position) in rows.enumerated() {
                 // −log softmax(row)[next token], in Double.

@@ -6,7 +6,8 @@
 public enum Matmul {
     /// C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C.
     /// `lda`, `ldb`, `ldc` are row strides of A, B, C as stored (before any transpose).
-    /// `precision` applies to Float (bfloat16 needs `MatrixPrecision.bfloat16.isSupported`);
+    /// `precision` applies to Float (bfloat16 needs `MatrixPrecision.bfloat16.isSupported`; q8
+    /// concerns weights stored in blocks, so float operands multiply in float32 under it);
     /// Double is always multiplied in float64.
     @inlinable
     public static func gemm<T: Scalar>(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,

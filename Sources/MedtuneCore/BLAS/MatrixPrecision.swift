@@ -8,11 +8,18 @@ public enum MatrixPrecision: String, Sendable, CaseIterable {
     /// in float32: medtune's AVX-512 BF16 kernel, twice the multiply-adds per instruction of
     /// float32. What PyTorch's CPU autocast does for matrix products.
     case bfloat16
+    /// For products with weights stored in GGML blocks (Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K):
+    /// the float32 input rows quantized to 8 bits in blocks of 32 or 256, one float scale each,
+    /// and multiplied with the stored quants in integers (AVX-512 VNNI or AVX2 where present),
+    /// as llama.cpp's CPU backend computes them. A quarter of the input bytes and no decoding to
+    /// float: token-by-token decoding runs at the speed of reading the weights. Products with
+    /// weights stored as floats, and the transposed products of backward passes, stay float32.
+    case q8
 
     /// Whether this machine can compute in this precision.
     public var isSupported: Bool {
         switch self {
-        case .float32: return true
+        case .float32, .q8: return true
         case .bfloat16: return medtune_bf16_gemm_supported() != 0
         }
     }

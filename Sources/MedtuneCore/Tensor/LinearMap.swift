@@ -13,10 +13,11 @@ public protocol LinearMap: Sendable {
     func forwardAdding<T: Scalar>(_ x: UnsafePointer<T>, rows: Int, into y: UnsafeMutablePointer<T>, precision: MatrixPrecision)
     /// dx[rows × in] += dy[rows × out] · W.
     func backward<T: Scalar>(_ dy: UnsafePointer<T>, rows: Int, accumulatingInto dx: UnsafeMutablePointer<T>, precision: MatrixPrecision)
-    /// The float32 product by x [rows × in] split by output rows, so that the products of several
-    /// matrices with one input can share one parallel region (`SharedInputProducts`); nil when the
-    /// matrix has no faster way for `rows` input rows than `forward`.
-    func rowSplitProduct(of x: UnsafePointer<Float>, rows: Int) -> RowSplitProduct?
+    /// The float32 product by x [rows × in] in `precision`, split by output rows, so that the
+    /// products of several matrices with one input can share one parallel region
+    /// (`SharedInputProducts`); nil when the matrix has no faster way for `rows` input rows than
+    /// `forward`.
+    func rowSplitProduct(of x: UnsafePointer<Float>, rows: Int, precision: MatrixPrecision) -> RowSplitProduct?
 }
 
 /// What a matrix without kernels of its own for these gets.
@@ -29,7 +30,14 @@ extension LinearMap {
     }
 
     /// None: its products take `forward`.
-    public func rowSplitProduct(of x: UnsafePointer<Float>, rows: Int) -> RowSplitProduct? { nil }
+    public func rowSplitProduct(of x: UnsafePointer<Float>, rows: Int, precision: MatrixPrecision) -> RowSplitProduct? { nil }
+}
+
+extension LinearMap {
+    /// The float32 row-split product (the default precision).
+    public func rowSplitProduct(of x: UnsafePointer<Float>, rows: Int) -> RowSplitProduct? {
+        rowSplitProduct(of: x, rows: rows, precision: .float32)
+    }
 }
 
 

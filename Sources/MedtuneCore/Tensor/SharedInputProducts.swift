@@ -18,18 +18,18 @@ public protocol RowSplitProduct {
 /// their rows. Otherwise each matrix computes its own product in turn.
 public enum SharedInputProducts {
     /// y_i[rows × out_i] = x[rows × in] · W_iᵀ for every (map, output) pair (added to the outputs
-    /// when `accumulate`). Every map takes the same input width.
+    /// when `accumulate`), in `precision`. Every map takes the same input width.
     public static func compute(_ targets: [(map: LinearMap, output: UnsafeMutablePointer<Float>)], of x: UnsafePointer<Float>,
-                               rows: Int, accumulate: Bool = false) {
+                               rows: Int, accumulate: Bool = false, precision: MatrixPrecision = .float32) {
         guard let first = targets.first?.map, rows > 0 else { return }
         precondition(targets.allSatisfy { $0.map.inFeatures == first.inFeatures }, "shared-input products need one input width")
-        let split = targets.compactMap { $0.map.rowSplitProduct(of: x, rows: rows) }
+        let split = targets.compactMap { $0.map.rowSplitProduct(of: x, rows: rows, precision: precision) }
         guard split.count == targets.count else {
             for (map, y) in targets {
                 if accumulate {
-                    map.forwardAdding(x, rows: rows, into: y, precision: .float32)
+                    map.forwardAdding(x, rows: rows, into: y, precision: precision)
                 } else {
-                    map.forward(x, rows: rows, into: y, precision: .float32)
+                    map.forward(x, rows: rows, into: y, precision: precision)
                 }
             }
             return
@@ -54,10 +54,11 @@ public enum SharedInputProducts {
     /// `rows` input rows; the caller then takes `compute` and applies the function afterwards.
     public static func paired(_ a: LinearMap, _ b: LinearMap, of x: UnsafePointer<Float>, rows: Int,
                               into ya: UnsafeMutablePointer<Float>, _ yb: UnsafeMutablePointer<Float>,
-                              combine: (Range<Int>) -> Void) -> Bool {
+                              precision: MatrixPrecision = .float32, combine: (Range<Int>) -> Void) -> Bool {
         precondition(a.inFeatures == b.inFeatures && a.outFeatures == b.outFeatures,
                      "paired products need one shape, not \(a.outFeatures)×\(a.inFeatures) and \(b.outFeatures)×\(b.inFeatures)")
-        guard let first = a.rowSplitProduct(of: x, rows: rows), let second = b.rowSplitProduct(of: x, rows: rows) else { return false }
+        guard let first = a.rowSplitProduct(of: x, rows: rows, precision: precision),
+              let second = b.rowSplitProduct(of: x, rows: rows, precision: precision) else { return false }
         Parallel.forRangesOnTeam(a.outFeatures, grain: min(first.grain, second.grain)) { range in
             first.compute(rows: range, into: ya, accumulate: false)
             second.compute(rows: range, into: yb, accumulate: false)

@@ -14,7 +14,7 @@ extension LinearWeight: LinearMap {
         transposedProduct(dy, rows: rows, into: dx, accumulate: true, precision: precision)
     }
 
-    public func rowSplitProduct(of x: UnsafePointer<Float>, rows: Int) -> RowSplitProduct? {
-        rowKernels(of: x, rows: rows)
+    public func rowSplitProduct(of x: UnsafePointer<Float>, rows: Int, precision: MatrixPrecision) -> RowSplitProduct? {
+        rowKernels(of: x, rows: rows, precision: precision)
     }
 }

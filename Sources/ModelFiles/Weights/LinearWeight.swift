@@ -11,9 +11,11 @@ import MedtuneCore
 /// - many input rows (prompts, training): blocks of about 4 MB of rows decoded into scratch and
 ///   multiplied by `Matmul.gemm`. The transposed product of backward passes works the same way.
 ///
-/// Every path multiplies the float32 activations as they are: quantizing them to 8-bit blocks
-/// (llama.cpp's integer dot products) moves the real model's logits by 0.07–0.16 against
-/// transformers, where parity asks for 1e-3.
+/// By default every path multiplies the float32 activations as they are: quantizing them to 8-bit
+/// blocks (llama.cpp's integer dot products) moves the real model's logits by 0.07–0.16 against
+/// transformers, where parity asks for 1e-3. `MatrixPrecision.q8` asks for exactly that: the input
+/// rows quantized once per product (`Q8Rows`) and every weight row multiplied in integers, for
+/// any number of input rows, parallel over weight rows.
 ///
 /// `T` is Float for real work; Double exists for gradient checks and decodes through Float.
 public final class LinearWeight: @unchecked Sendable {
@@ -63,14 +65,18 @@ public final class LinearWeight: @unchecked Sendable {
     ///
     /// Float takes the fastest path for its size: fused rows for one input row, each weight row
     /// decoded once and used for every input row up to `smallBatchLimit`, decoded blocks and sgemm
-    /// beyond (f32 weights go to sgemm directly). `precision` applies to the products of many
-    /// rows (the last two paths); the fused paths of a few rows are float32.
+    /// beyond (f32 weights go to sgemm directly). `precision` bfloat16 applies to the products of
+    /// many rows (the last two paths), the fused paths of a few rows being float32; q8 applies to
+    /// every number of rows of a block-quantized matrix.
     public func product<T: Scalar>(_ x: UnsafePointer<T>, rows n: Int, into y: UnsafeMutablePointer<T>, accumulate: Bool = false,
                                    precision: MatrixPrecision = .float32) {
         guard n > 0, outFeatures > 0 else { return }
         if T.self == Float.self {
             let xf = UnsafeRawPointer(x).assumingMemoryBound(to: Float.self)
             let yf = UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self)
+            if precision == .q8, q8Block != nil {
+                return SharedInputProducts.compute([(self, yf)], of: xf, rows: n, accumulate: accumulate, precision: .q8)
+            }
             if n == 1 { return vectorProduct(xf, into: yf, accumulate: accumulate) }
             if let w = storedFloats {
                 return Matmul.gemm(transB: true, m: n, n: outFeatures, k: inFeatures, a: xf, b: w, beta: accumulate ? 1 : 0, c: yf,
@@ -170,12 +176,37 @@ public final class LinearWeight: @unchecked Sendable {
         }
     }
 
-    /// The row kernels as `LinearMap.rowSplitProduct`: the fused decode-and-dot rows for one input
-    /// row, the L1 kernel of `smallBatchProduct` for a few (up to `smallBatchLimit`). f32 weights
-    /// beyond one row, and more rows, have none: sgemm serves them faster.
-    func rowKernels(of x: UnsafePointer<Float>, rows n: Int) -> RowKernels? {
+    /// The row kernels as `LinearMap.rowSplitProduct`: in q8, the integer kernels for any number
+    /// of input rows; otherwise the fused decode-and-dot rows for one input row, the L1 kernel of
+    /// `smallBatchProduct` for a few (up to `smallBatchLimit`). f32 weights beyond one row, and
+    /// more rows, have none: sgemm serves them faster.
+    func rowKernels(of x: UnsafePointer<Float>, rows n: Int, precision: MatrixPrecision) -> RowSplitProduct? {
+        if precision == .q8, let block = q8Block {
+            return IntegerRowKernels(weight: self, input: Q8Rows(x, rows: n, count: inFeatures, block: block))
+        }
         guard n == 1 || (n <= Self.smallBatchLimit && storedFloats == nil) else { return nil }
         return RowKernels(weight: self, x: x, inputRows: n)
+    }
+
+    /// The activation block size of this matrix's q8 products; nil when its type has no integer
+    /// kernels (float weights), which then multiply in float32.
+    private var q8Block: Int? { Q8Rows.blockSize(for: type) }
+
+    /// A q8 product: the input rows quantized once, then each chunk of weight rows multiplied with
+    /// each input row in turn while the chunk is in cache.
+    struct IntegerRowKernels: RowSplitProduct {
+        let weight: LinearWeight
+        let input: Q8Rows
+
+        var outFeatures: Int { weight.outFeatures }
+        var grain: Int { weight.chunkRows }
+
+        func compute(rows: Range<Int>, into y: UnsafeMutablePointer<Float>, accumulate: Bool) {
+            for i in 0..<input.rows {
+                input.dots(weight.type, weight.row(rows.lowerBound), rowBytes: weight.rowBytes, weightRows: rows.count, input: i,
+                           into: y + i * weight.outFeatures + rows.lowerBound, accumulate: accumulate)
+            }
+        }
     }
 
     /// A product by one or a few input rows, a range of weight rows at a time.

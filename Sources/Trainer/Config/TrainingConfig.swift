@@ -133,9 +133,11 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
             }
         }
 
+        /// The setting that names `precision`. q8 is an inference precision (8-bit activations
+        /// times quantized weights, no transposed products); training with it is float32.
         public init(_ precision: MatrixPrecision) {
             switch precision {
-            case .float32: self = .float32
+            case .float32, .q8: self = .float32
             case .bfloat16: self = .bfloat16
             }
         }

@@ -36,6 +36,10 @@ struct BenchGenerateCommand: ComputeCommand {
     var newTokens = 128
     @Option(name: .long, parsing: .upToNextOption, help: "Batch sizes to measure.")
     var batch: [Int] = [1, 8]
+    @Option(name: .long, parsing: .upToNextOption,
+            help: ArgumentHelp("Precisions of medtune's products on the CPU, each measured in turn (see generate --precision).",
+                               valueName: "float32|q8|bfloat16"))
+    var precision: [MatrixPrecision] = [.float32, .q8]
     @Option(name: .long, help: "Threads for the CPU peers (medtune uses every core).")
     var threads = Parallel.threads
     @Flag(name: .long, help: "Skip the peers.")
@@ -47,6 +51,9 @@ struct BenchGenerateCommand: ComputeCommand {
         if model != nil && shape != nil { throw ValidationError("give --model or --shape, not both") }
         guard promptTokens >= 8, newTokens >= 2, batch.allSatisfy({ $0 >= 1 }) else {
             throw ValidationError("--prompt-tokens must be at least 8, --new-tokens at least 2 and every --batch at least 1")
+        }
+        guard !precision.isEmpty, precision.allSatisfy(\.isSupported) else {
+            throw ValidationError("--precision: give float32, q8, or bfloat16 on a CPU with AVX-512 BF16")
         }
     }
 
@@ -68,10 +75,12 @@ struct BenchGenerateCommand: ComputeCommand {
             print("model: \(path) (\(checkpoint.format.rawValue), \(checkpoint.config.layerCount) layers, hidden \(checkpoint.config.hiddenSize))")
         }
         print("OpenBLAS kernel: \(OpenBLAS.shared.coreName), \(Parallel.threads) cores")
-        var ours: [Int: Figures] = [:]
+        var ours: [Measured] = []
         for b in batch {
-            ours[b] = measure(loaded, batch: b) { tokens, pass in
-                _ = loaded.logits(tokens: tokens, pass: pass, rows: (0..<pass.batch).map { ($0 + 1) * pass.length - 1 })
+            for precision in precision {
+                ours.append(Measured(batch: b, precision: precision, figures: measure(loaded, batch: b, precision: precision) { tokens, pass in
+                    _ = loaded.logits(tokens: tokens, pass: pass, rows: (0..<pass.batch).map { ($0 + 1) * pass.length - 1 })
+                }))
             }
         }
         let memory = MemoryUsage.current()
@@ -100,11 +109,11 @@ struct BenchGenerateCommand: ComputeCommand {
         let cpuModel = try TrainingStepBenchmark.randomModel(shape.shape, storage: .bf16)
         let model = try CUDAQwen2Model(cpuModel, kernels: gpu.kernels, blas: gpu.blas)
         print("model: random Qwen2, bf16 (\(shape.shape.summary)) on \(gpu.kernels.device.info.summary)")
-        var ours: [Int: Figures] = [:]
+        var ours: [Measured] = []
         for b in batch {
-            ours[b] = measure(model, batch: b) { tokens, pass in
+            ours.append(Measured(batch: b, precision: nil, figures: measure(model, batch: b, precision: .float32) { tokens, pass in
                 _ = model.prefill(tokens, pass: pass, cache: model.makeCache(batch: pass.batch, capacity: pass.length))
-            }
+            }))
             try model.checkFailure()
         }
         var hf: [Int: Figures] = [:], notes: [String] = [], peerMemory: Double?
@@ -120,14 +129,19 @@ struct BenchGenerateCommand: ComputeCommand {
         notes.forEach { print("peer: \($0)") }
     }
 
-    private func table(_ ours: [Int: Figures], hf: [Int: Figures], peerName: String, llama: Figures?) {
-        print(String(repeating: "-", count: 86))
-        print(tableCell("measurement", 30) + tableCell("medtune", 12) + tableCell(peerName, 12) + tableCell("ratio", 8) + tableCell("llama.cpp", 12) + "ratio")
-        for b in batch {
-            guard let mine = ours[b] else { continue }
-            for (name, value, peer, cpp) in [("prefill \(promptTokens) tok/s, batch \(b)", mine.prefill, hf[b]?.prefill, b == 1 ? llama?.prefill : nil),
-                                             ("decode \(newTokens) tok/s, batch \(b)", mine.decode, hf[b]?.decode, b == 1 ? llama?.decode : nil)] {
-                print(tableCell(name, 30) + tableCell(String(format: "%.1f", value), 12)
+    /// medtune's figures at one batch size, in one CPU precision (nil on a GPU).
+    struct Measured { var batch: Int; var precision: MatrixPrecision?; var figures: Figures }
+
+    private func table(_ ours: [Measured], hf: [Int: Figures], peerName: String, llama: Figures?) {
+        print(String(repeating: "-", count: 96))
+        print(tableCell("measurement", 40) + tableCell("medtune", 12) + tableCell(peerName, 12) + tableCell("ratio", 8) + tableCell("llama.cpp", 12) + "ratio")
+        for mine in ours {
+            let b = mine.batch, suffix = mine.precision.map { ", \($0.rawValue)" } ?? ""
+            for (name, value, peer, cpp) in [("prefill \(promptTokens) tok/s, batch \(b)\(suffix)", mine.figures.prefill, hf[b]?.prefill,
+                                              b == 1 ? llama?.prefill : nil),
+                                             ("decode \(newTokens) tok/s, batch \(b)\(suffix)", mine.figures.decode, hf[b]?.decode,
+                                              b == 1 ? llama?.decode : nil)] {
+                print(tableCell(name, 40) + tableCell(String(format: "%.1f", value), 12)
                       + tableCell(peer.map { String(format: "%.1f", $0) } ?? "-", 12) + tableCell(peer.map { String(format: "%.2f", value / $0) } ?? "-", 8)
                       + tableCell(cpp.map { String(format: "%.1f", $0) } ?? "-", 12) + (cpp.map { String(format: "%.2f", value / $0) } ?? "-"))
             }
@@ -136,18 +150,19 @@ struct BenchGenerateCommand: ComputeCommand {
 
     /// Prefill of `promptTokens` per sequence (after one untimed prefill that loads and plans
     /// everything); decode of `newTokens` after an 8-token prompt (the prompt's own time
-    /// subtracted), greedy, no end-of-sequence.
-    private func measure<Model: DecodingModel>(_ model: Model, batch: Int, prefill: ([Int32], ForwardPass) -> Void) -> Figures
+    /// subtracted), greedy, no end-of-sequence; the products in `precision`.
+    private func measure<Model: DecodingModel>(_ model: Model, batch: Int, precision: MatrixPrecision,
+                                               prefill: ([Int32], ForwardPass) -> Void) -> Figures
         where Model.Element == Float {
         var rng = SplitMix64(seed: 42)
         let prompt = (0..<batch * promptTokens).map { _ in Int32(1000 + rng.next() % 20000) }
-        let pass = ForwardPass(batch: batch, length: promptTokens, useAdapter: false)
+        let pass = ForwardPass(batch: batch, length: promptTokens, useAdapter: false, matrixPrecision: precision)
         prefill(prompt, pass)
         let prefillSeconds = time { prefill(prompt, pass) }
         let short = (0..<batch).map { b in Array(prompt[(b * promptTokens)..<(b * promptTokens + 8)]) }
         var options = SamplingOptions()
         options.maxNewTokens = 1
-        let generator = TokenGenerator(model: model, endOfSequence: [], padID: 0)
+        let generator = TokenGenerator(model: model, endOfSequence: [], padID: 0, matrixPrecision: precision)
         let first = time { _ = generator.generate(prompts: short, options: options, useAdapter: false) }
         options.maxNewTokens = newTokens
         let all = time { _ = generator.generate(prompts: short, options: options, useAdapter: false) }

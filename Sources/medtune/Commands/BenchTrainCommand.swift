@@ -43,7 +43,7 @@ struct BenchTrainCommand: ComputeCommand {
     var warmUpSteps = 1
     @Option(help: ArgumentHelp("Precision of medtune's frozen-weight products: float32 or bfloat16 (repeatable; default: every one this CPU has).",
                                valueName: "precision"))
-    var precision: [MatrixPrecision] = MatrixPrecision.allCases.filter(\.isSupported)
+    var precision: [MatrixPrecision] = [.float32, .bfloat16].filter(\.isSupported)
     @Flag(help: "Recompute layers in backward (activation checkpointing).")
     var checkpointing = false
     @Option(help: "Threads for the peer (medtune uses every core).")
@@ -56,6 +56,9 @@ struct BenchTrainCommand: ComputeCommand {
     func validate() throws {
         guard batch >= 1, length >= 2 else { throw ValidationError("--batch must be at least 1 and --length at least 2") }
         guard steps >= 1, warmUpSteps >= 0 else { throw ValidationError("--steps must be at least 1 and --warm-up-steps at least 0") }
+        guard !precision.contains(.q8) else {
+            throw ValidationError("--precision: training computes in float32 or bfloat16 (q8 is for inference)")
+        }
         guard !precision.isEmpty, precision.allSatisfy(\.isSupported) else {
             throw ValidationError("bfloat16 products need a CPU with AVX-512 BF16, which this one lacks")
         }

@@ -114,7 +114,7 @@ struct CompareCommand: ComputeCommand {
         if let checkpoints {
             let models = try CheckpointAnswers.generate(
                 base: try ModelSession(paths: (try model.resolved().model, nil), named: model.model), run: checkpoints, gpu: gpu,
-                stopStrings: sampling.stop, prompts: prompts, template: template, options: options, batchSize: batchSize
+                precision: device.cpuPrecision, stopStrings: sampling.stop, prompts: prompts, template: template, options: options, batchSize: batchSize
             ) { name, done, total in FileHandle.standardError.write(Data("answers: \(name) \(done)/\(total)\n".utf8)) }
             let rows = records.indices.map { i in
                 SweepRow(index: records[i].index, question: records[i].fields[questionField] ?? prompts[i], prompt: prompts[i],
@@ -126,7 +126,8 @@ struct CompareCommand: ComputeCommand {
             return
         }
         let session = try ModelSession(model)
-        let generator = session.textGenerator(stopStrings: sampling.stop, model: try DeviceOptions.model(session, on: gpu))
+        let generator = session.textGenerator(stopStrings: sampling.stop, model: try DeviceOptions.model(session, on: gpu),
+                                              precision: device.cpuPrecision)
         let encoded = try prompts.map { try generator.encode($0, template: template, maxNewTokens: options.maxNewTokens) }
         var rows: [Row] = []
         try generateBaseThenLoRA(generator, prompts: encoded, options: options, batchSize: batchSize) { range, base, tuned in

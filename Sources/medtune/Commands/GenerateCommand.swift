@@ -50,7 +50,8 @@ struct GenerateCommand: ComputeCommand {
         let rendered = try texts.map { try template?.render(["Question": $0]) ?? $0 }
         let gpu = try device.openGPU()
         let session = try ModelSession(model)
-        let generator = session.textGenerator(stopStrings: sampling.stop, model: try DeviceOptions.model(session, on: gpu))
+        let generator = session.textGenerator(stopStrings: sampling.stop, model: try DeviceOptions.model(session, on: gpu),
+                                              precision: device.cpuPrecision)
         let encoded = try rendered.map {
             try generator.encode($0, template: template, maxNewTokens: options.maxNewTokens)
         }

@@ -13,7 +13,8 @@ struct PerplexityCommand: ComputeCommand {
             The file's text is tokenized whole (no special tokens; BOS where the tokenizer adds one) and cut into \
             chunks of --context tokens; each chunk is one pass and the second half of its tokens is scored. The \
             result is exp(mean negative log-likelihood) ± its standard error, as llama-perplexity prints it \
-            (`llama-perplexity -m MODEL -f FILE -c CONTEXT`).
+            (`llama-perplexity -m MODEL -f FILE -c CONTEXT`). With --precision q8 the products with GGUF block \
+            weights quantize their inputs to 8 bits and multiply in integers, as llama.cpp's CPU backend does.
             """)
 
     @OptionGroup var model: ModelOptions
@@ -27,9 +28,14 @@ struct PerplexityCommand: ComputeCommand {
     @Option(name: .long, help: "Measure only the first N chunks (llama-perplexity's --chunks).")
     var chunks: Int?
 
+    @Option(name: .long, help: ArgumentHelp("The products with the weights: float32 (exact), q8 (8-bit activations in integer products with GGUF block weights, as llama.cpp) or bfloat16 (AVX-512 BF16).",
+                                            valueName: "float32|q8|bfloat16"))
+    var precision: MatrixPrecision = .float32
+
     func validate() throws {
         if context < 4 { throw ValidationError("--context must be at least 4") }
         if let chunks, chunks < 1 { throw ValidationError("--chunks must be at least 1") }
+        if !precision.isSupported { throw ValidationError("--precision bfloat16 needs a CPU with AVX-512 BF16 (avx512_bf16)") }
     }
 
     func run() throws {
@@ -47,7 +53,8 @@ struct PerplexityCommand: ComputeCommand {
         }
         let total = min(measure.chunks(in: tokens.count), chunks ?? .max)
         FileHandle.standardError.write(Data("perplexity: \(tokens.count) tokens, \(total) chunks of \(context)\n".utf8))
-        let result = measure.measure(session.model, tokens: tokens, limit: chunks, useAdapter: model.adapter != nil) { chunk, running in
+        let result = measure.measure(session.model, tokens: tokens, limit: chunks, useAdapter: model.adapter != nil,
+                                     precision: precision) { chunk, running in
             FileHandle.standardError.write(Data("[\(chunk)]\(String(format: "%.4f", running))\(chunk == total ? "\n" : ",")".utf8))
         }
         print(String(format: "Final estimate: PPL = %.4f +/- %.5f (%d tokens scored in %d chunks of %d)",

@@ -26,7 +26,8 @@ extension ScoreCommand {
         for record in logged { if let loss = record.valLoss { validationLoss[record.step] = loss } }
 
         let models = try CheckpointAnswers.generate(
-            base: try ModelSession(paths: (basePath, nil), named: model), run: run, gpu: gpu, stopStrings: sampling.stop, prompts: prompts,
+            base: try ModelSession(paths: (basePath, nil), named: model), run: run, gpu: gpu, precision: device.cpuPrecision,
+            stopStrings: sampling.stop, prompts: prompts,
             template: choice.template, options: try sampling.options(), batchSize: batchSize
         ) { name, done, total in FileHandle.standardError.write(Data("answers: \(name) \(done)/\(total)\n".utf8)) }
         .map { (name: $0.name, step: $0.step, answers: $0.generations.map { answer($0, choice: choice) }) }

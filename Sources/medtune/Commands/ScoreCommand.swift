@@ -221,7 +221,8 @@ struct ScoreCommand: ComputeCommand {
     private func generateAnswers(paths: (String, String), model: String, prompts: [String], choice: PromptChoice,
                                  gpu: DeviceOptions.GPU?) throws -> (base: [String], tuned: [String]) {
         let session = try ModelSession(paths: paths, named: model)
-        let generator = session.textGenerator(stopStrings: sampling.stop, model: try DeviceOptions.model(session, on: gpu))
+        let generator = session.textGenerator(stopStrings: sampling.stop, model: try DeviceOptions.model(session, on: gpu),
+                                              precision: device.cpuPrecision)
         let options = try sampling.options()
         let encoded = try prompts.map { try generator.encode($0, template: choice.template, maxNewTokens: options.maxNewTokens) }
         var base: [String] = [], tuned: [String] = []

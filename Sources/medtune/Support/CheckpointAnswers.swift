@@ -24,14 +24,15 @@ struct CheckpointAnswers {
     }
 
     /// Every model's generations for `prompts` (rendered text, encoded with `template`), in
-    /// batches of `batchSize`; `progress` hears each finished batch.
-    static func generate(base session: ModelSession, run: String, gpu: DeviceOptions.GPU?, stopStrings: [String], prompts: [String],
-                         template: PromptTemplate, options: SamplingOptions, batchSize: Int,
+    /// batches of `batchSize`, on `gpu` or else on the CPU in `precision`; `progress` hears each
+    /// finished batch.
+    static func generate(base session: ModelSession, run: String, gpu: DeviceOptions.GPU?, precision: MatrixPrecision,
+                         stopStrings: [String], prompts: [String], template: PromptTemplate, options: SamplingOptions, batchSize: Int,
                          progress: (_ model: String, _ done: Int, _ total: Int) -> Void) throws -> [Model] {
         let checkpoints = try checkpoints(in: run)
         precondition(session.adapter == nil, "the sweep's base is loaded without an adapter")
         let decoding = try DeviceOptions.model(session, on: gpu)
-        let generator = session.textGenerator(stopStrings: stopStrings, model: decoding)
+        let generator = session.textGenerator(stopStrings: stopStrings, model: decoding, precision: precision)
         let encoded = try prompts.map { try generator.encode($0, template: template, maxNewTokens: options.maxNewTokens) }
         func answers(_ name: String, useAdapter: Bool) throws -> [TextGeneration] {
             var all: [TextGeneration] = []

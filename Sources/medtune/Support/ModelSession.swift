@@ -26,19 +26,34 @@ struct ModelOptions: ParsableArguments {
     }
 }
 
-/// Where a command's model runs: `--device auto|cpu|cuda[:N]`, and in what precision on a GPU.
+/// Where a command's model runs: `--device auto|cpu|cuda[:N]`, and in what precision.
 struct DeviceOptions: ParsableArguments {
     @Option(name: .long, help: "Where the model runs: cpu, cuda or cuda:N (an NVIDIA GPU), or auto (GPU 0 when a driver and a GPU are present, else the CPU).")
     var device = "cpu"
 
-    @Option(name: .long, help: ArgumentHelp("Weights and activations on a GPU: bfloat16 (fast) or float32 (exact, for checks); the CPU always computes in float32.",
-                                            valueName: "bfloat16|float32"))
-    var precision: CUDAKernelSource.Storage = .bfloat16
+    @Option(name: .long, help: ArgumentHelp("""
+        The products with the weights. On a GPU, weights and activations in bfloat16 (the default there, fast) or float32 \
+        (exact, for checks). On the CPU, float32 (the default there, exact), q8 (activations quantized to 8 bits and \
+        multiplied in integers with GGUF block weights, as llama.cpp does: the fastest decoding) or bfloat16 \
+        (prompt products on AVX-512 BF16).
+        """, valueName: "float32|bfloat16|q8"))
+    var precision: MatrixPrecision?
+
+    /// The precision of the CPU model's products: float32 unless `--precision` says otherwise.
+    var cpuPrecision: MatrixPrecision { precision ?? .float32 }
 
     /// The GPU that `--device` names, with its kernels (in `--precision`) and cuBLASLt; nil for
-    /// the CPU. Called before the model loads, so that a missing driver or GPU is reported at once.
+    /// the CPU. Called before the model loads, so that a missing driver or GPU, or a precision
+    /// the chosen device lacks, is reported at once.
     func openGPU() throws -> GPU? {
-        try Self.openGPU(try DeviceChoice(parsing: device), storage: precision)
+        let gpu = try Self.openGPU(try DeviceChoice(parsing: device), storage: precision == .float32 ? .float32 : .bfloat16)
+        if gpu != nil, precision == .q8 {
+            throw InputError(at: "--precision q8", "8-bit activations run on the CPU; a GPU computes in bfloat16 or float32")
+        }
+        if gpu == nil, !cpuPrecision.isSupported {
+            throw InputError(at: "--precision \(cpuPrecision.rawValue)", "this CPU lacks AVX-512 BF16 (avx512_bf16); use float32 or q8")
+        }
+        return gpu
     }
 
     static func openGPU(_ choice: DeviceChoice, storage: CUDAKernelSource.Storage) throws -> GPU? {
@@ -74,8 +89,6 @@ struct DeviceOptions: ParsableArguments {
         try (model as? CUDAQwen2Model)?.checkFailure()
     }
 }
-
-extension CUDAKernelSource.Storage: ExpressibleByArgument {}
 
 /// Sampling flags shared by generate, compare and score.
 struct SamplingFlags: ParsableArguments {
@@ -155,9 +168,10 @@ struct ModelSession {
         return ids
     }
 
-    /// A generator over `model` (a GPU copy, say), else over the session's CPU model.
-    func textGenerator(stopStrings: [String], model: (any DecodingModel<Float>)? = nil) -> TextGenerator {
+    /// A generator of this session's model, or of `model` (its copy on a GPU, which computes in
+    /// its own precision); `precision` is that of the CPU model's products.
+    func textGenerator(stopStrings: [String], model: (any DecodingModel<Float>)? = nil, precision: MatrixPrecision = .float32) -> TextGenerator {
         TextGenerator(model: model ?? self.model, tokenizer: tokenizer, endOfSequence: endOfSequence, stopStrings: stopStrings,
-                      contextLength: checkpoint.config.maxPositionEmbeddings)
+                      contextLength: checkpoint.config.maxPositionEmbeddings, matrixPrecision: precision)
     }
 }
