@@ -35,6 +35,9 @@ struct BenchGPUCommand: ComputeCommand {
                                valueName: "folder"))
     var reference: String?
 
+    @Flag(help: "With --reference, compare in float32 only (for bases whose bfloat16 logits are too close to call, such as random ones at HF's default initialisation).")
+    var float32 = false
+
     @Option(help: ArgumentHelp("Compare training with HF transformers + PEFT: a folder written by scripts/peers/hf_peft_train_reference.py (the CPU path too; with --device cpu, the CPU path alone).",
                                valueName: "folder"))
     var trainReference: String?
@@ -63,7 +66,7 @@ struct BenchGPUCommand: ComputeCommand {
             throw ValidationError("bench gpu checks a GPU: --device cuda or cuda:N")
         }
         if let reference {
-            var check = GPUReferenceCheck(folder: URL(fileURLWithPath: reference), device: choice)
+            var check = GPUReferenceCheck(folder: URL(fileURLWithPath: reference), device: choice, bfloat16: !float32)
             try check.run()
             guard check.failures.isEmpty else { throw SystemError("bench gpu --reference: " + check.failures.joined(separator: "; ")) }
             print("reference check passed")

@@ -52,9 +52,13 @@ struct GPUReferenceCheck {
         value == 0 ? 0 : pow(2, (log2(abs(value))).rounded(.down) - 7)
     }
 
-    init(folder: URL, device: DeviceChoice) {
+    /// Whether the bfloat16 half runs (off: the float32 checks alone).
+    let bfloat16: Bool
+
+    init(folder: URL, device: DeviceChoice, bfloat16: Bool = true) {
         self.folder = folder
         self.device = device
+        self.bfloat16 = bfloat16
     }
 
     mutating func run() throws {
@@ -99,7 +103,7 @@ struct GPUReferenceCheck {
         report("float32: adapter off vs a model never given one (bit-identical)", identical ? 0 : 1, bound: 0, passed: identical)
 
         // bfloat16
-        guard let fast = try DeviceOptions.openGPU(device, storage: .bfloat16) else { return }
+        guard bfloat16, let fast = try DeviceOptions.openGPU(device, storage: .bfloat16) else { return }
         let model = try CUDAQwen2Model(tuned, kernels: fast.kernels, blas: fast.blas)
         for variant in Self.variants {
             guard let expected = reference.bfloat16[variant] else { throw InputError(file: file.path, "no bfloat16.\(variant)") }
