@@ -7,7 +7,8 @@ import numpy as np
 import torch
 import transformers, peft
 from transformers import AutoModelForCausalLM, Qwen2Config, Qwen2ForCausalLM
-from peft import LoraConfig, PeftModel, get_peft_model
+from peft import PeftModel
+from qwen2_random import SHAPES, random_lora, randomize_biases_and_norms
 
 parser = argparse.ArgumentParser()
 parser.add_argument("out_dir")
@@ -19,12 +20,6 @@ args = parser.parse_args()
 if (args.shape is None) == (args.model is None) or (args.model is None) != (args.adapter is None):
     parser.error("give --shape, or --model with --adapter")
 
-SHAPES = {
-    "toy": dict(num_hidden_layers=2, hidden_size=256, num_attention_heads=4, num_key_value_heads=2, head_dim=64,
-                intermediate_size=512, vocab_size=2048, tie_word_embeddings=False, max_position_embeddings=4096),
-    "0.5b": dict(num_hidden_layers=24, hidden_size=896, num_attention_heads=14, num_key_value_heads=2, head_dim=64,
-                 intermediate_size=4864, vocab_size=151936, tie_word_embeddings=True, max_position_embeddings=32768),
-}
 # Margins vs stability: at HF's default initializer_range (0.02) the layers are tame (HF bf16 and fp32
 # pick the same top-1 at ~99-100% of the positions) but the top-1 / top-2 logit margins are a few 1e-2.
 # Scaling the final RMSNorm weight by 5 scales every logit by 5 (argmax unchanged), which brings the median
@@ -48,28 +43,14 @@ started = time.perf_counter()
 def make_random_model_and_adapter():
     """The random model and adapter, built on the CPU so a seed gives the same weights on any machine."""
     torch.manual_seed(args.seed)
-    config = Qwen2Config(**SHAPES[args.shape], rope_theta=1e6, rms_norm_eps=1e-6, initializer_range=INIT_RANGE,
+    config = Qwen2Config(**SHAPES[args.shape], max_position_embeddings=32768, rms_norm_eps=1e-6, initializer_range=INIT_RANGE,
                          use_sliding_window=False, bos_token_id=None, eos_token_id=None, pad_token_id=None)
     model = Qwen2ForCausalLM(config).float().eval()
+    randomize_biases_and_norms(model)
     with torch.no_grad():
-        # HF initialises the q/k/v biases to zero and the RMSNorm weights to one; random values make sure
-        # medtune really reads and applies them.
-        for name, p in model.named_parameters():
-            if name.endswith("_proj.bias"):
-                p.normal_(0.0, 0.5)
-            elif name.endswith("norm.weight"):
-                p.uniform_(0.5, 1.5)
         model.model.norm.weight.mul_(FINAL_NORM_SCALE)
     model.save_pretrained(model_dir)
-
-    lora = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0, target_modules=TARGETS, task_type="CAUSAL_LM"))
-    with torch.no_grad():
-        # PEFT starts lora_B at zero (a no-op adapter); random A and B make the adapter move the logits clearly.
-        for name, p in lora.named_parameters():
-            if "lora_A" in name:
-                p.normal_(0.0, p.shape[1] ** -0.5)
-            elif "lora_B" in name:
-                p.normal_(0.0, INIT_RANGE)
+    lora = random_lora(model, TARGETS, b_std=INIT_RANGE)
     lora.save_pretrained(adapter_dir)
     del lora, model
     return config

@@ -9,7 +9,7 @@ real_stdout, sys.stdout = sys.stdout, sys.stderr  # keep library chatter off the
 import torch
 from transformers import AutoModelForCausalLM, Qwen2Config
 from peft import LoraConfig, get_peft_model
-from qwen2_shapes import SHAPES
+from qwen2_random import SHAPES
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--shape", choices=["7b", "0.5b"], required=True)

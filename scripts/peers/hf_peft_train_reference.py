@@ -12,8 +12,8 @@ import argparse, json, os
 import torch
 from safetensors.torch import save_file
 from transformers import AutoModelForCausalLM, Qwen2Config, Qwen2ForCausalLM
-from peft import LoraConfig, PeftModel, get_peft_model
-from qwen2_shapes import SHAPES
+from peft import PeftModel
+from qwen2_random import SHAPES, random_lora, randomize_biases_and_norms
 
 parser = argparse.ArgumentParser()
 parser.add_argument("out_dir")
@@ -34,20 +34,9 @@ torch.manual_seed(args.seed)
 config = Qwen2Config(**SHAPES["toy"], max_position_embeddings=4096, rms_norm_eps=1e-6, use_sliding_window=False,
                      bos_token_id=None, eos_token_id=None, pad_token_id=None)
 model = Qwen2ForCausalLM(config).float()
-with torch.no_grad():
-    for name, p in model.named_parameters():
-        if name.endswith("_proj.bias"):
-            p.normal_(0.0, 0.5)
-        elif name.endswith("norm.weight"):
-            p.uniform_(0.5, 1.5)
+randomize_biases_and_norms(model)
 model.save_pretrained(model_dir)
-lora = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0, target_modules=TARGETS, task_type="CAUSAL_LM"))
-with torch.no_grad():
-    for name, p in lora.named_parameters():
-        if "lora_A" in name:
-            p.normal_(0.0, p.shape[1] ** -0.5)
-        elif "lora_B" in name:
-            p.normal_(0.0, 0.02)
+lora = random_lora(model, TARGETS, b_std=0.02)
 lora.save_pretrained(adapter_dir)
 del lora, model
 

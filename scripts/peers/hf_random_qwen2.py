@@ -6,7 +6,7 @@
 import argparse, json, os
 import torch
 from transformers import Qwen2Config, Qwen2ForCausalLM
-from qwen2_shapes import SHAPES
+from qwen2_random import SHAPES
 
 parser = argparse.ArgumentParser()
 parser.add_argument("out_dir")
