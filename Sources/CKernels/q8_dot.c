@@ -6,8 +6,10 @@
 //
 // Weight quants enter the vector products unsigned (vpmaddubsw and vpdpbusd multiply unsigned
 // by signed bytes): the 4-, 5- and 6-bit formats store them so, with the offset (8, 16, 32) or
-// the K formats' mins subtracted through the activation sums, exactly, in int32; Q8_0's signed
-// quants multiply as their magnitudes with the activations' signs flipped where they are negative.
+// the K formats' mins subtracted through the activation sums, exactly in int32 per block (the
+// AVX-512 kernels of Q4_0, Q5_0, Q8_0 and the Q4_K/Q5_K mins scale that product apart and
+// subtract it in float32); Q8_0's signed quants multiply as their magnitudes with the
+// activations' signs flipped where they are negative (AVX2), or shifted by 128 (AVX-512).
 #include "CKernels.h"
 
 #include <math.h>
@@ -334,40 +336,45 @@ static INLINE VNNI __m512i q8_0_pair(const uint8_t *first, const uint8_t *second
     return _mm512_xor_si512(both, _mm512_set1_epi8((char)0x80));
 }
 
-/// Blocks `b` and `b + 1` of a row of 32-element blocks (f16 scale first), or block b alone when
-/// not `both`, added to `acc`: lanes 0–7 sum the first block's products, 8–15 the second's, each
-/// less `offset` times its activations (a second vpdpbusd), then converted and scaled by each
-/// block's two scales' product. A block alone pairs with itself, the activations' second half
-/// masked off and its copy's scale zero.
-static INLINE VNNI __m512 pair32_vnni(__m512 acc, const uint8_t *row, const medtune_q8_row *x, ptrdiff_t b, int both, int block_bytes,
-                                      __m512i (*pair)(const uint8_t *, const uint8_t *), uint8_t offset) {
-    const uint8_t *first = row + b * block_bytes, *second = both ? first + block_bytes : first;
-    const __m512i a = _mm512_maskz_loadu_epi8(both ? ~0ull : 0xFFFFFFFFull, x->values + 32 * b);
-    const __m512i zero = _mm512_setzero_si512();
-    const __m512i dot = _mm512_sub_epi32(_mm512_dpbusd_epi32(zero, pair(first, second), a),
-                                         _mm512_dpbusd_epi32(zero, _mm512_set1_epi8((char)offset), a));
-    uint16_t d0, d1;
-    memcpy(&d0, first, 2);
-    memcpy(&d1, second, 2);
-    const __m128 weightScales = _mm_cvtph_ps(_mm_cvtsi32_si128((int)(d0 | (uint32_t)d1 << 16)));
-    const __m128 inputScales = both ? _mm_castpd_ps(_mm_load_sd((const double *)(x->scales + b))) : _mm_load_ss(x->scales + b);
-    const __m512i halves = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-    const __m512 scales = _mm512_permutexvar_ps(halves, _mm512_castps128_ps512(_mm_mul_ps(weightScales, inputScales)));
-    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scales, acc);
+/// Blocks b … b + count − 1 (count 1 to 4) of a row of 32-element blocks (f16 scale first),
+/// added to acc[0] (blocks b, b + 1) and acc[1] (b + 2, b + 3). A pair of blocks is one vpdpbusd,
+/// lanes 0–7 summing the first block's products and 8–15 the second's, converted and scaled by
+/// each block's two scales' product. The offset enters apart, in `offsets`: −offset times each
+/// block's activation sum (exact, from the group sums) times the same scales, four blocks in
+/// one vector, which costs fewer vector operations per pair than a second vpdpbusd and a
+/// subtraction. A block past `count` has zero activations, sums and scales, and pairs with its
+/// predecessor.
+static INLINE VNNI void step32_vnni(__m512 acc[2], __m128 *offsets, const uint8_t *row, const medtune_q8_row *x, ptrdiff_t b, int count,
+                                    int block_bytes, __m512i (*pair)(const uint8_t *, const uint8_t *), int offset) {
+    const uint8_t *blocks[4];
+    uint64_t halves = 0;
+    for (int k = 0; k < 4; k++) {
+        blocks[k] = row + (b + (k < count ? k : count - 1)) * block_bytes;
+        if (k < count) halves |= (uint64_t)(blocks[k][0] | blocks[k][1] << 8) << 16 * k;
+    }
+    const __mmask8 present = (__mmask8)((1u << count) - 1);
+    const __m128 scales = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)halves)), _mm_maskz_loadu_ps(present, x->scales + b));
+    const __m128i blockOffsets = _mm_madd_epi16(_mm_maskz_loadu_epi32(present, x->sums + 2 * b), _mm_set1_epi16((short)-offset));
+    *offsets = _mm_fmadd_ps(scales, _mm_cvtepi32_ps(blockOffsets), *offsets);
+    for (int p = 0; 2 * p < count; p++) {
+        const __m512i a = _mm512_maskz_loadu_epi8(2 * p + 1 < count ? ~0ull : 0xFFFFFFFFull, x->values + 32 * (b + 2 * p));
+        const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), pair(blocks[2 * p], blocks[2 * p + 1]), a);
+        const __m512i halvesLanes = _mm512_setr_epi32(2 * p, 2 * p, 2 * p, 2 * p, 2 * p, 2 * p, 2 * p, 2 * p,
+                                                      2 * p + 1, 2 * p + 1, 2 * p + 1, 2 * p + 1, 2 * p + 1, 2 * p + 1, 2 * p + 1, 2 * p + 1);
+        acc[p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_permutexvar_ps(halvesLanes, _mm512_castps128_ps512(scales)), acc[p]);
+    }
 }
 
-/// Rows of 32-element blocks, two blocks per vector and two vectors per step into separate
-/// accumulators, so that consecutive steps do not wait on each other's additions.
+/// Rows of 32-element blocks, four blocks per step into two accumulators, so that consecutive
+/// pairs do not wait on each other's additions.
 static INLINE VNNI float dot32_vnni(const uint8_t *row, const medtune_q8_row *x, ptrdiff_t blocks, int block_bytes,
-                                    __m512i (*pair)(const uint8_t *, const uint8_t *), uint8_t offset) {
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+                                    __m512i (*pair)(const uint8_t *, const uint8_t *), int offset) {
+    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    __m128 offsets = _mm_setzero_ps();
     ptrdiff_t b = 0;
-    for (; b + 4 <= blocks; b += 4) {
-        acc0 = pair32_vnni(acc0, row, x, b, 1, block_bytes, pair, offset);
-        acc1 = pair32_vnni(acc1, row, x, b + 2, 1, block_bytes, pair, offset);
-    }
-    for (; b < blocks; b += 2) acc0 = pair32_vnni(acc0, row, x, b, b + 1 < blocks, block_bytes, pair, offset);
-    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+    for (; b + 4 <= blocks; b += 4) step32_vnni(acc, &offsets, row, x, b, 4, block_bytes, pair, offset);
+    if (b < blocks) step32_vnni(acc, &offsets, row, x, b, (int)(blocks - b), block_bytes, pair, offset);
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1])) + sum8_vnni(_mm256_zextps128_ps256(offsets));
 }
 
 static VNNI float dot_q4_0_vnni(const uint8_t *row, const medtune_q8_row *x, ptrdiff_t blocks) {
