@@ -6,8 +6,10 @@
 //
 // Weight quants enter the vector products unsigned (vpmaddubsw and vpdpbusd multiply unsigned
 // by signed bytes): the 4-, 5- and 6-bit formats store them so, with the offset (8, 16, 32) or
-// the K formats' mins subtracted through the activation sums, exactly, in int32; Q8_0's signed
-// quants multiply as their magnitudes with the activations' signs flipped where they are negative.
+// the K formats' mins subtracted through the activation sums, exactly in int32 per block (the
+// AVX-512 kernels of Q4_0, Q5_0, Q8_0 and the Q4_K/Q5_K mins scale that product apart and
+// subtract it in float32); Q8_0's signed quants multiply as their magnitudes with the
+// activations' signs flipped where they are negative (AVX2), or shifted by 128 (AVX-512).
 #include "CKernels.h"
 
 #include <math.h>
@@ -235,11 +237,98 @@ static INLINE AVX2 __m256i scaled_add_avx2(__m256i acc, __m256i u, __m256i s, __
 }
 #define Q8_TARGET AVX2
 #define Q8_NAME(name) name##_avx2
-#define SCALED_ADD scaled_add_avx2
 #include "q8_vector_kernels.h"
 #undef Q8_TARGET
 #undef Q8_NAME
-#undef SCALED_ADD
+
+/// A Q4_K/Q5_K block's eight sub-block scales, and Σ min[s] · (the activation sum of sub-block
+/// s), the mins' share of its product (from the sixteen group sums at `sums`).
+static INLINE AVX2 int k4_offset(const uint8_t *block, const int16_t *sums, uint8_t scales[8]) {
+    uint8_t mins[8];
+    unpack_scales_mins(block + 4, scales, mins);
+    const __m128i subSums = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)sums), _mm_loadu_si128((const __m128i *)(sums + 8)));
+    __m128i weighted = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)mins)), subSums);
+    weighted = _mm_add_epi32(weighted, _mm_shuffle_epi32(weighted, 0x4E));
+    weighted = _mm_add_epi32(weighted, _mm_shuffle_epi32(weighted, 0xB1));
+    return _mm_cvtsi128_si32(weighted);
+}
+
+/// Q4_K and Q5_K: eight sub-blocks of 32 with 6-bit scales and mins; the quants of sub-blocks
+/// 2p and 2p+1 are the low and high nibbles of bytes 32p…32p+31 (plus, for Q5_K, bits 2p and
+/// 2p+1 of the 32 high-bit bytes as their fifth bit). The mins enter through the activation sums.
+static INLINE AVX2 float dot_k4_avx2(const uint8_t *row, const medtune_q8_row *x, ptrdiff_t blocks, int fifth_bit) {
+    const int block_bytes = fifth_bit ? 176 : 144;
+    const __m256i low = _mm256_set1_epi8(15), one = _mm256_set1_epi8(1);
+    __m256 acc = _mm256_setzero_ps();
+    float offsets = 0;
+    for (ptrdiff_t b = 0; b < blocks; b++) {
+        const uint8_t *block = row + b * block_bytes, *nibbles = block + (fifth_bit ? 48 : 16);
+        const int8_t *a = x->values + 256 * b;
+        uint8_t scales[8];
+        const int offset = k4_offset(block, x->sums + 16 * b, scales);
+
+        __m256i high = fifth_bit ? _mm256_loadu_si256((const __m256i *)(block + 16)) : _mm256_setzero_si256();
+        __m256i dot = _mm256_setzero_si256();
+        for (int pair = 0; pair < 4; pair++) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(nibbles + 32 * pair));
+            __m256i first = _mm256_and_si256(q, low), second = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
+            if (fifth_bit) {
+                first = _mm256_or_si256(first, _mm256_slli_epi16(_mm256_and_si256(high, one), 4));
+                second = _mm256_or_si256(second, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 1), one), 4));
+                high = _mm256_srli_epi16(high, 2);
+            }
+            dot = scaled_add_avx2(dot, first, _mm256_loadu_si256((const __m256i *)(a + 64 * pair)), _mm256_set1_epi16(scales[2 * pair]));
+            dot = scaled_add_avx2(dot, second, _mm256_loadu_si256((const __m256i *)(a + 64 * pair + 32)), _mm256_set1_epi16(scales[2 * pair + 1]));
+        }
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(half_avx2(block) * x->scales[b]), acc);
+        offsets += half_avx2(block + 2) * x->scales[b] * (float)offset;
+    }
+    return sum8_avx2(acc) - offsets;
+}
+
+static AVX2 float dot_q4_K_avx2(const uint8_t *row, const medtune_q8_row *x, ptrdiff_t blocks) {
+    return dot_k4_avx2(row, x, blocks, 0);
+}
+
+static AVX2 float dot_q5_K_avx2(const uint8_t *row, const medtune_q8_row *x, ptrdiff_t blocks) {
+    return dot_k4_avx2(row, x, blocks, 1);
+}
+
+/// Q6_K: sixteen groups of 16 with signed 8-bit scales; per half of 128 elements, 64 bytes of
+/// low nibbles and 32 of 2-bit high parts (see q8_dot.c `unpack_k`). The −32 of every quant
+/// enters as 32 · Σ scale[g] · sum[g], subtracted in int32.
+static AVX2 float dot_q6_K_avx2(const uint8_t *row, const medtune_q8_row *x, ptrdiff_t blocks) {
+    const __m256i low = _mm256_set1_epi8(15), bits01 = _mm256_set1_epi8(3), bits23 = _mm256_set1_epi8(12),
+                  bits45 = _mm256_set1_epi8(48);
+    __m256 acc = _mm256_setzero_ps();
+    for (ptrdiff_t b = 0; b < blocks; b++) {
+        const uint8_t *block = row + b * 210;
+        const int8_t *a = x->values + 256 * b, *scales = (const int8_t *)(block + 192);
+        const __m256i groupScales = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)scales));
+        const __m256i offset = _mm256_madd_epi16(groupScales, _mm256_loadu_si256((const __m256i *)(x->sums + 16 * b)));
+        __m256i dot = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(offset, 5));
+        for (int half = 0; half < 2; half++) {
+            const uint8_t *nibbles = block + 64 * half;
+            const __m256i high = _mm256_loadu_si256((const __m256i *)(block + 128 + 32 * half));
+            const __m256i first = _mm256_loadu_si256((const __m256i *)nibbles);
+            const __m256i second = _mm256_loadu_si256((const __m256i *)(nibbles + 32));
+            const __m256i quarters[4] = {
+                _mm256_or_si256(_mm256_and_si256(first, low), _mm256_slli_epi16(_mm256_and_si256(high, bits01), 4)),
+                _mm256_or_si256(_mm256_and_si256(second, low), _mm256_slli_epi16(_mm256_and_si256(high, bits23), 2)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(first, 4), low), _mm256_and_si256(high, bits45)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(second, 4), low),
+                                _mm256_and_si256(_mm256_srli_epi16(high, 2), bits45)),
+            };
+            for (int quarter = 0; quarter < 4; quarter++) {
+                const int g = 8 * half + 2 * quarter;
+                const __m256i pairScales = _mm256_set_m128i(_mm_set1_epi16(scales[g + 1]), _mm_set1_epi16(scales[g]));
+                dot = scaled_add_avx2(dot, quarters[quarter], _mm256_loadu_si256((const __m256i *)(a + 128 * half + 32 * quarter)), pairScales);
+            }
+        }
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(half_avx2(block + 208) * x->scales[b]), acc);
+    }
+    return sum8_avx2(acc);
+}
 
 /// Sixteen 4-bit values as 32 bytes in element order: low nibbles (elements 0–15), then high.
 static INLINE AVX2 __m256i nibbles16(const uint8_t *p) {
@@ -298,14 +387,95 @@ static AVX2 float dot_q8_0_avx2(const uint8_t *row, const medtune_q8_row *x, ptr
 
 // MARK: AVX-512 VNNI: 64 elements per vector
 
-/// The K formats as on AVX2, the scaled pair sums added by one instruction (vpdpwssd).
-static INLINE VNNI __m256i scaled_add_vnni(__m256i acc, __m256i u, __m256i s, __m256i scales) {
-    return _mm256_dpwssd_epi32(acc, _mm256_maddubs_epi16(u, s), scales);
-}
 #define Q8_TARGET VNNI
 #define Q8_NAME(name) name##_vnni
-#define SCALED_ADD scaled_add_vnni
 #include "q8_vector_kernels.h"
+
+/// Q4_K and Q5_K (see dot_k4_avx2) a pair of sub-blocks per 512-bit vector: the 32 nibble bytes
+/// loaded into both halves, the upper half shifted down a nibble (vpsrlvw), and for Q5_K the
+/// fifth bits of the pair shifted to bit 4 per half; each pair's two scales come from one
+/// vpermw of the block's eight, and the products of a pair add through one vpdpwssd.
+static INLINE VNNI float dot_k4_vnni(const uint8_t *row, const medtune_q8_row *x, ptrdiff_t blocks, int fifth_bit) {
+    const int block_bytes = fifth_bit ? 176 : 144;
+    const __m512i low = _mm512_set1_epi8(15), bit4 = _mm512_set1_epi8(16);
+    const __m512i upperHalf = _mm512_maskz_mov_epi16(0xFFFF0000u, _mm512_set1_epi16(1));
+    const __m512i nibbleShift = _mm512_slli_epi16(upperHalf, 2); // 0 below, 4 above
+    // Bits 2p and 2p + 1 of a high byte (after p shifts by 2, bits 0 and 1) up to bit 4; within a
+    // byte, as the 16-bit shifts bring no neighbor's bit there.
+    const __m512i fifthShift = _mm512_sub_epi16(_mm512_set1_epi16(4), upperHalf);
+    __m512 acc = _mm512_setzero_ps();
+    float offsets = 0;
+    for (ptrdiff_t b = 0; b < blocks; b++) {
+        const uint8_t *block = row + b * block_bytes, *nibbles = block + (fifth_bit ? 48 : 16);
+        const int8_t *a = x->values + 256 * b;
+        uint8_t scales[8];
+        const int offset = k4_offset(block, x->sums + 16 * b, scales);
+        const __m512i subScales = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)scales)));
+        __m512i high = fifth_bit ? _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(block + 16))) : _mm512_setzero_si512();
+        __m512i dot = _mm512_setzero_si512();
+        for (int pair = 0; pair < 4; pair++) {
+            const __m512i bytes = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(nibbles + 32 * pair)));
+            __m512i q = _mm512_and_si512(_mm512_srlv_epi16(bytes, nibbleShift), low);
+            if (fifth_bit) {
+                q = _mm512_ternarylogic_epi32(_mm512_sllv_epi16(high, fifthShift), bit4, q, 0xEA); // (A & B) | C
+                high = _mm512_srli_epi16(high, 2);
+            }
+            const __m512i pairScales = _mm512_permutexvar_epi16(_mm512_add_epi16(upperHalf, _mm512_set1_epi16((short)(2 * pair))), subScales);
+            dot = _mm512_dpwssd_epi32(dot, _mm512_maddubs_epi16(q, _mm512_loadu_si512(a + 64 * pair)), pairScales);
+        }
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_set1_ps(half_vnni(block) * x->scales[b]), acc);
+        offsets += half_vnni(block + 2) * x->scales[b] * (float)offset;
+    }
+    return _mm512_reduce_add_ps(acc) - offsets;
+}
+
+static VNNI float dot_q4_K_vnni(const uint8_t *row, const medtune_q8_row *x, ptrdiff_t blocks) {
+    return dot_k4_vnni(row, x, blocks, 0);
+}
+
+static VNNI float dot_q5_K_vnni(const uint8_t *row, const medtune_q8_row *x, ptrdiff_t blocks) {
+    return dot_k4_vnni(row, x, blocks, 1);
+}
+
+/// Q6_K (see dot_q6_K_avx2) a half of 128 elements in two 512-bit vectors: the 64 low-nibble
+/// bytes are one load, each byte holding elements of quarters 0 and 1 (low nibble) and of 2 and 3
+/// (high), and the 32 bytes of 2-bit high parts, loaded into both 256-bit halves, are shifted
+/// per half (vpsllvw, vpsrlvw) to bits 4–5 of each quarter's byte. Each quarter pair's group
+/// scales come from one vpermw of the block's sixteen.
+static VNNI float dot_q6_K_vnni(const uint8_t *row, const medtune_q8_row *x, ptrdiff_t blocks) {
+    const __m512i low = _mm512_set1_epi8(15), bits45 = _mm512_set1_epi8(48);
+    // Word shifts of the high parts: quarters 0 and 1 take bits 0–1 and 2–3 up to 4–5, quarters
+    // 2 and 3 bits 4–5 and 6–7; a byte's bits 4–5 never come from its neighbor at these counts.
+    const __m512i up01 = _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16(4), _mm512_set1_epi16(2));
+    const __m512i down23 = _mm512_maskz_mov_epi16(0xFFFF0000u, _mm512_set1_epi16(2));
+    // Group g of 16 elements covers words 8(g mod 4) … 8(g mod 4) + 7 of its quarter pair's vector.
+    const __m512i groupOfWord = _mm512_srli_epi16(_mm512_set_epi16(31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16,
+                                                                   15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), 3);
+    __m512 acc = _mm512_setzero_ps();
+    for (ptrdiff_t b = 0; b < blocks; b++) {
+        const uint8_t *block = row + b * 210;
+        const int8_t *a = x->values + 256 * b;
+        const __m256i groupScales = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(block + 192)));
+        const __m512i scales = _mm512_castsi256_si512(groupScales);
+        // The −32 of every quant: 32 · Σ scale[g] · sum[g], subtracted in int32.
+        const __m256i offset = _mm256_madd_epi16(groupScales, _mm256_loadu_si256((const __m256i *)(x->sums + 16 * b)));
+        __m512i dot = _mm512_zextsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(offset, 5)));
+        for (int half = 0; half < 2; half++) {
+            const __m512i nibbles = _mm512_loadu_si512(block + 64 * half);
+            const __m512i high = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(block + 128 + 32 * half)));
+            // (nibbles & 15) | (shifted high & 48) in one instruction each (truth table 0xEA of A & B | C).
+            const __m512i q01 = _mm512_ternarylogic_epi32(nibbles, low, _mm512_and_si512(_mm512_sllv_epi16(high, up01), bits45), 0xEA);
+            const __m512i q23 = _mm512_ternarylogic_epi32(_mm512_srli_epi16(nibbles, 4), low,
+                                                          _mm512_and_si512(_mm512_srlv_epi16(high, down23), bits45), 0xEA);
+            const __m512i groups = _mm512_add_epi16(groupOfWord, _mm512_set1_epi16((short)(8 * half)));
+            dot = _mm512_dpwssd_epi32(dot, _mm512_maddubs_epi16(q01, _mm512_loadu_si512(a + 128 * half)), _mm512_permutexvar_epi16(groups, scales));
+            dot = _mm512_dpwssd_epi32(dot, _mm512_maddubs_epi16(q23, _mm512_loadu_si512(a + 128 * half + 64)),
+                                      _mm512_permutexvar_epi16(_mm512_add_epi16(groups, _mm512_set1_epi16(4)), scales));
+        }
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_set1_ps(half_vnni(block + 208) * x->scales[b]), acc);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
 
 /// Two consecutive 32-element blocks of 4-bit values (16 bytes at each of `first` and `second`),
 /// each 16 bytes in two 128-bit lanes, the second copy shifted down by a nibble: the quants in
@@ -334,40 +504,45 @@ static INLINE VNNI __m512i q8_0_pair(const uint8_t *first, const uint8_t *second
     return _mm512_xor_si512(both, _mm512_set1_epi8((char)0x80));
 }
 
-/// Blocks `b` and `b + 1` of a row of 32-element blocks (f16 scale first), or block b alone when
-/// not `both`, added to `acc`: lanes 0–7 sum the first block's products, 8–15 the second's, each
-/// less `offset` times its activations (a second vpdpbusd), then converted and scaled by each
-/// block's two scales' product. A block alone pairs with itself, the activations' second half
-/// masked off and its copy's scale zero.
-static INLINE VNNI __m512 pair32_vnni(__m512 acc, const uint8_t *row, const medtune_q8_row *x, ptrdiff_t b, int both, int block_bytes,
-                                      __m512i (*pair)(const uint8_t *, const uint8_t *), uint8_t offset) {
-    const uint8_t *first = row + b * block_bytes, *second = both ? first + block_bytes : first;
-    const __m512i a = _mm512_maskz_loadu_epi8(both ? ~0ull : 0xFFFFFFFFull, x->values + 32 * b);
-    const __m512i zero = _mm512_setzero_si512();
-    const __m512i dot = _mm512_sub_epi32(_mm512_dpbusd_epi32(zero, pair(first, second), a),
-                                         _mm512_dpbusd_epi32(zero, _mm512_set1_epi8((char)offset), a));
-    uint16_t d0, d1;
-    memcpy(&d0, first, 2);
-    memcpy(&d1, second, 2);
-    const __m128 weightScales = _mm_cvtph_ps(_mm_cvtsi32_si128((int)(d0 | (uint32_t)d1 << 16)));
-    const __m128 inputScales = both ? _mm_castpd_ps(_mm_load_sd((const double *)(x->scales + b))) : _mm_load_ss(x->scales + b);
-    const __m512i halves = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-    const __m512 scales = _mm512_permutexvar_ps(halves, _mm512_castps128_ps512(_mm_mul_ps(weightScales, inputScales)));
-    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scales, acc);
+/// Blocks b … b + count − 1 (count 1 to 4) of a row of 32-element blocks (f16 scale first),
+/// added to acc[0] (blocks b, b + 1) and acc[1] (b + 2, b + 3). A pair of blocks is one vpdpbusd,
+/// lanes 0–7 summing the first block's products and 8–15 the second's, converted and scaled by
+/// each block's two scales' product. The offset enters apart, in `offsets`: −offset times each
+/// block's activation sum (exact, from the group sums) times the same scales, four blocks in
+/// one vector, which costs fewer vector operations per pair than a second vpdpbusd and a
+/// subtraction. A block past `count` has zero activations, sums and scales, and pairs with its
+/// predecessor.
+static INLINE VNNI void step32_vnni(__m512 acc[2], __m128 *offsets, const uint8_t *row, const medtune_q8_row *x, ptrdiff_t b, int count,
+                                    int block_bytes, __m512i (*pair)(const uint8_t *, const uint8_t *), int offset) {
+    const uint8_t *blocks[4];
+    uint64_t halves = 0;
+    for (int k = 0; k < 4; k++) {
+        blocks[k] = row + (b + (k < count ? k : count - 1)) * block_bytes;
+        if (k < count) halves |= (uint64_t)(blocks[k][0] | blocks[k][1] << 8) << 16 * k;
+    }
+    const __mmask8 present = (__mmask8)((1u << count) - 1);
+    const __m128 scales = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)halves)), _mm_maskz_loadu_ps(present, x->scales + b));
+    const __m128i blockOffsets = _mm_madd_epi16(_mm_maskz_loadu_epi32(present, x->sums + 2 * b), _mm_set1_epi16((short)-offset));
+    *offsets = _mm_fmadd_ps(scales, _mm_cvtepi32_ps(blockOffsets), *offsets);
+    for (int p = 0; 2 * p < count; p++) {
+        const __m512i a = _mm512_maskz_loadu_epi8(2 * p + 1 < count ? ~0ull : 0xFFFFFFFFull, x->values + 32 * (b + 2 * p));
+        const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), pair(blocks[2 * p], blocks[2 * p + 1]), a);
+        const __m512i halvesLanes = _mm512_setr_epi32(2 * p, 2 * p, 2 * p, 2 * p, 2 * p, 2 * p, 2 * p, 2 * p,
+                                                      2 * p + 1, 2 * p + 1, 2 * p + 1, 2 * p + 1, 2 * p + 1, 2 * p + 1, 2 * p + 1, 2 * p + 1);
+        acc[p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_permutexvar_ps(halvesLanes, _mm512_castps128_ps512(scales)), acc[p]);
+    }
 }
 
-/// Rows of 32-element blocks, two blocks per vector and two vectors per step into separate
-/// accumulators, so that consecutive steps do not wait on each other's additions.
+/// Rows of 32-element blocks, four blocks per step into two accumulators, so that consecutive
+/// pairs do not wait on each other's additions.
 static INLINE VNNI float dot32_vnni(const uint8_t *row, const medtune_q8_row *x, ptrdiff_t blocks, int block_bytes,
-                                    __m512i (*pair)(const uint8_t *, const uint8_t *), uint8_t offset) {
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+                                    __m512i (*pair)(const uint8_t *, const uint8_t *), int offset) {
+    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    __m128 offsets = _mm_setzero_ps();
     ptrdiff_t b = 0;
-    for (; b + 4 <= blocks; b += 4) {
-        acc0 = pair32_vnni(acc0, row, x, b, 1, block_bytes, pair, offset);
-        acc1 = pair32_vnni(acc1, row, x, b + 2, 1, block_bytes, pair, offset);
-    }
-    for (; b < blocks; b += 2) acc0 = pair32_vnni(acc0, row, x, b, b + 1 < blocks, block_bytes, pair, offset);
-    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+    for (; b + 4 <= blocks; b += 4) step32_vnni(acc, &offsets, row, x, b, 4, block_bytes, pair, offset);
+    if (b < blocks) step32_vnni(acc, &offsets, row, x, b, (int)(blocks - b), block_bytes, pair, offset);
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1])) + sum8_vnni(_mm256_zextps128_ps256(offsets));
 }
 
 static VNNI float dot_q4_0_vnni(const uint8_t *row, const medtune_q8_row *x, ptrdiff_t blocks) {

@@ -31,14 +31,15 @@ final class Q8ProductTests: XCTestCase {
     }
 
     /// Every type on random payload bytes (every quant value, every high bit, every 6-bit scale
-    /// and min) in rows of one block, of three (an odd count: the last block alone where the
-    /// kernels take two at a time) and of five, times inputs at the edges of quantization: all
+    /// and min) in rows of one to three blocks, five and seven (every remainder of the AVX-512
+    /// kernels' steps of four blocks, and an odd count: the last block alone where they take
+    /// two at a time), times inputs at the edges of quantization: all
     /// zero (a zero scale), one nonzero value, a constant row (every value ±127), values that
     /// round to half steps, and magnitudes from 1e-30 to 1e30 in one row.
     func testKernelsMatchTheDequantizedProductOnEdgeCases() throws {
         var rng = SplitMix64(seed: 5)
         for type in [StorageType.q4_0, .q5_0, .q8_0, .q4_K, .q5_K, .q6_K] {
-            for blocks in [1, 3, 5] {
+            for blocks in [1, 2, 3, 5, 7] {
                 let columns = blocks * type.blockSize
                 let bytes = randomBlockRows(type, rows: 4, columns: columns, &rng)
                 var inputs: [[Float]] = [

@@ -69,4 +69,8 @@ void medtune_q8_quantize(const float *x, ptrdiff_t n, int block, int8_t *values,
 void medtune_q8_dots(int kernel, int ggml_type, const void *weights, ptrdiff_t row_bytes, ptrdiff_t rows, ptrdiff_t n,
                      medtune_q8_row x, float *y, int accumulate);
 
+/// The wrapping sum of the 64-bit words in bytes[0..<count] (count a multiple of 64): a read
+/// that runs at the speed of memory, for measuring its bandwidth.
+uint64_t medtune_sum_words(const void *bytes, size_t count);
+
 #endif

@@ -66,6 +66,7 @@ struct BenchGenerateCommand: ComputeCommand {
         guard choice == .cpu else { throw ValidationError("bench generate measures one device: --device cpu or cuda[:N]") }
         let path = model ?? ".cache/assets/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
         let loaded: Qwen2Model<Float>
+        var weightBytes: Int?
         if let shape {
             loaded = try TrainingStepBenchmark.randomModel(shape.shape, storage: .bf16)
             print("model: random Qwen2, bf16 weights (\(shape.shape.summary))")
@@ -73,6 +74,7 @@ struct BenchGenerateCommand: ComputeCommand {
             let checkpoint: ModelCheckpoint
             (loaded, checkpoint) = try Qwen2Model<Float>.load(path: path)
             print("model: \(path) (\(checkpoint.format.rawValue), \(checkpoint.config.layerCount) layers, hidden \(checkpoint.config.hiddenSize))")
+            weightBytes = Self.bytesReadPerToken(checkpoint)
         }
         print("OpenBLAS kernel: \(OpenBLAS.shared.coreName), \(Parallel.threads) cores")
         var ours: [Measured] = []
@@ -84,6 +86,7 @@ struct BenchGenerateCommand: ComputeCommand {
             }
         }
         let memory = MemoryUsage.current()
+        let bandwidth = MemoryBandwidth.measure()
 
         var hf: [Int: Figures] = [:], llama: Figures?
         var notes: [String] = []
@@ -96,6 +99,14 @@ struct BenchGenerateCommand: ComputeCommand {
             notes.append("peers skipped: they measure files, and --shape makes a random model")
         }
         table(ours, hf: hf, peerName: "HF fp32", llama: llama)
+        print(String(format: "memory read bandwidth: %.1f GB/s (%d threads streaming 256 MiB, best of 5)", bandwidth / 1e9, Parallel.threads))
+        if let weightBytes {
+            for mine in ours where mine.batch == 1 {
+                let rate = Double(weightBytes) * mine.figures.decode
+                print(String(format: "decode at batch 1, %@: %.0f MB of weights per token × %.1f tok/s = %.1f GB/s, %.0f%% of it",
+                             mine.precision?.rawValue ?? "", Double(weightBytes) / 1e6, mine.figures.decode, rate / 1e9, 100 * rate / bandwidth))
+            }
+        }
         print(String(format: "medtune peak resident memory: %.0f MB", memory.peak / 1e6))
         notes.forEach { print("peer: \($0)") }
     }
@@ -127,6 +138,15 @@ struct BenchGenerateCommand: ComputeCommand {
         print("peak GPU memory: medtune " + CUDADevice.gibibytes(model.peakMemory)
               + (peerMemory.map { ", HF " + CUDADevice.gibibytes(Int($0)) } ?? ""))
         notes.forEach { print("peer: \($0)") }
+    }
+
+    /// The stored bytes a decoding step reads: every tensor, less the token embedding where the
+    /// output head is a matrix of its own (a step reads one row of the embedding).
+    private static func bytesReadPerToken(_ checkpoint: ModelCheckpoint) -> Int {
+        checkpoint.source.tensorEntries.reduce(0) { total, entry in
+            let embedding = Qwen2TensorNames.canonical(ggufName: entry.name) == Qwen2TensorNames.embedding
+            return total + (embedding && !checkpoint.config.tieWordEmbeddings ? 0 : entry.byteCount)
+        }
     }
 
     /// medtune's figures at one batch size, in one CPU precision (nil on a GPU).
