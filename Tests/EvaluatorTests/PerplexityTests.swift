@@ -29,14 +29,7 @@ final class PerplexityTests: XCTestCase {
     }
 
     func testMatchesLlamaPerplexityOnTheSameFile() throws {
-        let program = try llamaPerplexity()
-        let directory = try TestPaths.temporaryDirectory("medtune-perplexity")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let gguf = try TestPaths.require(TestPaths.qwenGGUF).path
-        let (file, tokens, model) = try medicalText("medical_o1_en_sample.jsonl", in: directory, gguf: gguf)
-        let ours = Perplexity(context: 256, bos: nil).measure(model, tokens: tokens, limit: 4)
-        let llama = try run(program, gguf: gguf, file: file, in: directory)
-        print("perplexity over 4 chunks of 256: medtune \(ours.perplexity) ± \(ours.standardError), llama.cpp \(llama.perplexity) ± \(llama.error)")
+        let (ours, llama) = try bothPerplexities("medical_o1_en_sample.jsonl", precision: .float32)
         XCTAssertEqual(ours.scoredTokens, 4 * 127)
         // Measured: 10.838 against 10.852, 0.13 % apart, a hundredth of either standard error.
         XCTAssertEqual(ours.perplexity, llama.perplexity, accuracy: 0.5 * llama.error)
@@ -53,16 +46,24 @@ final class PerplexityTests: XCTestCase {
     /// (AVX2), 17.02 (portable C) and 17.03 (AVX-512 VNNI) against llama.cpp's 16.99 ± 2.19
     /// (float32: 17.01): apart by 2 % of the standard error at most, the tolerance allowed here.
     func testQ8IsNoWorseThanLlamaPerplexityOnChineseRecords() throws {
-        let program = try llamaPerplexity()
-        let directory = try TestPaths.temporaryDirectory("medtune-perplexity-q8")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let gguf = try TestPaths.require(TestPaths.qwenGGUF).path
-        let (file, tokens, model) = try medicalText("medical_o1_zh_sample.jsonl", in: directory, gguf: gguf)
-        let ours = Perplexity(context: 256, bos: nil).measure(model, tokens: tokens, limit: 4, precision: .q8)
-        let llama = try run(program, gguf: gguf, file: file, in: directory)
-        print("q8 perplexity over 4 chunks of 256: medtune \(ours.perplexity) ± \(ours.standardError), llama.cpp \(llama.perplexity) ± \(llama.error)")
+        let (ours, llama) = try bothPerplexities("medical_o1_zh_sample.jsonl", precision: .q8)
         XCTAssertEqual(ours.scoredTokens, 4 * 127)
         XCTAssertLessThanOrEqual(ours.perplexity, llama.perplexity + 0.05 * llama.error)
+    }
+
+    /// medtune's perplexity (in `precision`) and llama-perplexity's over 4 chunks of 256 of the
+    /// real GGUF, on the same text: the first 40 records of the shared data file `records`.
+    private func bothPerplexities(_ records: String, precision: MatrixPrecision) throws
+        -> (ours: Perplexity.Result, llama: (perplexity: Double, error: Double)) {
+        let program = try llamaPerplexity()
+        let directory = try TestPaths.temporaryDirectory("medtune-perplexity")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let gguf = try TestPaths.require(TestPaths.qwenGGUF).path
+        let (file, tokens, model) = try medicalText(records, in: directory, gguf: gguf)
+        let ours = Perplexity(context: 256, bos: nil).measure(model, tokens: tokens, limit: 4, precision: precision)
+        let llama = try run(program, gguf: gguf, file: file, in: directory)
+        print("\(precision.rawValue) perplexity over 4 chunks of 256 of \(records): medtune \(ours.perplexity) ± \(ours.standardError), llama.cpp \(llama.perplexity) ± \(llama.error)")
+        return (ours, llama)
     }
 
     private func llamaPerplexity() throws -> String {
