@@ -106,9 +106,11 @@ public enum TrainingStepBenchmark {
     }
 
     /// Attaches LoRA as `config` says and times `steps` training steps on `device` after `warmUp`
-    /// untimed ones, each over one micro-batch of `batch` × `length` random tokens.
+    /// untimed ones, each over one micro-batch of `batch` × `length` random tokens. `afterwards`,
+    /// when given, receives the training model and a function that runs one more (untimed) step.
     public static func run(model: Qwen2Model<Float>, config: TrainingConfig, batch: Int, length: Int,
-                           steps: Int, warmUp: Int = 1, device: TrainingDevice = .cpu) throws -> Result {
+                           steps: Int, warmUp: Int = 1, device: TrainingDevice = .cpu,
+                           afterwards: ((any TrainableModel<Float>, () throws -> StepResult) throws -> Void)? = nil) throws -> Result {
         var config = config
         config.microBatchSize = batch
         config.gradientAccumulationSteps = 1
@@ -129,6 +131,7 @@ public enum TrainingStepBenchmark {
             _ = try trainer.step()
             if index >= warmUp { seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
         }
+        try afterwards?(trainable) { try trainer.step() }
         return Result(seconds: seconds, tokensPerStep: batch * length,
                       flopsPerStep: matrixFLOPs(model, batch: batch, length: length, checkpointing: config.gradientCheckpointing))
     }

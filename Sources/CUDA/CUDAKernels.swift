@@ -121,17 +121,52 @@ public final class CUDAKernels {
             throw InputError("CUDA attention needs a head dimension that is a multiple of 32 up to \(CUDAKernelSource.attentionMaxHeadDim), not \(shape.headDim)")
         }
         guard shape.batch > 0, shape.queryLength > 0 else { return }
-        // Prompt passes share each tile of keys among many queries; a decoding step's single
-        // query spreads its keys over the warps of one block instead.
+        let arguments: [KernelArgument] = [.buffer(q), .buffer(k), .buffer(v), keyMask.map { .buffer($0) } ?? .null, .buffer(out),
+                                           logSumExp.map { .buffer($0) } ?? .null, .buffer(past),
+                                           .int(shape.queryLength), .int(shape.keyCapacity), .int(shape.queryHeads), .int(shape.kvHeads)]
+        let scale = KernelArgument.float32(1 / Float(shape.headDim).squareRoot())
+        // Prompt passes run on the tensor cores where they can; a decoding step's single query
+        // spreads its keys over the warps of one block instead.
+        if shape.queryLength > 1 && usesTensorCores(shape, [q, k, v, out]) {
+            let rows = CUDAKernelSource.tensorCoreRowsPerBlock
+            // The head dimension is the kernel's own.
+            try device.launch(function("attention_forward_mma_\(shape.headDim)"),
+                              grid: ((shape.queryLength + rows - 1) / rows, shape.queryHeads, shape.batch),
+                              block: (CUDAKernelSource.tensorCoreThreads, 1, 1), arguments + [scale])
+            return
+        }
         let tiled = shape.queryLength > 1 && shape.headDim <= CUDAKernelSource.tiledAttentionMaxHeadDim
         let perBlock = tiled ? CUDAKernelSource.tiledAttentionQueries : 1
         try device.launch(function(tiled ? "causal_attention_tiled" : "causal_attention"),
                           grid: ((shape.queryLength + perBlock - 1) / perBlock, shape.queryHeads, shape.batch),
-                          block: (CUDAKernelSource.attentionThreads, 1, 1),
-                          [.buffer(q), .buffer(k), .buffer(v), keyMask.map { .buffer($0) } ?? .null, .buffer(out),
-                           logSumExp.map { .buffer($0) } ?? .null, .buffer(past),
-                           .int(shape.queryLength), .int(shape.keyCapacity), .int(shape.queryHeads),
-                           .int(shape.kvHeads), .int(shape.headDim), .float32(1 / Float(shape.headDim).squareRoot())])
+                          block: (CUDAKernelSource.attentionThreads, 1, 1), arguments + [.int(shape.headDim), scale])
+    }
+
+    /// Whether attention of `shape` over these buffers runs on the tensor-core kernels:
+    /// bfloat16 storage, a head dimension they are built for, and rows they can read 16 bytes
+    /// at a time.
+    func usesTensorCores(_ shape: CausalAttention, _ buffers: [DeviceBuffer]) -> Bool {
+        storage == .bfloat16 && CUDAKernelSource.tensorCoreHeadDims.contains(shape.headDim)
+            && buffers.allSatisfy { $0.address % 16 == 0 }
+    }
+
+    /// Whether `skinnyProduct` takes a product of `rows` rows with K = `inFeatures` over these
+    /// buffers: bfloat16 storage, at most `CUDAKernelSource.skinnyMaxRows` rows, K a multiple of
+    /// 8 and 16-byte aligned rows.
+    public func takesSkinnyProduct(rows: Int, inFeatures: Int, _ buffers: [DeviceBuffer]) -> Bool {
+        storage == .bfloat16 && rows > 0 && rows <= CUDAKernelSource.skinnyMaxRows && inFeatures % 8 == 0
+            && buffers.allSatisfy { $0.address % 16 == 0 }
+    }
+
+    /// y[rows × n] = x[rows × k] · weight[n × k]ᵀ (+ bias [n]), bfloat16, for the few rows of a
+    /// decoding step (`takesSkinnyProduct`).
+    public func skinnyProduct(x: DeviceBuffer, weight: DeviceBuffer, bias: DeviceBuffer?, into y: DeviceBuffer, rows: Int, n: Int, k: Int) throws {
+        precondition(takesSkinnyProduct(rows: rows, inFeatures: k, [x, weight, y]), "a skinny product of \(rows) rows, k \(k)")
+        let built = [1, 2, 4, 8].first { $0 >= rows }!
+        let columns = CUDAKernelSource.skinnyColumns
+        try device.launch(function("skinny_product_\(built)"), grid: ((n + columns - 1) / columns, 1, 1),
+                          block: (CUDAKernelSource.skinnyWarps * 32, 1, 1),
+                          [.buffer(x), .buffer(weight), bias.map { .buffer($0) } ?? .null, .buffer(y), .int(rows), .int(n), .int(k)])
     }
 
     // MARK: Training
@@ -149,11 +184,19 @@ public final class CUDAKernels {
         try elementwise("swiglu_backward", count: count, [.buffer(d), .buffer(gate), .buffer(up)])
     }
 
+    /// Bytes of float32 scratch that `attentionBackward` needs for `shape`: delta per query
+    /// vector, and on the tensor cores the keys' and values' partial gradients per query head.
+    public func attentionBackwardScratchBytes(_ shape: CausalAttention) -> Int {
+        let vectors = shape.batch * shape.queryLength * shape.queryHeads
+        let partials = storage == .bfloat16 && CUDAKernelSource.tensorCoreHeadDims.contains(shape.headDim) ? 2 * vectors * shape.headDim : 0
+        return 4 * (vectors + partials)
+    }
+
     /// The gradients of a training pass's attention (shape.queryLength == keyLength ==
-    /// keyCapacity), from its inputs, output `out` and log-sum-exp, given dOut; `delta` is float32
-    /// scratch of [batch × length × queryHeads].
+    /// keyCapacity), from its inputs, output `out` and log-sum-exp, given dOut; `scratch` holds
+    /// `attentionBackwardScratchBytes(shape)`.
     public func attentionBackward(_ shape: CausalAttention, q: DeviceBuffer, k: DeviceBuffer, v: DeviceBuffer, out: DeviceBuffer,
-                                  dOut: DeviceBuffer, logSumExp: DeviceBuffer, delta: DeviceBuffer, keyMask: DeviceBuffer?,
+                                  dOut: DeviceBuffer, logSumExp: DeviceBuffer, scratch: DeviceBuffer, keyMask: DeviceBuffer?,
                                   dq: DeviceBuffer, dk: DeviceBuffer, dv: DeviceBuffer) throws {
         precondition(shape.queryLength == shape.keyLength && shape.keyCapacity == shape.keyLength, "a training pass attends to itself")
         guard shape.headDim % 32 == 0, shape.headDim <= CUDAKernelSource.attentionBackwardMaxHeadDim else {
@@ -161,13 +204,30 @@ public final class CUDAKernels {
         }
         let length = shape.queryLength, vectors = shape.batch * length * shape.queryHeads
         guard vectors > 0 else { return }
+        precondition(scratch.bytes >= attentionBackwardScratchBytes(shape), "attention backward scratch of \(scratch.bytes) bytes")
+        let delta = scratch.slice(offset: 0, bytes: 4 * vectors)
         let warps = CUDAKernelSource.attentionBackwardWarps
         try device.launch(function("attention_backward_delta"), grid: ((vectors + warps - 1) / warps, 1, 1), block: (warps * 32, 1, 1),
                           [.buffer(out), .buffer(dOut), .buffer(delta), .int(shape.headDim), .int64(Int64(vectors))])
         let common: [KernelArgument] = [.buffer(q), .buffer(k), .buffer(v), .buffer(dOut), .buffer(logSumExp), .buffer(delta),
                                         keyMask.map { .buffer($0) } ?? .null]
-        let sizes: [KernelArgument] = [.int(length), .int(shape.queryHeads), .int(shape.kvHeads), .int(shape.headDim),
-                                       .float32(1 / Float(shape.headDim).squareRoot())]
+        let scale = KernelArgument.float32(1 / Float(shape.headDim).squareRoot())
+        let heads: [KernelArgument] = [.int(length), .int(shape.queryHeads), .int(shape.kvHeads)]
+        if usesTensorCores(shape, [q, k, v, dOut, dq]) && attentionBackwardScratchBytes(shape) > 4 * vectors {
+            let rows = CUDAKernelSource.tensorCoreRowsPerBlock, threads = CUDAKernelSource.tensorCoreThreads
+            let blocks = (length + rows - 1) / rows, partialBytes = 4 * vectors * shape.headDim
+            let dkPartial = scratch.slice(offset: 4 * vectors, bytes: partialBytes)
+            let dvPartial = scratch.slice(offset: 4 * vectors + partialBytes, bytes: partialBytes)
+            try device.launch(function("attention_dq_mma_\(shape.headDim)"), grid: (blocks, shape.queryHeads, shape.batch),
+                              block: (threads, 1, 1), common + [.buffer(dq)] + heads + [scale])
+            try device.launch(function("attention_dkdv_mma_\(shape.headDim)"), grid: (blocks, shape.queryHeads, shape.batch),
+                              block: (threads, 1, 1), common + [.buffer(dkPartial), .buffer(dvPartial)] + heads + [scale])
+            try elementwise("attention_kv_grad_sum", count: shape.batch * length * shape.kvHeads * shape.headDim,
+                            [.buffer(dkPartial), .buffer(dvPartial), .buffer(dk), .buffer(dv), .int(shape.queryHeads), .int(shape.kvHeads),
+                             .int(shape.headDim)])
+            return
+        }
+        let sizes = heads + [.int(shape.headDim), scale]
         let blocks = (length + warps - 1) / warps
         try device.launch(function("attention_backward_dq"), grid: (blocks, shape.queryHeads, shape.batch), block: (warps * 32, 1, 1),
                           common + [.buffer(dq)] + sizes)

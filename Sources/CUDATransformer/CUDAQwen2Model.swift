@@ -37,7 +37,10 @@ public final class CUDAQwen2Model {
     let heads: Int, kvHeads: Int, headDim: Int, intermediate: Int
     let norm: RMSNorm
     let rotary: RotaryEmbedding
-    let embedding: DeviceBuffer, finalNorm: DeviceBuffer, lmHead: DeviceBuffer
+    /// The token embedding table; nil for a training model that looks its rows up in host memory
+    /// (`embeddingOnDevice: false`, an untied head).
+    let embedding: DeviceBuffer?
+    let finalNorm: DeviceBuffer, lmHead: DeviceBuffer
     /// `rotary.inverseFrequencies`, float32.
     let inverseFrequencies: DeviceBuffer
     private(set) var layers: [Layer]
@@ -74,7 +77,10 @@ public final class CUDAQwen2Model {
     var element: CuBLASLt.Element { storage == .float32 ? .float32 : .bfloat16 }
 
     /// Uploads `model` (and its attached adapters) to the GPU of `kernels`, in their storage.
-    public init(_ model: Qwen2Model<Float>, kernels: CUDAKernels, blas: CuBLASLt.Session) throws {
+    /// Without `embeddingOnDevice` the token embedding stays in host memory unless the head
+    /// shares it: a training pass gathers a few thousand rows of it, which is not worth a gigabyte
+    /// of GPU memory at 7B shapes.
+    public init(_ model: Qwen2Model<Float>, kernels: CUDAKernels, blas: CuBLASLt.Session, embeddingOnDevice: Bool = true) throws {
         guard let first = model.layers.first else { throw InputError("CUDAQwen2Model: the model has no layers") }
         self.kernels = kernels
         self.blas = blas
@@ -87,7 +93,7 @@ public final class CUDAQwen2Model {
         // Refuse before uploading anything when the weights alone cannot fit.
         let parameters = model.layers.reduce(0) { sum, layer in
             sum + layer.projections.reduce(0) { $0 + $1.linear.inFeatures * $1.linear.outFeatures }
-        } + 2 * vocabulary * hiddenSize
+        } + (embeddingOnDevice ? 2 : 1) * vocabulary * hiddenSize
         let device = kernels.device, storage = kernels.storage
         guard storage.bytes * parameters < device.info.totalMemory else {
             throw CUDAError(library: device.driver.path, context: "CUDAQwen2Model",
@@ -111,10 +117,11 @@ public final class CUDAQwen2Model {
         guard let table = model.embedding as? LinearMap else {
             throw InputError("CUDAQwen2Model: cannot read an embedding table of type \(type(of: model.embedding))")
         }
-        embedding = try Self.upload(table, to: device, storage: storage)
         // Tied embeddings (Qwen2.5-0.5B) share one matrix on the GPU as in the file.
         let tied = (model.embedding as? LinearWeight).map { $0 === model.lmHead as? LinearWeight } ?? false
-        lmHead = tied ? embedding : try Self.upload(model.lmHead, to: device, storage: storage)
+        let uploaded = embeddingOnDevice || tied ? try Self.upload(table, to: device, storage: storage) : nil
+        embedding = uploaded
+        lmHead = try uploaded.flatMap { tied ? $0 : nil } ?? Self.upload(model.lmHead, to: device, storage: storage)
     }
 
     /// A projection's adapter on the GPU, if it has one.
@@ -260,6 +267,7 @@ public final class CUDAQwen2Model {
     private func layersAndHead(pass: ForwardPass, cache: CUDAKVCache, state: CUDAKVCache.State, scratch s: Scratch,
                                selected: Bool, count: Int) throws {
         let rows = pass.rows
+        guard let embedding else { preconditionFailure("inference needs the embedding table on the GPU") }
         try kernels.embedding(ids: s.ids, table: embedding, into: s.x, tokens: rows, dim: hiddenSize, vocabulary: vocabulary)
         let attention = CausalAttention(batch: pass.batch, queryLength: pass.length, keyLength: cache.length + pass.length,
                                         queryHeads: heads, kvHeads: kvHeads, headDim: headDim, keyCapacity: cache.capacity)
@@ -294,7 +302,7 @@ public final class CUDAQwen2Model {
         }
         try kernels.rmsNorm(norm, x: last, weight: finalNorm, into: s.headNormed, rows: count)
         // Logits in the storage type, as the model's dtype gives them, then widened for the sampler.
-        try blas.multiply(a: s.headNormed, b: lmHead, c: s.headOutput, m: count, n: vocabulary, k: hiddenSize, input: element, output: element)
+        try product(s.headNormed, lmHead, bias: nil, into: s.headOutput, rows: count, n: vocabulary, k: hiddenSize)
         if storage == .bfloat16 { try kernels.bf16ToFloat32(s.headOutput, into: s.logits, count: count * vocabulary) }
     }
 
@@ -319,12 +327,21 @@ public final class CUDAQwen2Model {
     /// rank] receives x·Aᵀ (training keeps it); `update` [rows × out] is scratch.
     func project(_ linear: Linear, _ input: DeviceBuffer, rows: Int, into output: DeviceBuffer, adapter: AdapterProduct? = nil,
                  projected: DeviceBuffer? = nil, update: DeviceBuffer? = nil) throws {
-        try blas.multiply(a: input, b: linear.weight, c: output, m: rows, n: linear.outFeatures, k: linear.inFeatures,
-                          input: element, output: element, bias: linear.bias)
+        try product(input, linear.weight, bias: linear.bias, into: output, rows: rows, n: linear.outFeatures, k: linear.inFeatures)
         guard let adapter, let projected, let update else { return }
         try blas.multiply(a: adapter.input, b: adapter.a, c: projected, m: rows, n: adapter.rank, k: linear.inFeatures, input: element, output: element)
         try blas.multiply(a: projected, b: adapter.b, c: update, m: rows, n: linear.outFeatures, k: adapter.rank, input: element, output: element)
         try kernels.scaledAdd(output, update: update, scale: adapter.scale, count: rows * linear.outFeatures)
+    }
+
+    /// output [rows × n] = input [rows × k] · weightᵀ (+ bias), in the storage type: a frozen
+    /// matrix's product. A decoding step's few rows take the skinny kernel, which streams the
+    /// weight at close to the memory's speed; larger passes take cuBLASLt.
+    func product(_ input: DeviceBuffer, _ weight: DeviceBuffer, bias: DeviceBuffer?, into output: DeviceBuffer, rows: Int, n: Int, k: Int) throws {
+        if kernels.takesSkinnyProduct(rows: rows, inFeatures: k, [input, weight, output] + (bias.map { [$0] } ?? [])) {
+            return try kernels.skinnyProduct(x: input, weight: weight, bias: bias, into: output, rows: rows, n: n, k: k)
+        }
+        try blas.multiply(a: input, b: weight, c: output, m: rows, n: n, k: k, input: element, output: element, bias: bias)
     }
 
     /// The logits of the rows `rows` of one pass over `tokens` on a fresh cache: every position of

@@ -28,14 +28,16 @@ public final class CUDAQwen2Trainer {
     /// The CPU model the network was uploaded from; it holds the adapters being trained.
     public let host: Qwen2Model<Float>
     public var gradientCheckpointing = false
+    /// When set, each pass adds the time of its parts to it (and runs slower for the measuring).
+    public var profile: PassProfile?
     private var adapters: DeviceAdapters?
     private var scratch: Scratch?
 
     /// Float32 logits of the head per chunk of labelled rows.
-    static let headChunkBytes = 512 << 20
+    static let headChunkBytes = 128 << 20
 
     public init(_ model: Qwen2Model<Float>, kernels: CUDAKernels, blas: CuBLASLt.Session) throws {
-        network = try CUDAQwen2Model(model, kernels: kernels, blas: blas)
+        network = try CUDAQwen2Model(model, kernels: kernels, blas: blas, embeddingOnDevice: false)
         host = model
     }
 
@@ -47,6 +49,12 @@ public final class CUDAQwen2Trainer {
 
     public var memoryInUse: Int { device.memoryInUse }
     public var peakMemory: Int { device.peakMemory }
+
+    /// Runs `body` as part `name` of the pass's profile, when there is one.
+    private func part<T>(_ name: String, _ body: () throws -> T) throws -> T {
+        guard let profile else { return try body() }
+        return try profile.measure(name, on: device, body)
+    }
 
     // MARK: Adapters
 
@@ -60,18 +68,20 @@ public final class CUDAQwen2Trainer {
         var scale: Float { Float(host.scale) }
     }
 
-    /// Every attached adapter's matrices in one allocation (uploaded in one copy) and their
-    /// gradients in another (downloaded in one copy).
+    /// Every attached adapter's matrices in one allocation and their gradients in another
+    /// (downloaded in one copy); with bfloat16 storage, `staging` takes the float32 values that
+    /// the GPU rounds into `weights`.
     final class DeviceAdapters {
         let list: [DeviceAdapter]
         let bySite: [AdapterSite: Int]
-        let weights: DeviceBuffer, grads: DeviceBuffer
+        let weights: DeviceBuffer, grads: DeviceBuffer, staging: DeviceBuffer?
         let weightCount: Int
 
         init(_ attached: [(site: AdapterSite, adapter: LoRAAdapter<Float>)], device: CUDADevice, storageBytes: Int) throws {
             weightCount = attached.reduce(0) { $0 + $1.adapter.a.count + $1.adapter.b.count }
             weights = try device.allocate(bytes: storageBytes * weightCount)
             grads = try device.allocate(bytes: 4 * weightCount)
+            staging = storageBytes == 4 ? nil : try device.allocate(bytes: 4 * weightCount)
             var offset = 0, list: [DeviceAdapter] = []
             for (site, adapter) in attached {
                 let (aCount, bCount) = (adapter.a.count, adapter.b.count)
@@ -102,42 +112,45 @@ public final class CUDAQwen2Trainer {
             adapters = try DeviceAdapters(attached, device: device, storageBytes: storageBytes)
         }
         let uploaded = adapters!
-        var values = [Float]()
-        values.reserveCapacity(uploaded.weightCount)
-        for adapter in uploaded.list { values += adapter.host.a.buffer; values += adapter.host.b.buffer }
-        if network.storage == .float32 {
-            try values.withUnsafeBytes { try uploaded.weights.copy(from: $0) }
-        } else {
-            try values.map(BFloat16.bits).withUnsafeBytes { try uploaded.weights.copy(from: $0) }
+        // Each tensor's float32 values go up as they are; bfloat16 storage rounds them on the GPU.
+        let target = uploaded.staging ?? uploaded.weights
+        var offset = 0
+        for adapter in uploaded.list {
+            for tensor in [adapter.host.a, adapter.host.b] {
+                try target.slice(offset: 4 * offset, bytes: 4 * tensor.count)
+                    .copy(from: UnsafeRawBufferPointer(start: tensor.pointer, count: 4 * tensor.count))
+                offset += tensor.count
+            }
         }
+        if let staging = uploaded.staging { try kernels.float32ToBF16(staging, into: uploaded.weights, count: uploaded.weightCount) }
         return uploaded
     }
 
-    /// Adds the gradients of the last backward pass to the host adapters' gradA and gradB.
+    /// Adds the gradients of the last backward pass to the host adapters' gradA and gradB, the
+    /// tensors in parallel.
     private func addGradients(_ uploaded: DeviceAdapters) throws {
         let grads = try uploaded.grads.download(Float.self, count: uploaded.weightCount)
-        var offset = 0
-        for adapter in uploaded.list {
-            for target in [adapter.host.gradA, adapter.host.gradB] {
-                grads.withUnsafeBufferPointer { source in
-                    let g = target.pointer, from = source.baseAddress! + offset
-                    for i in 0..<target.count { g[i] += from[i] }
-                }
-                offset += target.count
+        let targets = uploaded.list.flatMap { [$0.host.gradA, $0.host.gradB] }
+        let offsets = targets.reduce(into: [0]) { $0.append($0.last! + $1.count) }
+        grads.withUnsafeBufferPointer { source in
+            Parallel.forEach(targets.count) { index in
+                let g = targets[index].pointer, from = source.baseAddress! + offsets[index]
+                for i in 0..<targets[index].count { g[i] += from[i] }
             }
         }
     }
 
     // MARK: Activations
 
-    /// What one layer's forward keeps for its backward (the buffers of `LayerActivations`).
+    /// What one layer's forward keeps for its backward. The inputs of the adapted projections
+    /// (the norms' outputs, the MLP's hidden activation, their dropped-out copies) are not kept:
+    /// backward recomputes them, bit for bit, from what is kept, where an adapter needs them.
     struct LayerBuffers {
-        var input, norm1, q, k, v, attention, middle, norm2, gate, up, hidden: DeviceBuffer
+        var input, q, k, v, attention, middle, gate, up: DeviceBuffer
         /// float32 [rows]: the norms' reciprocal RMS; float32 [rows × heads]: attention's log-sum-exp.
         var rstd1, rstd2, logSumExp: DeviceBuffer
-        /// Per adapted projection: input·Aᵀ [rows × rank], and the dropped-out input when dropout is on.
+        /// Per adapted projection: input·Aᵀ [rows × rank].
         var projected: [Projection: DeviceBuffer]
-        var dropped: [Projection: DeviceBuffer]
     }
 
     /// Every buffer of a pass of up to `rows` rows.
@@ -148,11 +161,16 @@ public final class CUDAQwen2Trainer {
         /// uint8 [rows]: the key mask, when the pass has one.
         let mask: DeviceBuffer
         let x, residual, update: DeviceBuffer
+        /// A layer's norm output and MLP activation, and an adapter's dropped-out input: written
+        /// by the forward for the products that read them, and again by backward where needed.
+        let norm, hidden, dropped: DeviceBuffer
+        /// float32 [rows × hidden]: the embedding rows looked up on the host, when the table is there.
+        let embedded: DeviceBuffer?
         /// One set per layer, or one set for all with checkpointing (then `inputs` keeps each
         /// layer's input).
         let layers: [LayerBuffers]
         let inputs: [DeviceBuffer]
-        let dx, dNorm, dAttention, dq, dk, dv, dHidden, delta, dProjected, dDropped: DeviceBuffer
+        let dx, dNorm, dAttention, dq, dk, dv, dHidden, attentionScratch, dProjected, dDropped: DeviceBuffer
         let normed, rstd, headInput, dHeadInput, logits, dLogits, losses: DeviceBuffer
         let headChunk: Int
     }
@@ -165,17 +183,11 @@ public final class CUDAQwen2Trainer {
         // A layer's buffers serve any layer: per projection, the largest rank any layer's adapter has.
         let adapted = Dictionary(grouping: adapters.list, by: \.site.projection)
         func layer() throws -> LayerBuffers {
-            var projected: [Projection: DeviceBuffer] = [:], dropped: [Projection: DeviceBuffer] = [:]
-            for (projection, group) in adapted {
-                projected[projection] = try activations(group.map(\.rank).max()!)
-                if group.contains(where: { $0.host.dropout > 0 }) { dropped[projection] = try activations(group[0].host.inFeatures) }
-            }
-            return LayerBuffers(input: try activations(m.hiddenSize), norm1: try activations(m.hiddenSize), q: try activations(qWidth),
-                                k: try activations(kvWidth), v: try activations(kvWidth), attention: try activations(qWidth),
-                                middle: try activations(m.hiddenSize), norm2: try activations(m.hiddenSize),
-                                gate: try activations(m.intermediate), up: try activations(m.intermediate), hidden: try activations(m.intermediate),
-                                rstd1: try floats(rows), rstd2: try floats(rows), logSumExp: try floats(rows * m.heads),
-                                projected: projected, dropped: dropped)
+            LayerBuffers(input: try activations(m.hiddenSize), q: try activations(qWidth), k: try activations(kvWidth),
+                         v: try activations(kvWidth), attention: try activations(qWidth), middle: try activations(m.hiddenSize),
+                         gate: try activations(m.intermediate), up: try activations(m.intermediate),
+                         rstd1: try floats(rows), rstd2: try floats(rows), logSumExp: try floats(rows * m.heads),
+                         projected: try adapted.mapValues { try activations($0.map(\.rank).max()!) })
         }
         let maxRank = max(adapters.list.map(\.rank).max() ?? 1, 1)
         let widest = max(m.hiddenSize, m.intermediate, qWidth)
@@ -186,11 +198,15 @@ public final class CUDAQwen2Trainer {
         return Scratch(rows: rows, checkpointing: checkpointing, ids: try floats(rows), positions: try floats(rows), labels: try floats(rows), picks: try floats(rows),
                        past: past, mask: try device.allocate(bytes: rows), x: try activations(m.hiddenSize),
                        residual: try activations(m.hiddenSize), update: try activations(widest),
+                       norm: try activations(m.hiddenSize), hidden: try activations(m.intermediate),
+                       dropped: try activations(adapters.list.contains { $0.host.dropout > 0 } ? widest : 1),
+                       embedded: m.embedding == nil ? try floats(rows * m.hiddenSize) : nil,
                        layers: try (0..<(checkpointing ? 1 : m.layerCount)).map { _ in try layer() },
                        inputs: try (0..<(checkpointing ? m.layerCount : 0)).map { _ in try activations(m.hiddenSize) },
                        dx: try activations(m.hiddenSize), dNorm: try activations(m.hiddenSize), dAttention: try activations(qWidth),
                        dq: try activations(qWidth), dk: try activations(kvWidth), dv: try activations(kvWidth),
-                       dHidden: try activations(m.intermediate), delta: try floats(rows * m.heads),
+                       dHidden: try activations(m.intermediate),
+                       attentionScratch: try device.allocate(bytes: kernels.attentionBackwardScratchBytes(attentionShape(rows: rows))),
                        dProjected: try activations(maxRank), dDropped: try activations(widest),
                        normed: try activations(m.hiddenSize), rstd: try floats(rows), headInput: try activations(m.hiddenSize),
                        dHeadInput: try activations(m.hiddenSize), logits: logits,
@@ -219,7 +235,7 @@ public final class CUDAQwen2Trainer {
                      "label outside the vocabulary of \(m.vocabulary)")
         try network.checkFailure()
         let counted = labels.indices.filter { labels[$0] != CrossEntropy.ignoreIndex }
-        let uploaded = try uploadAdapters()
+        let uploaded = try part("adapter upload") { try uploadAdapters() }
         let backward = gradScale != nil, checkpointing = gradientCheckpointing
         // Buffers are laid out for training; a pass without backward (validation) keeps nothing
         // per layer, so the first layer's set serves every layer.
@@ -238,23 +254,27 @@ public final class CUDAQwen2Trainer {
             try keyMask.withUnsafeBytes { try s.mask.copy(from: $0) }
         }
 
-        try kernels.embedding(ids: s.ids, table: m.embedding, into: s.x, tokens: rows, dim: m.hiddenSize, vocabulary: m.vocabulary)
+        try part("embedding") { try embed(tokens, scratch: s) }
         for index in 0..<m.layerCount {
-            if backward && checkpointing { try device.copy(s.x, to: s.inputs[index], bytes: storageBytes * rows * m.hiddenSize) }
+            if backward && checkpointing {
+                try part("copies") { try device.copy(s.x, to: s.inputs[index], bytes: storageBytes * rows * m.hiddenSize) }
+            }
             let set = backward && !checkpointing ? s.layers[index] : s.layers[0]
             try forward(layer: index, saving: set, pass: pass, scratch: s, adapters: uploaded)
         }
-        try kernels.rmsNorm(m.norm, x: s.x, weight: m.finalNorm, into: s.normed, rows: rows, rstd: s.rstd)
-        let loss = try head(count: counted.count, scratch: s, gradScale: gradScale)
+        try part("norms") { try kernels.rmsNorm(m.norm, x: s.x, weight: m.finalNorm, into: s.normed, rows: rows, rstd: s.rstd) }
+        let loss = try part("head") { try head(count: counted.count, scratch: s, gradScale: gradScale) }
         guard backward else { return (loss, counted.count) }
 
         // dx: the gradient of the final norm's input, then of each layer's input in turn.
-        try device.zero(s.dx, bytes: storageBytes * rows * m.hiddenSize)
-        try kernels.rmsNormBackward(m.norm, dy: s.dNorm, x: s.x, weight: m.finalNorm, rstd: s.rstd, dx: s.dx, rows: rows)
+        try part("norms backward") {
+            try device.zero(s.dx, bytes: storageBytes * rows * m.hiddenSize)
+            try kernels.rmsNormBackward(m.norm, dy: s.dNorm, x: s.x, weight: m.finalNorm, rstd: s.rstd, dx: s.dx, rows: rows)
+        }
         for index in (0..<m.layerCount).reversed() {
             let saved: LayerBuffers
             if checkpointing {
-                try device.copy(s.inputs[index], to: s.x, bytes: storageBytes * rows * m.hiddenSize)
+                try part("copies") { try device.copy(s.inputs[index], to: s.x, bytes: storageBytes * rows * m.hiddenSize) }
                 try forward(layer: index, saving: s.layers[0], pass: pass, scratch: s, adapters: uploaded)
                 saved = s.layers[0]
             } else {
@@ -262,8 +282,24 @@ public final class CUDAQwen2Trainer {
             }
             try backwardLayer(index, saved: saved, pass: pass, scratch: s, adapters: uploaded)
         }
-        try addGradients(uploaded)
+        try part("gradient download") { try addGradients(uploaded) }
         return (loss, counted.count)
+    }
+
+    /// The pass's embedding rows into `scratch.x`: gathered on the GPU, or, when the table stayed
+    /// in host memory, looked up there and rounded to the storage type on the GPU (as the upload
+    /// of the table would have rounded them).
+    private func embed(_ tokens: [Int32], scratch s: Scratch) throws {
+        let m = network, count = tokens.count * m.hiddenSize
+        if let table = m.embedding {
+            return try kernels.embedding(ids: s.ids, table: table, into: s.x, tokens: tokens.count, dim: m.hiddenSize, vocabulary: m.vocabulary)
+        }
+        let rows = [Float](unsafeUninitializedCapacity: count) { values, initialised in
+            host.embedding.lookup(tokens, into: values.baseAddress!)
+            initialised = count
+        }
+        try rows.withUnsafeBytes { try (network.storage == .float32 ? s.x : s.embedded!).copy(from: $0) }
+        if network.storage == .bfloat16 { try kernels.float32ToBF16(s.embedded!, into: s.x, count: count) }
     }
 
     /// The final norm's output rows that have labels go through the head a chunk at a time: the
@@ -302,24 +338,28 @@ public final class CUDAQwen2Trainer {
     private func forward(layer index: Int, saving saved: LayerBuffers, pass: ForwardPass, scratch s: Scratch,
                          adapters: DeviceAdapters) throws {
         let m = network, layer = m.layers[index], rows = pass.rows
-        try device.copy(s.x, to: saved.input, bytes: storageBytes * rows * m.hiddenSize)
-        try kernels.rmsNorm(m.norm, x: s.x, weight: layer.inputNorm, into: saved.norm1, rows: rows, rstd: saved.rstd1)
-        try project(layer.q, .q, layer: index, saved.norm1, into: saved.q, pass: pass, saved: saved, scratch: s, adapters: adapters)
-        try project(layer.k, .k, layer: index, saved.norm1, into: saved.k, pass: pass, saved: saved, scratch: s, adapters: adapters)
-        try project(layer.v, .v, layer: index, saved.norm1, into: saved.v, pass: pass, saved: saved, scratch: s, adapters: adapters)
-        try kernels.rotary(m.rotary, x: saved.q, positions: s.positions, inverseFrequencies: m.inverseFrequencies, tokens: rows, heads: m.heads)
-        try kernels.rotary(m.rotary, x: saved.k, positions: s.positions, inverseFrequencies: m.inverseFrequencies, tokens: rows, heads: m.kvHeads)
-        try kernels.attention(attentionShape(pass), q: saved.q, k: saved.k, v: saved.v, keyMask: pass.keyMask == nil ? nil : s.mask,
-                              past: s.past, into: saved.attention, logSumExp: saved.logSumExp)
+        try part("copies") { try device.copy(s.x, to: saved.input, bytes: storageBytes * rows * m.hiddenSize) }
+        try part("norms") { try kernels.rmsNorm(m.norm, x: s.x, weight: layer.inputNorm, into: s.norm, rows: rows, rstd: saved.rstd1) }
+        try project(layer.q, .q, layer: index, s.norm, into: saved.q, pass: pass, saved: saved, scratch: s, adapters: adapters)
+        try project(layer.k, .k, layer: index, s.norm, into: saved.k, pass: pass, saved: saved, scratch: s, adapters: adapters)
+        try project(layer.v, .v, layer: index, s.norm, into: saved.v, pass: pass, saved: saved, scratch: s, adapters: adapters)
+        try part("rotary") {
+            try kernels.rotary(m.rotary, x: saved.q, positions: s.positions, inverseFrequencies: m.inverseFrequencies, tokens: rows, heads: m.heads)
+            try kernels.rotary(m.rotary, x: saved.k, positions: s.positions, inverseFrequencies: m.inverseFrequencies, tokens: rows, heads: m.kvHeads)
+        }
+        try part("attention") {
+            try kernels.attention(attentionShape(pass), q: saved.q, k: saved.k, v: saved.v, keyMask: pass.keyMask == nil ? nil : s.mask,
+                                  past: s.past, into: saved.attention, logSumExp: saved.logSumExp)
+        }
         try project(layer.o, .o, layer: index, saved.attention, into: s.residual, pass: pass, saved: saved, scratch: s, adapters: adapters)
-        try kernels.add(s.x, s.residual, into: s.x, count: rows * m.hiddenSize)
-        try device.copy(s.x, to: saved.middle, bytes: storageBytes * rows * m.hiddenSize)
-        try kernels.rmsNorm(m.norm, x: s.x, weight: layer.postAttentionNorm, into: saved.norm2, rows: rows, rstd: saved.rstd2)
-        try project(layer.gate, .gate, layer: index, saved.norm2, into: saved.gate, pass: pass, saved: saved, scratch: s, adapters: adapters)
-        try project(layer.up, .up, layer: index, saved.norm2, into: saved.up, pass: pass, saved: saved, scratch: s, adapters: adapters)
-        try kernels.swiGLU(gate: saved.gate, up: saved.up, into: saved.hidden, count: rows * m.intermediate)
-        try project(layer.down, .down, layer: index, saved.hidden, into: s.residual, pass: pass, saved: saved, scratch: s, adapters: adapters)
-        try kernels.add(s.x, s.residual, into: s.x, count: rows * m.hiddenSize)
+        try part("elementwise") { try kernels.add(s.x, s.residual, into: s.x, count: rows * m.hiddenSize) }
+        try part("copies") { try device.copy(s.x, to: saved.middle, bytes: storageBytes * rows * m.hiddenSize) }
+        try part("norms") { try kernels.rmsNorm(m.norm, x: s.x, weight: layer.postAttentionNorm, into: s.norm, rows: rows, rstd: saved.rstd2) }
+        try project(layer.gate, .gate, layer: index, s.norm, into: saved.gate, pass: pass, saved: saved, scratch: s, adapters: adapters)
+        try project(layer.up, .up, layer: index, s.norm, into: saved.up, pass: pass, saved: saved, scratch: s, adapters: adapters)
+        try part("elementwise") { try kernels.swiGLU(gate: saved.gate, up: saved.up, into: s.hidden, count: rows * m.intermediate) }
+        try project(layer.down, .down, layer: index, s.hidden, into: s.residual, pass: pass, saved: saved, scratch: s, adapters: adapters)
+        try part("elementwise") { try kernels.add(s.x, s.residual, into: s.x, count: rows * m.hiddenSize) }
     }
 
     /// Given ∂loss/∂(layer output) in `scratch.dx`, replaces it with ∂loss/∂(layer input) and
@@ -330,27 +370,52 @@ public final class CUDAQwen2Trainer {
         func back(_ linear: CUDAQwen2Model.Linear, _ projection: Projection, dy: DeviceBuffer, input: DeviceBuffer, dx: DeviceBuffer,
                   accumulate: Bool) throws {
             let site = AdapterSite(layer: index, projection)
-            try linearBackward(linear, adapter: pass.useAdapter ? adapters[site] : nil, dropoutSeed: pass.dropoutSeed(site), saved: a,
-                               dy: dy, input: input, rows: rows, dx: dx, accumulate: accumulate, scratch: s)
+            let adapter = pass.useAdapter ? adapters[site] : nil
+            try part(adapter == nil ? "projections backward" : "projections backward with LoRA") {
+                try linearBackward(linear, adapter: adapter, dropoutSeed: pass.dropoutSeed(site), saved: a,
+                                   dy: dy, input: input, rows: rows, dx: dx, accumulate: accumulate, scratch: s)
+            }
+        }
+        // Whether the pass's adapters read the inputs of these projections, which then are recomputed.
+        func adapted(_ projections: [Projection]) -> Bool {
+            pass.useAdapter && projections.contains { adapters[AdapterSite(layer: index, $0)] != nil }
         }
         // MLP branch: out = middle + down(swiglu(gate(n2), up(n2))).
-        try back(layer.down, .down, dy: s.dx, input: a.hidden, dx: s.dHidden, accumulate: false)
-        try kernels.swiGLUBackward(s.dHidden, gate: a.gate, up: a.up, count: rows * m.intermediate)
-        try back(layer.gate, .gate, dy: a.gate, input: a.norm2, dx: s.dNorm, accumulate: false)
-        try back(layer.up, .up, dy: a.up, input: a.norm2, dx: s.dNorm, accumulate: true)
-        try kernels.rmsNormBackward(m.norm, dy: s.dNorm, x: a.middle, weight: layer.postAttentionNorm, rstd: a.rstd2, dx: s.dx, rows: rows)
+        if adapted([.down]) {
+            try part("recomputation") { try kernels.swiGLU(gate: a.gate, up: a.up, into: s.hidden, count: rows * m.intermediate) }
+        }
+        try back(layer.down, .down, dy: s.dx, input: s.hidden, dx: s.dHidden, accumulate: false)
+        try part("elementwise backward") { try kernels.swiGLUBackward(s.dHidden, gate: a.gate, up: a.up, count: rows * m.intermediate) }
+        if adapted([.gate, .up]) {
+            try part("recomputation") { try kernels.rmsNorm(m.norm, x: a.middle, weight: layer.postAttentionNorm, into: s.norm, rows: rows) }
+        }
+        try back(layer.gate, .gate, dy: a.gate, input: s.norm, dx: s.dNorm, accumulate: false)
+        try back(layer.up, .up, dy: a.up, input: s.norm, dx: s.dNorm, accumulate: true)
+        try part("norms backward") {
+            try kernels.rmsNormBackward(m.norm, dy: s.dNorm, x: a.middle, weight: layer.postAttentionNorm, rstd: a.rstd2, dx: s.dx, rows: rows)
+        }
         // Attention branch: middle = input + o(attention(rope(q(n1)), rope(k(n1)), v(n1))).
         try back(layer.o, .o, dy: s.dx, input: a.attention, dx: s.dAttention, accumulate: false)
-        try kernels.attentionBackward(attentionShape(pass), q: a.q, k: a.k, v: a.v, out: a.attention, dOut: s.dAttention,
-                                      logSumExp: a.logSumExp, delta: s.delta, keyMask: pass.keyMask == nil ? nil : s.mask,
-                                      dq: s.dq, dk: s.dk, dv: s.dv)
-        try kernels.rotary(m.rotary, x: s.dq, positions: s.positions, inverseFrequencies: m.inverseFrequencies, tokens: rows, heads: m.heads, inverse: true)
-        try kernels.rotary(m.rotary, x: s.dk, positions: s.positions, inverseFrequencies: m.inverseFrequencies, tokens: rows, heads: m.kvHeads,
-                           inverse: true)
-        try back(layer.q, .q, dy: s.dq, input: a.norm1, dx: s.dNorm, accumulate: false)
-        try back(layer.k, .k, dy: s.dk, input: a.norm1, dx: s.dNorm, accumulate: true)
-        try back(layer.v, .v, dy: s.dv, input: a.norm1, dx: s.dNorm, accumulate: true)
-        try kernels.rmsNormBackward(m.norm, dy: s.dNorm, x: a.input, weight: layer.inputNorm, rstd: a.rstd1, dx: s.dx, rows: rows)
+        try part("attention backward") {
+            try kernels.attentionBackward(attentionShape(pass), q: a.q, k: a.k, v: a.v, out: a.attention, dOut: s.dAttention,
+                                          logSumExp: a.logSumExp, scratch: s.attentionScratch, keyMask: pass.keyMask == nil ? nil : s.mask,
+                                          dq: s.dq, dk: s.dk, dv: s.dv)
+        }
+        try part("rotary") {
+            try kernels.rotary(m.rotary, x: s.dq, positions: s.positions, inverseFrequencies: m.inverseFrequencies, tokens: rows, heads: m.heads,
+                               inverse: true)
+            try kernels.rotary(m.rotary, x: s.dk, positions: s.positions, inverseFrequencies: m.inverseFrequencies, tokens: rows, heads: m.kvHeads,
+                               inverse: true)
+        }
+        if adapted([.q, .k, .v]) {
+            try part("recomputation") { try kernels.rmsNorm(m.norm, x: a.input, weight: layer.inputNorm, into: s.norm, rows: rows) }
+        }
+        try back(layer.q, .q, dy: s.dq, input: s.norm, dx: s.dNorm, accumulate: false)
+        try back(layer.k, .k, dy: s.dk, input: s.norm, dx: s.dNorm, accumulate: true)
+        try back(layer.v, .v, dy: s.dv, input: s.norm, dx: s.dNorm, accumulate: true)
+        try part("norms backward") {
+            try kernels.rmsNormBackward(m.norm, dy: s.dNorm, x: a.input, weight: layer.inputNorm, rstd: a.rstd1, dx: s.dx, rows: rows)
+        }
     }
 
     private func attentionShape(_ pass: ForwardPass) -> CausalAttention {
@@ -358,24 +423,31 @@ public final class CUDAQwen2Trainer {
                         kvHeads: network.kvHeads, headDim: network.headDim)
     }
 
+    /// A pass's attention shape as far as buffer sizes go: they depend on its rows only.
+    private func attentionShape(rows: Int) -> CausalAttention {
+        CausalAttention(batch: 1, queryLength: rows, keyLength: rows, queryHeads: network.heads, kvHeads: network.kvHeads, headDim: network.headDim)
+    }
+
     /// output = projection(input), with the adapter's update when the pass uses adapters; keeps
-    /// input·Aᵀ (and the dropped-out input) in `saved` (`LoRALinear.forward`).
+    /// input·Aᵀ in `saved` (`LoRALinear.forward`).
     private func project(_ linear: CUDAQwen2Model.Linear, _ projection: Projection, layer: Int, _ input: DeviceBuffer,
                          into output: DeviceBuffer, pass: ForwardPass, saved: LayerBuffers, scratch s: Scratch,
                          adapters: DeviceAdapters) throws {
         let site = AdapterSite(layer: layer, projection), rows = pass.rows
         guard pass.useAdapter, let adapter = adapters[site], let projected = saved.projected[projection] else {
-            return try network.project(linear, input, rows: rows, into: output)
+            return try part("projections") { try network.project(linear, input, rows: rows, into: output) }
         }
-        var source = input
-        if let seed = pass.dropoutSeed(site), adapter.host.dropout > 0, let dropped = saved.dropped[projection] {
-            try kernels.dropout(input, into: dropped, count: rows * linear.inFeatures, probability: adapter.host.dropout, seed: seed,
-                                accumulate: false)
-            source = dropped
+        try part("projections with LoRA") {
+            var source = input
+            if let seed = pass.dropoutSeed(site), adapter.host.dropout > 0 {
+                try kernels.dropout(input, into: s.dropped, count: rows * linear.inFeatures, probability: adapter.host.dropout, seed: seed,
+                                    accumulate: false)
+                source = s.dropped
+            }
+            try network.project(linear, input, rows: rows, into: output,
+                                adapter: .init(a: adapter.a, b: adapter.b, rank: adapter.rank, scale: adapter.scale, input: source),
+                                projected: projected, update: s.update)
         }
-        try network.project(linear, input, rows: rows, into: output,
-                            adapter: .init(a: adapter.a, b: adapter.b, rank: adapter.rank, scale: adapter.scale, input: source),
-                            projected: projected, update: s.update)
     }
 
     /// dx = dy·W (+= with `accumulate`), and the adapter's part: gradB = scale · dyᵀ·(x·Aᵀ),
@@ -387,9 +459,12 @@ public final class CUDAQwen2Trainer {
                           accumulate: accumulate, transposeB: false)
         guard let adapter, let projected = saved.projected[adapter.site.projection] else { return }
         let rank = adapter.rank, scale = adapter.scale
-        // The forward dropped out the input when the pass had a seed (training) and the adapter a rate.
-        let dropout = dropoutSeed.flatMap { seed in saved.dropped[adapter.site.projection].map { (seed, $0) } }
-        let dropped = adapter.host.dropout > 0 ? dropout : nil
+        // The forward dropped out the input when the pass had a seed (training) and the adapter a
+        // rate: the same mask again (a function of the seed), for gradA.
+        let dropped = adapter.host.dropout > 0 ? dropoutSeed.map { ($0, s.dropped) } : nil
+        if let (seed, buffer) = dropped {
+            try kernels.dropout(input, into: buffer, count: rows * inFeatures, probability: adapter.host.dropout, seed: seed, accumulate: false)
+        }
         try blas.multiply(a: dy, b: projected, c: adapter.gradB, m: outFeatures, n: rank, k: rows, input: element, output: .float32,
                           alpha: scale, transposeA: true, transposeB: false)
         try blas.multiply(a: dy, b: adapter.b, c: s.dProjected, m: rows, n: rank, k: outFeatures, input: element, output: element,

@@ -37,7 +37,7 @@ public struct CUDAKernelSource: Sendable {
     public var storages: [Storage] { perStorage ? Storage.allCases : [.bfloat16] }
 
     /// Every family medtune compiles; the CI test compiles each of these in each of its storages.
-    public static let all: [CUDAKernelSource] = [conversion, elementwise, embedding, rmsNorm, rotary, attention, attentionBackward, training, sampling]
+    public static let all: [CUDAKernelSource] = [conversion, elementwise, embedding, rmsNorm, rotary, attention, attentionTensorCore, attentionBackward, skinnyProduct, training, sampling]
 
     /// bfloat16 and the storage type with float32 math, and block-wide reductions. No CUDA headers
     /// are included, so the sources need nothing beyond NVRTC's built-ins.

@@ -11,20 +11,27 @@ public enum GradientClipping {
         let coefficient = maxNorm / (norm + 1e-6)
         if coefficient < 1 {
             let scale = T(coefficient)
-            for p in parameters {
-                let g = p.grad.pointer
-                for i in 0..<p.grad.count { g[i] *= scale }
+            Parallel.forEach(parameters.count, grain: 1) { index in
+                let g = parameters[index].grad.pointer
+                for i in 0..<parameters[index].grad.count { g[i] *= scale }
             }
         }
         return norm
     }
 
+    /// Each parameter's sum of squares in float64, the parameters in parallel, then their sum in
+    /// order: the same norm whatever the number of threads.
     public static func globalNorm<T: Scalar>(_ parameters: [TrainableParameter<T>]) -> Double {
-        var sum = 0.0
-        for p in parameters {
-            let g = p.grad.pointer
-            for i in 0..<p.grad.count { sum += Double(g[i]) * Double(g[i]) }
+        var sums = [Double](repeating: 0, count: parameters.count)
+        sums.withUnsafeMutableBufferPointer { sums in
+            let partial = sums.baseAddress!
+            Parallel.forEach(parameters.count, grain: 1) { index in
+                let g = parameters[index].grad.pointer
+                var sum = 0.0
+                for i in 0..<parameters[index].grad.count { sum += Double(g[i]) * Double(g[i]) }
+                partial[index] = sum
+            }
         }
-        return sum.squareRoot()
+        return sums.reduce(0, +).squareRoot()
     }
 }

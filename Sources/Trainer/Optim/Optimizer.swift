@@ -44,16 +44,17 @@ public final class AdamW<T: Scalar>: Optimizer {
         let bc1 = 1 - Double.pow(beta1, Double(steps)), bc2Sqrt = (1 - Double.pow(beta2, Double(steps))).squareRoot()
         let decay = T(1 - lr * weightDecay), stepSize = T(lr / bc1)
         let b1Weight = T(1 - beta1), b2 = T(beta2), b2Weight = T(1 - beta2), eps = T(epsilon), bc2 = T(bc2Sqrt)
-        for p in parameters {
-            let m = slot(&expAvg, p), v = slot(&expAvgSq, p)
-            let x = p.value.pointer, g = p.grad.pointer, mp = m.pointer, vp = v.pointer
-            Parallel.forRanges(p.value.count, grain: 4096) { range in
-                for i in range {
-                    x[i] *= decay
-                    mp[i] += b1Weight * (g[i] - mp[i])  // torch's lerp(m, g, 1 − β1)
-                    vp[i] = vp[i] * b2 + b2Weight * g[i] * g[i]
-                    x[i] -= stepSize * mp[i] / (vp[i].squareRoot() / bc2 + eps)
-                }
+        // The state first (creating it mutates the tables), then every parameter in parallel:
+        // one parallel region per step rather than one per tensor.
+        let moments = parameters.map { (slot(&expAvg, $0), slot(&expAvgSq, $0)) }
+        Parallel.forEach(parameters.count) { index in
+            let p = parameters[index]
+            let x = p.value.pointer, g = p.grad.pointer, mp = moments[index].0.pointer, vp = moments[index].1.pointer
+            for i in 0..<p.value.count {
+                x[i] *= decay
+                mp[i] += b1Weight * (g[i] - mp[i])  // torch's lerp(m, g, 1 − β1)
+                vp[i] = vp[i] * b2 + b2Weight * g[i] * g[i]
+                x[i] -= stepSize * mp[i] / (vp[i].squareRoot() / bc2 + eps)
             }
         }
     }

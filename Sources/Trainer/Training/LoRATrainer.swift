@@ -39,6 +39,9 @@ public struct StepResult: Sendable {
     public var labelTokens: Int
     public var inputTokens: Int
     public var seconds: Double
+    /// Of `seconds`: the forward and backward passes, and the update (clipping and the optimiser).
+    public var passSeconds: Double
+    public var updateSeconds: Double
 }
 
 /// A loss or gradient that is not a finite number: the step was not applied.
@@ -116,6 +119,7 @@ public final class LoRATrainer<T: Scalar> {
         let labelTotal = batches.reduce(0) { $0 + $1.labelCount }
         for p in parameters { p.zeroGrad() }
         var lossSum = 0.0
+        let passStart = DispatchTime.now().uptimeNanoseconds
         for batch in batches {
             let seed = progress.rng.next()
             let result = try model.lossAndGradients(tokens: batch.tokens, labels: batch.labels,
@@ -124,16 +128,19 @@ public final class LoRATrainer<T: Scalar> {
             lossSum += result.loss
         }
         let loss = lossSum / Double(labelTotal)
+        let updateStart = DispatchTime.now().uptimeNanoseconds
         let learningRate = schedule.rate(at: progress.step)
         let norm = GradientClipping.clip(parameters, maxNorm: config.maxGradNorm)
         guard loss.isFinite, norm.isFinite else { throw NonFiniteError(step: progress.step + 1, loss: loss, gradNorm: norm) }
         optimizer.step(parameters, learningRate: learningRate)
+        let end = DispatchTime.now().uptimeNanoseconds
         progress.step += 1
         progress.intervalLossSum += loss
         progress.intervalSteps += 1
         return StepResult(step: progress.step, loss: loss, learningRate: learningRate, gradNorm: norm, labelTokens: labelTotal,
                           inputTokens: batches.reduce(0) { $0 + $1.tokenCount },
-                          seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                          seconds: Double(end - start) / 1e9, passSeconds: Double(updateStart - passStart) / 1e9,
+                          updateSeconds: Double(end - updateStart) / 1e9)
     }
 
     /// Mean loss per trained token over the validation examples (nil without a validation split).

@@ -156,6 +156,8 @@ struct GPUChecks {
                       padding: 9, label: "attention after cache")
         try attention(CausalAttention(batch: 2, queryLength: 1, keyLength: 300, queryHeads: 14, kvHeads: 2, headDim: 64, keyCapacity: 512),
                       padding: 20, label: "attention decode")
+        try attentionBackward(CausalAttention(batch: 2, queryLength: 45, keyLength: 45, queryHeads: 14, kvHeads: 2, headDim: 64), padding: 7)
+        try attentionBackward(CausalAttention(batch: 1, queryLength: 130, keyLength: 130, queryHeads: 28, kvHeads: 4, headDim: 128), padding: 0)
         try sampling(rows: 4, cols: 151_936)
         try gemm(m: 1024, n: 4864, k: 896, output: .float32)
         try gemm(m: 7, n: 896, k: 896, output: .bfloat16, bias: true)
@@ -166,6 +168,17 @@ struct GPUChecks {
         try gemm(m: 1024, n: 896, k: 4864, output: .bfloat16, transposeB: false)
         try gemm(m: 16, n: 896, k: 1024, output: .float32, transposeA: true, transposeB: false)
         try gemm(m: gemmSize, n: gemmSize, k: gemmSize, output: .float32, timedRepeats: repeats)
+        // Decoding's products: the skinny kernel on one to eight rows (a tail of columns too),
+        // timed beside cuBLASLt on a 7B MLP weight.
+        try gemm(m: 1, n: 4864, k: 896, output: .bfloat16, bias: true, skinny: true)
+        try gemm(m: 3, n: 1000, k: 4864, output: .bfloat16, skinny: true)
+        try gemm(m: 8, n: 896, k: 3584, output: .bfloat16, bias: true, skinny: true)
+        for (n, k) in [(512, 3584), (3584, 3584), (18944, 3584), (3584, 18944)] {
+            for rows in [1, 8] {
+                try gemm(m: rows, n: n, k: k, output: .bfloat16, skinny: true, timedRepeats: repeats)
+                try gemm(m: rows, n: n, k: k, output: .bfloat16, timedRepeats: repeats)
+            }
+        }
     }
 
     // MARK: inputs and comparison
@@ -304,6 +317,39 @@ struct GPUChecks {
         record(label, describe, gpu: try download(out, count: qCount), reference: expected, relative: Self.bf16Tolerance)
     }
 
+    /// The training pass's attention backward (after its forward, which keeps the log-sum-exp)
+    /// against `CausalAttention.backward` on the CPU; the last batch row is left-padded.
+    mutating func attentionBackward(_ shape: CausalAttention, padding: Int) throws {
+        let qCount = shape.batch * shape.queryLength * shape.queryHeads * shape.headDim
+        let kvCount = shape.batch * shape.keyLength * shape.kvHeads * shape.headDim
+        let q = random(qCount), k = random(kvCount), v = random(kvCount), dOut = random(qCount)
+        let mask: [UInt8] = (0..<shape.batch * shape.keyLength).map { i in
+            i / shape.keyLength == shape.batch - 1 && i % shape.keyLength < padding ? 0 : 1
+        }
+        let keyMask = padding > 0 ? try gpu.upload(mask) : nil
+        let qBuffer = try gpu.upload(q.bits), kBuffer = try gpu.upload(k.bits), vBuffer = try gpu.upload(v.bits)
+        let out = try gpu.allocate(bytes: 2 * qCount), lse = try gpu.allocate(bytes: 4 * shape.batch * shape.queryLength * shape.queryHeads)
+        try kernels.attention(shape, q: qBuffer, k: kBuffer, v: vBuffer, keyMask: keyMask, past: try gpu.upload([Int32(0)]), into: out,
+                              logSumExp: lse)
+        let dq = try gpu.allocate(bytes: 2 * qCount), dk = try gpu.allocate(bytes: 2 * kvCount), dv = try gpu.allocate(bytes: 2 * kvCount)
+        try kernels.attentionBackward(shape, q: qBuffer, k: kBuffer, v: vBuffer, out: out, dOut: try gpu.upload(dOut.bits), logSumExp: lse,
+                                      scratch: try gpu.allocate(bytes: kernels.attentionBackwardScratchBytes(shape)), keyMask: keyMask,
+                                      dq: dq, dk: dk, dv: dv)
+        var forward = [Double](repeating: 0, count: qCount), probs = [Double](repeating: 0, count: shape.probabilityCount)
+        var expectedDQ = [Double](repeating: 0, count: qCount), expectedDK = [Double](repeating: 0, count: kvCount)
+        var expectedDV = [Double](repeating: 0, count: kvCount)
+        mask.withUnsafeBufferPointer { mask in
+            shape.forward(q: q.values, k: k.values, v: v.values, keyMask: padding > 0 ? mask.baseAddress : nil, out: &forward, probs: &probs)
+        }
+        shape.backward(dOut: dOut.values, q: q.values, k: k.values, v: v.values, probs: probs, dq: &expectedDQ, dk: &expectedDK, dv: &expectedDV)
+        let describe = "b\(shape.batch) q\(shape.queryLength) h\(shape.queryHeads)/\(shape.kvHeads)×\(shape.headDim)" + (padding > 0 ? " pad \(padding)" : "")
+        // Two roundings to bfloat16 on the way (the probabilities or their gradients entering a
+        // product, then the result): twice the forward's tolerance.
+        for (name, buffer, reference, count) in [("dq", dq, expectedDQ, qCount), ("dk", dk, expectedDK, kvCount), ("dv", dv, expectedDV, kvCount)] {
+            record("attention grad \(name)", describe, gpu: try download(buffer, count: count), reference: reference, relative: 2 * Self.bf16Tolerance)
+        }
+    }
+
     mutating func sampling(rows: Int, cols: Int) throws {
         let logits = (0..<rows * cols).map { _ in 20 * (rng.nextFloat() - 0.5) }
         let buffer = try gpu.upload(logits), choice = try gpu.allocate(bytes: 4 * rows)
@@ -331,13 +377,24 @@ struct GPUChecks {
     /// C = op(A)·op(B) through cuBLASLt (A [m×k] or, transposed, [k×m]; B [n×k] transposed, or
     /// [k×n]), checked on sampled entries against a float64 dot product of the same bfloat16
     /// inputs; with `timedRepeats`, also timed.
+    ///
+    /// `skinny` runs it through `CUDAKernels.skinnyProduct` (bfloat16 out, B transposed) instead.
     mutating func gemm(m: Int, n: Int, k: Int, output: CuBLASLt.Element, bias: Bool = false, transposeA: Bool = false, transposeB: Bool = true,
-                       timedRepeats: Int? = nil) throws {
+                       skinny: Bool = false, timedRepeats: Int? = nil) throws {
+        precondition(!skinny || (output == .bfloat16 && !transposeA && transposeB), "the skinny kernel computes x·Wᵀ in bfloat16")
         let a = random(m * k), b = random(n * k), biasValues = random(n, -4, 4)
         let bufferA = try gpu.upload(a.bits), bufferB = try gpu.upload(b.bits)
         let c = try gpu.allocate(bytes: (output == .float32 ? 4 : 2) * m * n)
-        try session.multiply(a: bufferA, b: bufferB, c: c, m: m, n: n, k: k, output: output, bias: bias ? try gpu.upload(biasValues.bits) : nil,
-                             transposeA: transposeA, transposeB: transposeB)
+        let biasBuffer = bias ? try gpu.upload(biasValues.bits) : nil
+        func multiply() throws {
+            if skinny {
+                try kernels.skinnyProduct(x: bufferA, weight: bufferB, bias: biasBuffer, into: c, rows: m, n: n, k: k)
+            } else {
+                try session.multiply(a: bufferA, b: bufferB, c: c, m: m, n: n, k: k, output: output, bias: biasBuffer,
+                                     transposeA: transposeA, transposeB: transposeB)
+            }
+        }
+        try multiply()
         try gpu.synchronize()
         let samples = (0..<512).map { _ in (Int(rng.next() % UInt64(m)), Int(rng.next() % UInt64(n))) }
         var result: [Double] = [], expected: [Double] = []
@@ -358,16 +415,19 @@ struct GPUChecks {
             bound = max(bound, 1e-4 * magnitude + (output == .bfloat16 ? Self.bf16Tolerance * abs(dot) : 0))
         }
         let operands = (transposeA ? "(\(k)×\(m))ᵀ" : "\(m)×\(k)") + " · " + (transposeB ? "(\(n)×\(k))ᵀ" : "\(k)×\(n)")
-        record("cublasLt bf16 GEMM", operands + "\(bias ? " + bias" : "") → \(output == .float32 ? "f32" : "bf16"), 512 samples",
+        let name = skinny ? "skinny bf16 product" : "cublasLt bf16 GEMM"
+        record(name, operands + "\(bias ? " + bias" : "") → \(output == .float32 ? "f32" : "bf16"), 512 samples",
                gpu: result, reference: expected, absolute: bound)
         guard let timedRepeats else { return }
-        for _ in 0..<3 { try session.multiply(a: bufferA, b: bufferB, c: c, m: m, n: n, k: k, output: output) }
+        for _ in 0..<3 { try multiply() }
         try gpu.synchronize()
         let start = DispatchTime.now().uptimeNanoseconds
-        for _ in 0..<timedRepeats { try session.multiply(a: bufferA, b: bufferB, c: c, m: m, n: n, k: k, output: output) }
+        for _ in 0..<timedRepeats { try multiply() }
         try gpu.synchronize()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(timedRepeats)
-        timings.append(String(format: "cuBLASLt bf16 GEMM %d×%d×%d: %.1f TFLOP/s (%.3f ms, mean of %d)", m, n, k,
-                              2 * Double(m) * Double(n) * Double(k) / seconds / 1e12, seconds * 1e3, timedRepeats))
+        // Bytes each product must move at least: its operands once and its result.
+        let bytes = Double(2 * (m * k + n * k) + (output == .float32 ? 4 : 2) * m * n)
+        timings.append(String(format: "%@ %d×%d×%d: %.1f TFLOP/s, %.0f GB/s (%.3f ms, mean of %d)", name, m, n, k,
+                              2 * Double(m) * Double(n) * Double(k) / seconds / 1e12, bytes / seconds / 1e9, seconds * 1e3, timedRepeats))
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Bench
+import CUDATransformer
 import Dispatch
 import Foundation
 import MedtuneCore
@@ -52,6 +53,9 @@ struct BenchTrainCommand: ComputeCommand {
     var noPeer = false
     @Option(help: "Where medtune trains: cpu, or cuda[:N] (bfloat16 weights and activations; the random model's frozen matrices are bf16, and the peer runs on the same GPU).")
     var device = "cpu"
+
+    @Flag(help: "With --device cuda, run one more step that times each part of the pass (synchronising after each) and print them.")
+    var profile = false
 
     func validate() throws {
         guard batch >= 1, length >= 2 else { throw ValidationError("--batch must be at least 1 and --length at least 2") }
@@ -134,8 +138,15 @@ struct BenchTrainCommand: ComputeCommand {
               + (checkpointing ? ", activation checkpointing" : ""))
         let gemm = try Self.gemmRate(gpu)
         let trainingDevice = TrainingDevice.cuda(gpu, name: device)
+        var profiled: (parts: PassProfile, step: StepResult)?
         let ours = try TrainingStepBenchmark.run(model: loaded, config: config, batch: batch, length: length, steps: steps,
-                                                 warmUp: warmUpSteps, device: trainingDevice)
+                                                 warmUp: warmUpSteps, device: trainingDevice) { model, step in
+            guard profile, let trainer = model as? CUDAQwen2Trainer else { return }
+            let parts = PassProfile()
+            trainer.profile = parts
+            defer { trainer.profile = nil }
+            profiled = (parts, try step())
+        }
         let peak = Double(trainingDevice.memory?().peak ?? 0)
         var peer: (seconds: Double, peak: Double)?, note = "peer skipped"
         if !noPeer {
@@ -168,6 +179,23 @@ struct BenchTrainCommand: ComputeCommand {
             print(String(format: "medtune ÷ peer: %.2f× the tokens/s, %.2f× the peak GPU memory", peer.seconds / ours.best, peak / peer.peak))
         }
         print("peer: \(note)")
+        if let profiled { Self.printProfile(profiled.parts, step: profiled.step) }
+    }
+
+    /// The profiled step's parts, longest first, with what the step spent outside the pass
+    /// (clipping and the optimiser, on the CPU, and the batch's preparation).
+    static func printProfile(_ parts: PassProfile, step: StepResult) {
+        let stepSeconds = step.seconds
+        print(String(repeating: "-", count: 78))
+        print(String(format: "one profiled step (a synchronisation after each part): %.1f ms: the pass %.1f ms (its parts %.1f ms), the update %.1f ms",
+                     stepSeconds * 1e3, step.passSeconds * 1e3, parts.seconds * 1e3, step.updateSeconds * 1e3))
+        print(tableCell("part", 34) + tableCell("ms", 10) + tableCell("share", 8) + "calls")
+        for part in parts.parts.sorted(by: { $0.seconds > $1.seconds }) {
+            print(tableCell(part.name, 34) + tableCell(String(format: "%.2f", part.seconds * 1e3), 10)
+                  + tableCell(String(format: "%.1f%%", 100 * part.seconds / stepSeconds), 8) + "\(part.calls)")
+        }
+        print(tableCell("outside the pass", 34) + tableCell(String(format: "%.2f", (stepSeconds - parts.seconds) * 1e3), 10)
+              + String(format: "%.1f%%", 100 * (stepSeconds - parts.seconds) / stepSeconds))
     }
 
     /// TFLOP/s of a bf16 GEMM of 8192³ through cuBLASLt on `gpu` (mean of 20 after 3 warm-ups).
