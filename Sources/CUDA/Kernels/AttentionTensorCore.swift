@@ -86,6 +86,19 @@ extension CUDAKernelSource {
         }
     }
 
+    // Stages `rows` keys and values from position `start` (zeros from `end` on) and whether each
+    // is a real key: before `end` and not masked (`mask_row`: the batch row's key mask, or null).
+    template <int D>
+    __device__ __forceinline__ void stage_keys(bf16 *keys, bf16 *values, unsigned char *key_real, const bf16 *k, const bf16 *v,
+                                               long kv_stride, int start, int rows, int end, const unsigned char *mask_row) {
+        stage<D>(keys, k + start * kv_stride, kv_stride, rows, end - start);
+        stage<D>(values, v + start * kv_stride, kv_stride, rows, end - start);
+        if (threadIdx.x < rows) {
+            const int s = start + threadIdx.x;
+            key_real[threadIdx.x] = s < end && (!mask_row || mask_row[s]);
+        }
+    }
+
     // The A fragments of a warp's 16 rows of D from global memory (zeros past `length`).
     template <int D>
     __device__ __forceinline__ void load_rows(unsigned a[D / 16][4], const bf16 *row_g, const bf16 *row_g8, bool has_g, bool has_g8, int c) {
@@ -138,12 +151,8 @@ extension CUDAKernelSource {
         const int key_end = cached + min(first + ROWS_PER_BLOCK, query_length);
         for (int start = 0; start < key_end; start += FORWARD_KEYS) {
             __syncthreads();  // the previous tile fully read
-            stage<D>(keys, k + kv_offset + start * kv_stride, kv_stride, FORWARD_KEYS, key_end - start);
-            stage<D>(values, v + kv_offset + start * kv_stride, kv_stride, FORWARD_KEYS, key_end - start);
-            if (threadIdx.x < FORWARD_KEYS) {
-                const int s = start + threadIdx.x;
-                key_real[threadIdx.x] = s < key_end && (!key_mask || key_mask[(long)b * key_capacity + s]);
-            }
+            stage_keys<D>(keys, values, key_real, k + kv_offset, v + kv_offset, kv_stride, start, FORWARD_KEYS, key_end,
+                          key_mask ? key_mask + (long)b * key_capacity : nullptr);
             __syncthreads();
             if (row0 >= query_length || start > cached + row0 + 15) continue;  // no key of the tile visible to this warp
 
@@ -251,13 +260,9 @@ extension CUDAKernelSource {
         for (int n = 0; n < D / 8; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.0f;
         const int key_end = min(first + ROWS_PER_BLOCK, length);
         for (int start = 0; start < key_end; start += DQ_KEYS) {
-            __syncthreads();
-            stage<D>(keys, k + kv_offset + start * kv_stride, kv_stride, DQ_KEYS, key_end - start);
-            stage<D>(values, v + kv_offset + start * kv_stride, kv_stride, DQ_KEYS, key_end - start);
-            if (threadIdx.x < DQ_KEYS) {
-                const int s = start + threadIdx.x;
-                key_real[threadIdx.x] = s < key_end && (!key_mask || key_mask[(long)b * length + s]);
-            }
+            __syncthreads();  // the previous tile fully read
+            stage_keys<D>(keys, values, key_real, k + kv_offset, v + kv_offset, kv_stride, start, DQ_KEYS, key_end,
+                          key_mask ? key_mask + (long)b * length : nullptr);
             __syncthreads();
             if (row0 >= length || start > row0 + 15) continue;
 
