@@ -91,13 +91,18 @@ public final class CUDADevice {
         try driver.check(driver.setBytes(buffer.address, 0, bytes, stream), "cuMemsetD8Async")
     }
 
+    /// Whether `record` is capturing the stream now: nothing may wait for the device meanwhile.
+    public private(set) var isRecording = false
+
     /// Records the launches and products `work` makes on the device's stream, without running
     /// them, as a graph that `launch(_:)` replays with the same arguments. Copies between host and
     /// device cannot be recorded: make them before or after.
     public func record(_ work: () throws -> Void) throws -> CUDAGraph {
         try driver.check(driver.streamBeginCapture(stream, Int32(MEDTUNE_CU_STREAM_CAPTURE_MODE_RELAXED)), "cuStreamBeginCapture")
         var failure: Error?
+        isRecording = true
         do { try work() } catch { failure = error }
+        isRecording = false
         var graph: medtune_cu_graph?
         let ended = driver.streamEndCapture(stream, &graph)
         if let failure {
@@ -110,6 +115,19 @@ public final class CUDADevice {
         _ = driver.graphDestroy(graph)
         try driver.check(instantiated, "cuGraphInstantiateWithFlags")
         return CUDAGraph(driver: driver, executable: executable!)
+    }
+
+    /// The shortest of `runs` runs of `work`, each timed from an idle device to an idle device.
+    public func fastest(of runs: Int, _ work: () throws -> Void) throws -> Double {
+        var best = Double.infinity
+        for _ in 0..<runs {
+            try synchronize()
+            let start = DispatchTime.now().uptimeNanoseconds
+            try work()
+            try synchronize()
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        return best
     }
 
     /// Runs a recorded graph on the device's stream.

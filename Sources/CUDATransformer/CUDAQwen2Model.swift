@@ -48,6 +48,8 @@ public final class CUDAQwen2Model {
     private(set) var maxRank: Int
     /// Activations of the last pass, kept while later passes fit in them (decoding steps).
     private var scratch: Scratch?
+    /// Per decoding product shape: whether the skinny kernel beat cuBLASLt (`product`).
+    private var skinnyIsFaster: [SkinnyShape: Bool] = [:]
     /// Counts reallocations of `scratch`: a recorded step is valid only for the buffers it saw.
     private var scratchGeneration = 0
     /// The first GPU failure of a pass. `DecodingModel` passes cannot throw, so a failed pass
@@ -335,13 +337,25 @@ public final class CUDAQwen2Model {
     }
 
     /// output [rows × n] = input [rows × k] · weightᵀ (+ bias), in the storage type: a frozen
-    /// matrix's product. A decoding step's few rows take the skinny kernel, which streams the
-    /// weight at close to the memory's speed; larger passes take cuBLASLt.
+    /// matrix's product, through cuBLASLt, or for a decoding step's few rows through the skinny
+    /// kernel where that was faster: the first product of each such shape (outside a recording)
+    /// times both and remembers the winner.
     func product(_ input: DeviceBuffer, _ weight: DeviceBuffer, bias: DeviceBuffer?, into output: DeviceBuffer, rows: Int, n: Int, k: Int) throws {
-        if kernels.takesSkinnyProduct(rows: rows, inFeatures: k, [input, weight, output] + (bias.map { [$0] } ?? [])) {
-            return try kernels.skinnyProduct(x: input, weight: weight, bias: bias, into: output, rows: rows, n: n, k: k)
+        let cuBLASLt = { try self.blas.multiply(a: input, b: weight, c: output, m: rows, n: n, k: k, input: self.element, output: self.element, bias: bias) }
+        guard kernels.takesSkinnyProduct(rows: rows, inFeatures: k, [input, weight, output] + (bias.map { [$0] } ?? [])) else {
+            return try cuBLASLt()
         }
-        try blas.multiply(a: input, b: weight, c: output, m: rows, n: n, k: k, input: element, output: element, bias: bias)
+        let skinny = { try self.kernels.skinnyProduct(x: input, weight: weight, bias: bias, into: output, rows: rows, n: n, k: k) }
+        let shape = SkinnyShape(rows: rows, n: n, k: k, bias: bias != nil)
+        if let faster = skinnyIsFaster[shape] { return try faster ? skinny() : cuBLASLt() }
+        guard !kernels.device.isRecording else { return try cuBLASLt() }
+        let seconds = try [skinny, cuBLASLt].map { try kernels.device.fastest(of: 3, $0) }
+        skinnyIsFaster[shape] = seconds[0] < seconds[1]
+    }
+
+    struct SkinnyShape: Hashable {
+        var rows, n, k: Int
+        var bias: Bool
     }
 
     /// The logits of the rows `rows` of one pass over `tokens` on a fresh cache: every position of
