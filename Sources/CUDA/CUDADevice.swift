@@ -117,6 +117,17 @@ public final class CUDADevice {
         return CUDAGraph(driver: driver, executable: executable!)
     }
 
+    /// Seconds per run of `work` over `runs` runs back to back, after `warmUp` untimed ones, from
+    /// an idle device to an idle device: the throughput of queued work.
+    public func meanSeconds(of runs: Int, warmUp: Int = 3, _ work: () throws -> Void) throws -> Double {
+        for _ in 0..<warmUp { try work() }
+        try synchronize()
+        let start = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<runs { try work() }
+        try synchronize()
+        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(runs)
+    }
+
     /// The shortest of `runs` runs of `work`, each timed from an idle device to an idle device.
     public func fastest(of runs: Int, _ work: () throws -> Void) throws -> Double {
         var best = Double.infinity

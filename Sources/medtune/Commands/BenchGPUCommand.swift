@@ -419,12 +419,7 @@ struct GPUChecks {
         record(name, operands + "\(bias ? " + bias" : "") → \(output == .float32 ? "f32" : "bf16"), 512 samples",
                gpu: result, reference: expected, absolute: bound)
         guard let timedRepeats else { return }
-        for _ in 0..<3 { try multiply() }
-        try gpu.synchronize()
-        let start = DispatchTime.now().uptimeNanoseconds
-        for _ in 0..<timedRepeats { try multiply() }
-        try gpu.synchronize()
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(timedRepeats)
+        let seconds = try gpu.meanSeconds(of: timedRepeats, multiply)
         // Bytes each product must move at least: its operands once and its result.
         let bytes = Double(2 * (m * k + n * k) + (output == .float32 ? 4 : 2) * m * n)
         timings.append(String(format: "%@ %d×%d×%d: %.1f TFLOP/s, %.0f GB/s (%.3f ms, mean of %d)", name, m, n, k,

@@ -205,13 +205,9 @@ struct BenchTrainCommand: ComputeCommand {
         let c = try device.allocate(bytes: 2 * size * size)
         try device.zero(a, bytes: a.bytes)
         try device.zero(b, bytes: b.bytes)
-        func multiply() throws { try gpu.blas.multiply(a: a, b: b, c: c, m: size, n: size, k: size, output: .bfloat16) }
-        for _ in 0..<3 { try multiply() }
-        try device.synchronize()
-        let start = DispatchTime.now().uptimeNanoseconds, repeats = 20
-        for _ in 0..<repeats { try multiply() }
-        try device.synchronize()
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(repeats)
+        let seconds = try device.meanSeconds(of: 20) {
+            try gpu.blas.multiply(a: a, b: b, c: c, m: size, n: size, k: size, output: .bfloat16)
+        }
         return 2 * pow(Double(size), 3) / seconds / 1e12
     }
 

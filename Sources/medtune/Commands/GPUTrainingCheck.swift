@@ -50,7 +50,7 @@ struct GPUTrainingCheck {
         let validation = ForwardPass(batch: batch, length: length, useAdapter: true)
         print("training check: \(shape.summary); LoRA r 8 on all seven projections, dropout 0.1; \(batch) × \(length) tokens, \(count) labelled")
 
-        let reference = try Self.gradients(of: cpu) { try cpu.lossAndGradients(tokens: tokens, labels: labels, pass: training, gradScale: scale) }
+        let reference = try Self.gradients(of: cpu) { cpu.lossAndGradients(tokens: tokens, labels: labels, pass: training, gradScale: scale) }
         let referenceValidation = cpu.loss(tokens: tokens, labels: labels, pass: validation).loss
 
         let exact = try CUDAQwen2Trainer(cpu, kernels: try kernels(.float32), blas: blas)
