@@ -74,6 +74,39 @@ extension CUDAKernelSource {
         a[3] = pair(p + 8 * stride + 8);
     }
 
+    // scores[16 × COLUMNS] = A[16 × D] · Mᵀ for the warp's A fragments and M [COLUMNS × D]
+    // row-major in shared memory (rows `row` on): a tile of scores Q·Kᵀ, or of dO·Vᵀ.
+    template <int D, int COLUMNS>
+    __device__ __forceinline__ void product_transposed(float scores[COLUMNS / 8][4], const unsigned a[D / 16][4], const bf16 *m,
+                                                       int stride, int lane) {
+        #pragma unroll
+        for (int n = 0; n < COLUMNS / 8; n++) {
+            scores[n][0] = scores[n][1] = scores[n][2] = scores[n][3] = 0.0f;
+            #pragma unroll
+            for (int s = 0; s < D / 16; s++) {
+                unsigned b0, b1;
+                b_along_rows(m, stride, n * 8, s * 16, lane, b0, b1);
+                mma(scores[n], a[s], b0, b1);
+            }
+        }
+    }
+
+    // acc[16 × D] += A[16 × ROWS] · M for the warp's A fragments and M [ROWS × D] row-major in
+    // shared memory: probabilities times values, or score gradients times keys.
+    template <int D, int ROWS>
+    __device__ __forceinline__ void accumulate_product(float acc[D / 8][4], const unsigned a[ROWS / 16][4], const bf16 *m, int stride,
+                                                       int lane) {
+        #pragma unroll
+        for (int kk = 0; kk < ROWS / 16; kk++) {
+            #pragma unroll
+            for (int n = 0; n < D / 8; n++) {
+                unsigned b0, b1;
+                b_down_rows(m, stride, kk * 16, n * 8, lane, b0, b1);
+                mma(acc[n], a[kk], b0, b1);
+            }
+        }
+    }
+
     // Copies `rows` rows of D bfloat16 (row r at source + r · source_stride) into shared rows of
     // D + PAD, 16 bytes per thread and step; rows at or past `valid` become zeros.
     template <int D>
@@ -157,16 +190,7 @@ extension CUDAKernelSource {
             if (row0 >= query_length || start > cached + row0 + 15) continue;  // no key of the tile visible to this warp
 
             float score[FORWARD_KEYS / 8][4];
-            #pragma unroll
-            for (int n = 0; n < FORWARD_KEYS / 8; n++) {
-                score[n][0] = score[n][1] = score[n][2] = score[n][3] = 0.0f;
-                #pragma unroll
-                for (int s = 0; s < D / 16; s++) {
-                    unsigned b0, b1;
-                    b_along_rows(keys, stride, n * 8, s * 16, lane, b0, b1);
-                    mma(score[n], qa[s], b0, b1);
-                }
-            }
+            product_transposed<D, FORWARD_KEYS>(score, qa, keys, stride, lane);
             float tile0 = -INFINITY, tile1 = -INFINITY;
             #pragma unroll
             for (int n = 0; n < FORWARD_KEYS / 8; n++) {
@@ -202,15 +226,7 @@ extension CUDAKernelSource {
                 pa[n / 2][(n & 1) * 2] = pack(p00, p01);
                 pa[n / 2][(n & 1) * 2 + 1] = pack(p10, p11);
             }
-            #pragma unroll
-            for (int kk = 0; kk < FORWARD_KEYS / 16; kk++) {
-                #pragma unroll
-                for (int n = 0; n < D / 8; n++) {
-                    unsigned b0, b1;
-                    b_down_rows(values, stride, kk * 16, n * 8, lane, b0, b1);
-                    mma(o[n], pa[kk], b0, b1);
-                }
-            }
+            accumulate_product<D, FORWARD_KEYS>(o, pa, values, stride, lane);
         }
         sum0 = quad_sum(sum0);
         sum1 = quad_sum(sum1);
@@ -267,19 +283,8 @@ extension CUDAKernelSource {
             if (row0 >= length || start > row0 + 15) continue;
 
             float score[DQ_KEYS / 8][4], dp[DQ_KEYS / 8][4];
-            #pragma unroll
-            for (int n = 0; n < DQ_KEYS / 8; n++) {
-                score[n][0] = score[n][1] = score[n][2] = score[n][3] = 0.0f;
-                dp[n][0] = dp[n][1] = dp[n][2] = dp[n][3] = 0.0f;
-                #pragma unroll
-                for (int s = 0; s < D / 16; s++) {
-                    unsigned b0, b1;
-                    b_along_rows(keys, stride, n * 8, s * 16, lane, b0, b1);
-                    mma(score[n], qa[s], b0, b1);
-                    b_along_rows(values, stride, n * 8, s * 16, lane, b0, b1);
-                    mma(dp[n], da[s], b0, b1);
-                }
-            }
+            product_transposed<D, DQ_KEYS>(score, qa, keys, stride, lane);
+            product_transposed<D, DQ_KEYS>(dp, da, values, stride, lane);
             unsigned dsa[DQ_KEYS / 16][4];
             #pragma unroll
             for (int n = 0; n < DQ_KEYS / 8; n++) {
@@ -295,15 +300,7 @@ extension CUDAKernelSource {
                 dsa[n / 2][(n & 1) * 2] = pack(ds[0], ds[1]);
                 dsa[n / 2][(n & 1) * 2 + 1] = pack(ds[2], ds[3]);
             }
-            #pragma unroll
-            for (int kk = 0; kk < DQ_KEYS / 16; kk++) {
-                #pragma unroll
-                for (int n = 0; n < D / 8; n++) {
-                    unsigned b0, b1;
-                    b_down_rows(keys, stride, kk * 16, n * 8, lane, b0, b1);
-                    mma(acc[n], dsa[kk], b0, b1);
-                }
-            }
+            accumulate_product<D, DQ_KEYS>(acc, dsa, keys, stride, lane);
         }
         #pragma unroll
         for (int half = 0; half < 2; half++) {
