@@ -130,15 +130,16 @@ public final class CUDADevice {
 
     /// The shortest of `runs` runs of `work`, each timed from an idle device to an idle device.
     public func fastest(of runs: Int, _ work: () throws -> Void) throws -> Double {
-        var best = Double.infinity
-        for _ in 0..<runs {
-            try synchronize()
-            let start = DispatchTime.now().uptimeNanoseconds
-            try work()
-            try synchronize()
-            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        }
-        return best
+        try (0..<runs).map { _ in try timed(work).seconds }.min() ?? .infinity
+    }
+
+    /// `work`'s result and its seconds from an idle device to an idle device.
+    public func timed<T>(_ work: () throws -> T) throws -> (result: T, seconds: Double) {
+        try synchronize()
+        let start = DispatchTime.now().uptimeNanoseconds
+        let result = try work()
+        try synchronize()
+        return (result, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
     }
 
     /// Runs a recorded graph on the device's stream.

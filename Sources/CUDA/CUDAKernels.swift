@@ -142,12 +142,16 @@ public final class CUDAKernels {
                           block: (CUDAKernelSource.attentionThreads, 1, 1), arguments + [.int(shape.headDim), scale])
     }
 
-    /// Whether attention of `shape` over these buffers runs on the tensor-core kernels:
-    /// bfloat16 storage, a head dimension they are built for, and rows they can read 16 bytes
-    /// at a time.
-    func usesTensorCores(_ shape: CausalAttention, _ buffers: [DeviceBuffer]) -> Bool {
+    /// Whether the tensor-core attention kernels are built for `shape` in this storage:
+    /// bfloat16 and a head dimension they are instantiated for.
+    func tensorCoresFit(_ shape: CausalAttention) -> Bool {
         storage == .bfloat16 && CUDAKernelSource.tensorCoreHeadDims.contains(shape.headDim)
-            && buffers.allSatisfy { $0.address % 16 == 0 }
+    }
+
+    /// Whether attention of `shape` over these buffers runs on the tensor-core kernels: they
+    /// fit the shape, and the buffers' rows can be read 16 bytes at a time.
+    func usesTensorCores(_ shape: CausalAttention, _ buffers: [DeviceBuffer]) -> Bool {
+        tensorCoresFit(shape) && buffers.allSatisfy { $0.address % 16 == 0 }
     }
 
     /// Whether `skinnyProduct` takes a product of `rows` rows with K = `inFeatures` over these
@@ -188,7 +192,7 @@ public final class CUDAKernels {
     /// vector, and on the tensor cores the keys' and values' partial gradients per query head.
     public func attentionBackwardScratchBytes(_ shape: CausalAttention) -> Int {
         let vectors = shape.batch * shape.queryLength * shape.queryHeads
-        let partials = storage == .bfloat16 && CUDAKernelSource.tensorCoreHeadDims.contains(shape.headDim) ? 2 * vectors * shape.headDim : 0
+        let partials = tensorCoresFit(shape) ? 2 * vectors * shape.headDim : 0
         return 4 * (vectors + partials)
     }
 
@@ -213,7 +217,7 @@ public final class CUDAKernels {
                                         keyMask.map { .buffer($0) } ?? .null]
         let scale = KernelArgument.float32(1 / Float(shape.headDim).squareRoot())
         let heads: [KernelArgument] = [.int(length), .int(shape.queryHeads), .int(shape.kvHeads)]
-        if usesTensorCores(shape, [q, k, v, dOut, dq]) && attentionBackwardScratchBytes(shape) > 4 * vectors {
+        if usesTensorCores(shape, [q, k, v, dOut, dq]) {
             let rows = CUDAKernelSource.tensorCoreRowsPerBlock, threads = CUDAKernelSource.tensorCoreThreads
             let blocks = (length + rows - 1) / rows, partialBytes = 4 * vectors * shape.headDim
             let dkPartial = scratch.slice(offset: 4 * vectors, bytes: partialBytes)

@@ -121,9 +121,8 @@ public final class CUDAQwen2Model {
         }
         // Tied embeddings (Qwen2.5-0.5B) share one matrix on the GPU as in the file.
         let tied = (model.embedding as? LinearWeight).map { $0 === model.lmHead as? LinearWeight } ?? false
-        let uploaded = embeddingOnDevice || tied ? try Self.upload(table, to: device, storage: storage) : nil
-        embedding = uploaded
-        lmHead = try uploaded.flatMap { tied ? $0 : nil } ?? Self.upload(model.lmHead, to: device, storage: storage)
+        embedding = embeddingOnDevice || tied ? try Self.upload(table, to: device, storage: storage) : nil
+        lmHead = try tied ? embedding! : Self.upload(model.lmHead, to: device, storage: storage)
     }
 
     /// A projection's adapter on the GPU, if it has one.

@@ -32,6 +32,8 @@ public final class CUDAQwen2Trainer {
     public var profile: PassProfile?
     private var adapters: DeviceAdapters?
     private var scratch: Scratch?
+    /// Host rows of the embedding looked up for a pass, kept between passes.
+    private var embeddedRows: [Float] = []
 
     /// Float32 logits of the head per chunk of labelled rows.
     static let headChunkBytes = 128 << 20
@@ -294,11 +296,11 @@ public final class CUDAQwen2Trainer {
         if let table = m.embedding {
             return try kernels.embedding(ids: s.ids, table: table, into: s.x, tokens: tokens.count, dim: m.hiddenSize, vocabulary: m.vocabulary)
         }
-        let rows = [Float](unsafeUninitializedCapacity: count) { values, initialised in
-            host.embedding.lookup(tokens, into: values.baseAddress!)
-            initialised = count
+        if embeddedRows.count < count { embeddedRows = [Float](repeating: 0, count: count) }
+        try embeddedRows.withUnsafeMutableBufferPointer { rows in
+            host.embedding.lookup(tokens, into: rows.baseAddress!)
+            try (network.storage == .float32 ? s.x : s.embedded!).copy(from: UnsafeRawBufferPointer(start: rows.baseAddress, count: 4 * count))
         }
-        try rows.withUnsafeBytes { try (network.storage == .float32 ? s.x : s.embedded!).copy(from: $0) }
         if network.storage == .bfloat16 { try kernels.float32ToBF16(s.embedded!, into: s.x, count: count) }
     }
 

@@ -1,5 +1,4 @@
 import CUDA
-import Dispatch
 
 /// Where a GPU training pass spends its time, part by part (`bench train --device cuda
 /// --profile`). Each part is bracketed by device synchronisations, so a profiled pass runs
@@ -22,11 +21,7 @@ public final class PassProfile {
     /// Runs `body` as (part of) `name`, timed from an idle device to an idle device. Parts do
     /// not nest.
     func measure<T>(_ name: String, on device: CUDADevice, _ body: () throws -> T) throws -> T {
-        try device.synchronize()
-        let start = DispatchTime.now().uptimeNanoseconds
-        let result = try body()
-        try device.synchronize()
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let (result, seconds) = try device.timed(body)
         if let position = positions[name] {
             parts[position].seconds += seconds
             parts[position].calls += 1
